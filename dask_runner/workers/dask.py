@@ -1,0 +1,250 @@
+"""DaskDistributed: the worker pool that runs batches on a Dask cluster (local, remote, SLURM or GPU).
+
+It starts a ``LocalCluster`` sized to the machine unless it is given a scheduler address, a scheduler
+file, a cluster object or a client; it closes only what it started. ``execute_runners`` on this pool
+uses the Dask strategy of :mod:`dask_runner.workers.dask_execution` (bounded, grouped, chained tasks
+with worker-death and hard-timeout handling).
+"""
+
+from __future__ import annotations
+
+import concurrent.futures
+import logging
+import uuid
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
+
+from dask_runner.errors import ConfigError
+from dask_runner.workers.dask_execution import DaskBatchSettings
+from dask_runner.workers.dask_resources import (
+    WorkerInfo,
+    check_satisfiable,
+    cluster_resources,
+    task_resources,
+    workers_from_scheduler_info,
+)
+from dask_runner.workers.pool import Task, WorkerPool, WorkerResources
+
+if TYPE_CHECKING:
+    from distributed import Client
+
+    from dask_runner.runner.abstract_runner import AbstractRunner
+    from dask_runner.runner.executor import ExecutionOptions
+    from dask_runner.runner.report import RunnerReport
+
+logger = logging.getLogger(__name__)
+
+EXAMPLE = ("DaskDistributed() (a local cluster), DaskDistributed(address='tcp://10.0.0.5:8786'), "
+           "DaskDistributed(scheduler_file='scheduler.json'), DaskDistributed(cluster=cluster) or "
+           "DaskDistributed(client=client)")
+
+# Workers that die take every task they held with them; we re-run those ourselves (in isolation), so
+# the scheduler of a cluster we start fails such tasks at the first death instead of retrying them.
+ALLOWED_FAILURES_OF_OUR_CLUSTERS = 0
+
+
+def _call(fn: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+    """Runs on the worker: keyword arguments of the user's function never clash with ``client.submit``'s."""
+    return fn(*args, **kwargs)
+
+
+class DaskDistributed(WorkerPool):
+    """A worker pool on Dask distributed.
+
+    Connect with ``address=`` or ``scheduler_file=``, wrap ``cluster=`` or ``client=``, or (with none of
+    them) start a local cluster: ``n_workers`` processes of ``threads_per_worker`` threads,
+    ``memory_limit`` per worker, spill/temporary files under ``local_directory``, the dashboard on
+    ``dashboard_address`` (a free port when taken) and extra worker ``resources`` such as ``{"GPU": 1}``.
+
+    Batch tuning: ``max_in_flight_per_slot`` runner groups per worker slot are submitted at once;
+    a runner is reported ``worker_lost`` after killing ``max_worker_deaths`` workers; a runner still
+    running ``timeout_grace_s`` after its time limit gets its worker restarted; short runners are
+    grouped up to ``max_group_size`` per task, aiming at ``target_task_duration_s`` per task.
+    """
+
+    def __init__(
+        self,
+        address: str | None = None,
+        *,
+        scheduler_file: str | None = None,
+        cluster: Any = None,
+        client: Client | None = None,
+        n_workers: int | None = None,
+        threads_per_worker: int | None = None,
+        memory_limit: str | float | None = "auto",
+        local_directory: str | None = None,
+        dashboard_address: str | None = "127.0.0.1:8787",
+        processes: bool = True,
+        resources: dict[str, float] | None = None,
+        max_in_flight_per_slot: int = 2,
+        max_worker_deaths: int = 2,
+        timeout_grace_s: float = 10.0,
+        target_task_duration_s: float = 0.2,
+        max_group_size: int = 256,
+    ) -> None:
+        given = [name for name, value in (("address", address), ("scheduler_file", scheduler_file),
+                                          ("cluster", cluster), ("client", client)) if value is not None]
+        if len(given) > 1:
+            raise ConfigError(f"pass at most one of address=, scheduler_file=, cluster=, client= (got {given}); "
+                              f"e.g. {EXAMPLE}")
+        local_options = [name for name, value, default in (
+            ("n_workers", n_workers, None), ("threads_per_worker", threads_per_worker, None),
+            ("memory_limit", memory_limit, "auto"), ("local_directory", local_directory, None),
+            ("processes", processes, True), ("resources", resources, None)) if value != default]
+        if given and local_options:
+            raise ConfigError(f"{local_options} configure a local cluster, but this pool uses an existing one "
+                              f"({given[0]}=); set them on that cluster's workers, or drop {given[0]}= to start "
+                              "a local cluster: DaskDistributed(n_workers=4, threads_per_worker=1)")
+        if client is not None and not hasattr(client, "submit"):
+            raise ConfigError(f"client= must be a distributed.Client, got {type(client).__name__}; e.g. {EXAMPLE}")
+        if cluster is not None and not hasattr(cluster, "scheduler_address"):
+            raise ConfigError(f"cluster= must be a Dask cluster object (LocalCluster, SLURMCluster, ...), got "
+                              f"{type(cluster).__name__}; e.g. {EXAMPLE}")
+        self._settings = DaskBatchSettings(max_in_flight_per_slot, max_worker_deaths, timeout_grace_s,
+                                           target_task_duration_s, max_group_size)
+        self._own_cluster: Any = None
+        self._own_client = client is None
+        self._closed = False
+
+        if client is not None:
+            self._client = client
+        elif address is not None or scheduler_file is not None:
+            from dask_runner.clusters.address import connect_client
+
+            self._client = connect_client(address=address, scheduler_file=scheduler_file)
+        else:
+            if cluster is None:
+                import dask
+                import distributed  # noqa: F401  (loads its config defaults before we override one)
+
+                from dask_runner.clusters.local import start_local_cluster
+
+                with dask.config.set({"distributed.scheduler.allowed-failures": ALLOWED_FAILURES_OF_OUR_CLUSTERS}):
+                    cluster = self._own_cluster = start_local_cluster(
+                        n_workers=n_workers, threads_per_worker=threads_per_worker, memory_limit=memory_limit,
+                        local_directory=local_directory, dashboard_address=dashboard_address,
+                        processes=processes, resources=resources,
+                    )
+            from distributed import Client
+
+            try:
+                self._client = Client(cluster)
+            except BaseException:
+                self._close_cluster()
+                raise
+        super().__init__(cluster_resources(self._workers()))
+        logger.info("DaskDistributed on %s (%s); dashboard: %s", getattr(self._client.scheduler, "address", "?"),
+                    self._config, self.dashboard_link)
+
+    # -- the live cluster -------------------------------------------------------------------------
+
+    @property
+    def client(self) -> Client:
+        return self._client
+
+    @property
+    def dashboard_link(self) -> str | None:
+        try:
+            link = self._client.dashboard_link
+        except Exception:  # noqa: BLE001  (no dashboard on this scheduler)
+            return None
+        return str(link) if link else None
+
+    def _workers(self) -> list[WorkerInfo]:
+        return workers_from_scheduler_info(self._client.scheduler_info(n_workers=-1))
+
+    @property
+    def config(self) -> WorkerResources:
+        """nuPlan's view of the cluster now (workers may come and go): hosts, threads and GPUs per host."""
+        if not self._closed:
+            self._config = cluster_resources(self._workers())
+        return self._config
+
+    @property
+    def number_of_threads(self) -> int:
+        return self.config.number_of_threads()
+
+    # -- the pool contract ------------------------------------------------------------------------
+
+    def _resources_for(self, task: Task) -> dict[str, float]:
+        workers = self._workers()
+        resources = task_resources(task.num_cpus, task.num_gpus, workers)
+        check_satisfiable(resources, workers)
+        return resources
+
+    def _map(self, task: Task, *item_lists: list[Any], verbose: bool = False) -> list[Any]:
+        resources = self._resources_for(task)
+        futures = self._client.map(task.fn, *item_lists, pure=False, resources=resources or None,
+                                   key=_task_name(task))
+        if verbose:
+            from distributed import as_completed
+            from tqdm import tqdm
+
+            for _ in tqdm(as_completed(futures), total=len(futures), leave=False):
+                pass
+        return list(self._client.gather(futures))
+
+    def submit(self, task: Task, *args: Any, **kwargs: Any) -> concurrent.futures.Future[Any]:
+        """Start one call of ``task`` on the cluster; the returned concurrent future follows the Dask future."""
+        resources = self._resources_for(task)
+        dask_future = self._client.submit(_call, task.fn, args, kwargs, pure=False, resources=resources or None,
+                                          key=f"{_task_name(task)}-{uuid.uuid4().hex}")
+        result: concurrent.futures.Future[Any] = concurrent.futures.Future()
+
+        def transfer(done: Any) -> None:  # runs in Dask's callback thread, not on its event loop
+            if not result.set_running_or_notify_cancel():
+                return
+            try:
+                result.set_result(done.result())
+            except Exception as exc:  # noqa: BLE001  (the task's own exception, handed to the caller)
+                result.set_exception(exc)
+
+        def cancel_remote(f: concurrent.futures.Future[Any]) -> None:
+            if f.cancelled():
+                dask_future.cancel()
+
+        result.add_done_callback(cancel_remote)
+        dask_future.add_done_callback(transfer)
+        return result
+
+    def execute_runners(self, runners: Sequence[AbstractRunner], options: ExecutionOptions) -> list[RunnerReport]:
+        """The Dask strategy: bounded, grouped, chained futures on one ``as_completed`` (see dask_execution)."""
+        from dask_runner.workers.dask_execution import execute_on_dask
+
+        return execute_on_dask(self._client, self, runners, options, self._settings, self._workers())
+
+    # -- lifetime ---------------------------------------------------------------------------------
+
+    def shutdown(self) -> None:
+        """Close the client and the cluster if this pool started them; calling it twice is harmless."""
+        if self._closed:
+            return
+        self._closed = True
+        if self._own_client:
+            try:
+                self._client.close()
+            except Exception:
+                logger.debug("closing the Dask client failed", exc_info=True)
+        self._close_cluster()
+
+    def _close_cluster(self) -> None:
+        cluster, self._own_cluster = self._own_cluster, None
+        if cluster is not None:
+            try:
+                cluster.close()
+            except Exception:
+                logger.warning("closing the local Dask cluster failed", exc_info=True)
+
+    def __repr__(self) -> str:
+        c = self._config
+        return (f"DaskDistributed(nodes={c.number_of_nodes}, cpus_per_node={c.number_of_cpus_per_node}, "
+                f"gpus_per_node={c.number_of_gpus_per_node}, dashboard={self.dashboard_link})")
+
+
+def _task_name(task: Task) -> str:
+    from dask_runner.workers.dask_execution import key_part
+
+    return key_part(getattr(task.fn, "__name__", type(task.fn).__name__))
+
+
+__all__ = ["DaskDistributed"]

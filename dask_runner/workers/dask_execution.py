@@ -1,0 +1,444 @@
+"""The Dask strategy of ``execute_runners``: one ``as_completed`` loop over bounded, chained futures.
+
+Why it looks like this:
+- Only a few groups per worker slot are in flight; the rest of the runners wait, unpickled, in the
+  driver, so driver and worker memory stay flat however long the batch.
+- Short runners are grouped several to a task (group size adapted from measured durations) so the
+  scheduler's per-task cost stays small; each runner keeps its own report and failure isolation.
+- A group's outcomes stay on its worker; the driver fetches a small summary (a task chained behind the
+  group) and chains each runner's callback work behind the group's future, on the same loop.
+- A dead worker makes Dask fail every task it held (``KilledWorker``): those runners become suspects
+  and are re-run one at a time with nothing else running, so a death there is unambiguous. Only a
+  runner that dies ``max_worker_deaths`` times is reported ``worker_lost``.
+- A runner still running ``timeout_grace_s`` after its time limit gets its worker restarted.
+"""
+
+from __future__ import annotations
+
+import collections
+import logging
+import re
+import time
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from dask_runner.errors import ConfigError
+from dask_runner.runner.abstract_runner import AbstractRunner
+from dask_runner.runner.executor import BatchState, ExecutionOptions, infrastructure_failure
+from dask_runner.runner.progress import log_batch_summary
+from dask_runner.runner.report import ErrorStage, RunnerReport
+from dask_runner.runner.run_simulation import (
+    CallbackResult,
+    failed_report,
+    runner_names,
+    with_callback_results,
+)
+from dask_runner.workers.dask_resources import WorkerInfo, check_satisfiable, slots_for, task_resources
+from dask_runner.workers.dask_tasks import MemberSummary, run_group, run_member_work, running_since, summarize
+
+if TYPE_CHECKING:
+    from distributed import Client, Future
+
+logger = logging.getLogger(__name__)
+
+_KEY_UNSAFE = re.compile(r"[^A-Za-z0-9_.]+")
+_REFRESH_WORKERS_S = 2.0
+_HARD_LIMIT_POLL_S = 0.5
+
+
+@dataclass(frozen=True)
+class DaskBatchSettings:
+    """Tuning of the Dask strategy (set on ``DaskDistributed``)."""
+
+    max_in_flight_per_slot: int = 2
+    max_worker_deaths: int = 2
+    timeout_grace_s: float = 10.0
+    target_task_duration_s: float = 0.2
+    max_group_size: int = 256
+
+    def __post_init__(self) -> None:
+        example = "DaskDistributed(max_in_flight_per_slot=2, max_worker_deaths=2, timeout_grace_s=10)"
+        if self.max_in_flight_per_slot < 1:
+            raise ConfigError(f"max_in_flight_per_slot must be >= 1, got {self.max_in_flight_per_slot}; e.g. {example}")
+        if self.max_worker_deaths < 1:
+            raise ConfigError(f"max_worker_deaths must be >= 1, got {self.max_worker_deaths}; e.g. {example}")
+        if self.timeout_grace_s < 0:
+            raise ConfigError(f"timeout_grace_s must be >= 0 seconds, got {self.timeout_grace_s}; e.g. {example}")
+        if self.target_task_duration_s <= 0:
+            raise ConfigError(f"target_task_duration_s must be > 0 seconds, got {self.target_task_duration_s}; "
+                              "e.g. DaskDistributed(target_task_duration_s=0.2)")
+        if self.max_group_size < 1:
+            raise ConfigError(f"max_group_size must be >= 1 (1 disables grouping), got {self.max_group_size}; "
+                              "e.g. DaskDistributed(max_group_size=1)")
+
+
+def key_part(text: str, limit: int = 48) -> str:
+    """A fragment safe in a Dask key: no separators or brackets the dashboard would split or parse."""
+    return _KEY_UNSAFE.sub("_", text)[:limit] or "_"
+
+
+def simulation_key(runner: AbstractRunner, group_size: int) -> str:
+    """``simulate-<planner>-<scenario>-<runner id>[-and_<n>_more]-<token>``, readable on the dashboard."""
+    scenario, planner, _ = runner_names(runner)
+    more = f"-and_{group_size - 1}_more" if group_size > 1 else ""
+    runner_id = key_part(str(getattr(runner, "runner_id", "")) or "runner")
+    return f"simulate-{key_part(planner)}-{key_part(scenario)}-{runner_id}{more}-{uuid.uuid4().hex[:8]}"
+
+
+@dataclass
+class _Member:
+    index: int
+    report: RunnerReport | None = None
+    exception: BaseException | None = None
+    results: list[CallbackResult | None] = field(default_factory=list)
+    callbacks: list[Future] = field(default_factory=list)
+    final: bool = False
+
+
+@dataclass
+class _Group:
+    key: str
+    members: list[_Member]
+    isolated: bool
+    submitted_at: float
+    sim: Future | None
+    summary: Future | None
+
+    @property
+    def open(self) -> bool:
+        return any(not m.final for m in self.members)
+
+
+class DaskBatch:
+    """One batch on one client; ``run()`` returns the reports in input order."""
+
+    def __init__(self, client: Client, pool: object, runners: Sequence[AbstractRunner], options: ExecutionOptions,
+                 settings: DaskBatchSettings, workers: list[WorkerInfo]) -> None:
+        from distributed import as_completed
+
+        self.client = client
+        self.pool = pool
+        self.runners = runners
+        self.options = options
+        self.settings = settings
+        self.state = BatchState(runners, options)
+        self.resources = task_resources(options.num_cpus, options.num_gpus, workers)
+        check_satisfiable(self.resources, workers)
+        self.workers = workers
+        self.slots = max(1, slots_for(self.resources, workers))
+        self.workers_checked_at = time.monotonic()
+        self.cursor = 0
+        self.retry: collections.deque[int] = collections.deque()
+        self.suspects: collections.deque[int] = collections.deque()
+        self.deaths: collections.Counter[int] = collections.Counter()
+        self.restarted: set[str] = set()
+        self.groups: dict[str, _Group] = {}
+        self.summaries: dict[Future, _Group] = {}
+        self.callbacks: dict[Future, tuple[_Group, _Member, int]] = {}
+        self.mean_duration: float | None = None
+        self.next_poll = 0.0
+        self.ac = as_completed()
+
+    # -- the loop ---------------------------------------------------------------------------------
+
+    def run(self) -> list[RunnerReport]:
+        try:
+            self._fill()
+            while self.groups or self.suspects or self._has_todo():
+                for future in self._next_batch():
+                    self._handle(future)
+                self._check_hard_limits()
+                self._fill()
+        except BaseException:
+            self._cancel_everything()
+            self.state.progress.close()
+            raise
+        reports = self.state.finished()
+        log_batch_summary(reports)
+        return reports
+
+    def _next_batch(self) -> list[Future]:
+        if self.ac.is_empty():
+            return []
+        if self.options.time_limit_s is None:
+            return list(self.ac.next_batch(block=True))
+        if self.ac.has_ready():
+            return list(self.ac.next_batch(block=False))
+        time.sleep(0.01)  # wake up regularly to enforce the hard time limit
+        return []
+
+    def _cancel_everything(self) -> None:
+        futures: list[Future] = [f for g in self.groups.values() for f in (g.sim, g.summary) if f is not None]
+        futures += list(self.callbacks)
+        self.groups.clear()
+        self.summaries.clear()
+        self.callbacks.clear()
+        if futures:
+            try:
+                self.client.cancel(futures, reason="dask_runner batch stopped")
+            except Exception:  # the cluster may already be going away; shutdown cleans up
+                logger.debug("cancelling outstanding futures failed", exc_info=True)
+
+    # -- submission -------------------------------------------------------------------------------
+
+    def _has_todo(self) -> bool:
+        return bool(self.retry) or self.cursor < len(self.runners)
+
+    def _take(self, count: int) -> list[int]:
+        taken: list[int] = []
+        while self.retry and len(taken) < count:
+            taken.append(self.retry.popleft())
+        while self.cursor < len(self.runners) and len(taken) < count:
+            taken.append(self.cursor)
+            self.cursor += 1
+        return taken
+
+    def _limit(self) -> int:
+        if time.monotonic() - self.workers_checked_at > _REFRESH_WORKERS_S:
+            self._refresh_workers()
+        return self.settings.max_in_flight_per_slot * self.slots
+
+    def _refresh_workers(self) -> None:
+        from dask_runner.workers.dask_resources import workers_from_scheduler_info
+
+        self.workers = workers_from_scheduler_info(self.client.scheduler_info(n_workers=-1))
+        self.slots = max(1, slots_for(self.resources, self.workers))
+        self.workers_checked_at = time.monotonic()
+
+    def _group_size(self) -> int:
+        if self.mean_duration is None or self.settings.max_group_size == 1:
+            return 1
+        size = int(self.settings.target_task_duration_s / max(self.mean_duration, 1e-6))
+        remaining = len(self.retry) + len(self.runners) - self.cursor
+        spread = max(1, remaining // self._limit())  # keep every slot busy until the end
+        return max(1, min(size, self.settings.max_group_size, spread))
+
+    def _fill(self) -> None:
+        if self.suspects:
+            # Suspects run alone so that a death is unambiguous; wait for everything else to finish.
+            if not self.groups:
+                self._submit([self.suspects.popleft()], isolated=True)
+            return
+        limit = self._limit()
+        while len(self.groups) < limit:
+            indices = self._take(self._group_size())
+            if not indices:
+                return
+            self._submit(indices, isolated=False)
+
+    def _submit(self, indices: list[int], isolated: bool) -> None:
+        runners = [self.runners[i] for i in indices]
+        key = simulation_key(runners[0], len(runners))
+        sim = self.client.submit(run_group, runners, self.options.time_limit_s, key, key=key, pure=False,
+                                 resources=self.resources or None, retries=0)
+        summary = self.client.submit(summarize, sim, key="summary-" + key.partition("-")[2], pure=False,
+                                     priority=10)
+        group = _Group(key, [_Member(i) for i in indices], isolated, time.time(), sim, summary)
+        self.groups[key] = group
+        self.summaries[summary] = group
+        self.ac.add(summary)
+
+    # -- completion -------------------------------------------------------------------------------
+
+    def _handle(self, future: Future) -> None:
+        if future in self.summaries:
+            group = self.summaries.pop(future)
+            group.summary = None
+            if future.status == "finished":
+                self._on_summary(group, future)
+            else:
+                self._on_group_error(group, future)
+        elif future in self.callbacks:
+            group, member, work_index = self.callbacks.pop(future)
+            if member.final:
+                return
+            if future.status == "finished":
+                result = future.result()
+                assert isinstance(result, CallbackResult)
+                member.results[work_index] = result
+            else:
+                exc = _exception_of(future)
+                if _is_worker_death(exc):
+                    self._cancel(member.callbacks)
+                    member.final = True
+                    self._close_if_done(group)
+                    self._on_lost([member.index], exc, group.isolated)
+                    return
+                member.results[work_index] = CallbackResult("callback", f"callback task failed: {exc!r}", exc)
+            if all(r is not None for r in member.results):
+                results = [r for r in member.results if r is not None]
+                assert member.report is not None
+                final = with_callback_results(member.report, results)
+                cause = next((r.exception for r in results if not r.succeeded), None)
+                member.final = True
+                member.callbacks = []
+                self._close_if_done(group)
+                self.state.finalize(member.index, final, cause)
+        # Anything else is a future we cancelled ourselves (hard time limit); nothing to do.
+
+    def _on_summary(self, group: _Group, future: Future) -> None:
+        try:
+            summaries: list[MemberSummary] = future.result()
+        except Exception as exc:  # noqa: BLE001  (lost between completion and fetch: treat as lost)
+            self._on_group_error(group, future, exc)
+            return
+        self._learn_durations(summaries)
+        finals: list[tuple[int, RunnerReport, BaseException | None]] = []
+        for position, (member, summary) in enumerate(zip(group.members, summaries)):
+            member.report, member.exception = summary.report, summary.exception
+            if summary.work_count == 0:
+                member.final = True
+                finals.append((member.index, summary.report, summary.exception))
+                continue
+            member.results = [None] * summary.work_count
+            for work_index in range(summary.work_count):
+                callback = self.client.submit(
+                    run_member_work, group.sim, position, work_index, pure=False, priority=5,
+                    key=f"callback-{summary.report.runner_id and key_part(summary.report.runner_id)}-"
+                        f"{work_index}-{uuid.uuid4().hex[:8]}",
+                )
+                member.callbacks.append(callback)
+                self.callbacks[callback] = (group, member, work_index)
+                self.ac.add(callback)
+        self._close_if_done(group)
+        for index, report, exception in finals:
+            self.state.finalize(index, report, exception)
+
+    def _on_group_error(self, group: _Group, future: Future, exc: BaseException | None = None) -> None:
+        exc = exc if exc is not None else _exception_of(future)
+        members = [m for m in group.members if not m.final]
+        for m in members:
+            m.final = True
+        self._close_if_done(group)
+        if _is_worker_death(exc):
+            self._on_lost([m.index for m in members], exc, group.isolated)
+            return
+        stage: ErrorStage = "cancelled" if future.cancelled() else "simulation"
+        for m in members:
+            runner = self.runners[m.index]
+            if stage == "cancelled":
+                report = failed_report(runner, f"the simulation task was cancelled by the cluster: {exc!r}", stage)
+            else:
+                report = infrastructure_failure(runner, self.pool, exc)
+            self.state.finalize(m.index, report, exc)
+
+    def _on_lost(self, indices: list[int], exc: BaseException, isolated: bool) -> None:
+        address = _lost_worker_address(exc)
+        if address is not None and address in self.restarted:
+            # We restarted that worker ourselves (another runner's hard time limit): not their fault.
+            self.retry.extendleft(reversed(indices))
+            return
+        self._refresh_workers()
+        for index in indices:
+            self.deaths[index] += 1
+            deaths = self.deaths[index]
+            if deaths < self.settings.max_worker_deaths:
+                self.suspects.append(index)
+                continue
+            where = "running alone" if isolated else "running with others"
+            message = (
+                "A worker dies when its process exits, crashes (segfault) or is killed by the nanny for "
+                "exceeding its memory limit (raise memory_limit per worker).\n"
+                f"The worker running this runner died {deaths} time(s), the last time while {where}; "
+                f"the scheduler said: {exc!r}"
+            )
+            self.state.finalize(index, failed_report(self.runners[index], message, "worker_lost", worker=address), exc)
+
+    def _close_if_done(self, group: _Group) -> None:
+        if not group.open:
+            self.groups.pop(group.key, None)
+            group.sim = None  # release the outcomes held on the worker
+
+    def _learn_durations(self, summaries: list[MemberSummary]) -> None:
+        durations = [s.report.duration for s in summaries if s.report.duration is not None]
+        if not durations:
+            return
+        mean = max(0.0, sum(durations) / len(durations))
+        self.mean_duration = mean if self.mean_duration is None else 0.7 * self.mean_duration + 0.3 * mean
+
+    def _cancel(self, futures: list[Future]) -> None:
+        for f in futures:
+            self.callbacks.pop(f, None)
+        if futures:
+            self.client.cancel(futures)
+
+    # -- hard time limit --------------------------------------------------------------------------
+
+    def _check_hard_limits(self) -> None:
+        limit = self.options.time_limit_s
+        if limit is None:
+            return
+        now = time.time()
+        if now < self.next_poll:
+            return
+        self.next_poll = now + _HARD_LIMIT_POLL_S
+        overdue_after = limit + self.settings.timeout_grace_s
+        if not any(g.summary is not None and now - g.submitted_at > overdue_after for g in self.groups.values()):
+            return
+        running: dict[str, Any] = self.client.run(running_since, on_error="return")
+        for address, tags in running.items():
+            if not isinstance(tags, dict):
+                continue
+            for tag, start in tags.items():
+                key, _, member = tag.rpartition(":")
+                group = self.groups.get(key)
+                if group is not None and group.summary is not None and now - start > overdue_after:
+                    self._hard_stop(group, int(member), float(start), address)
+
+    def _hard_stop(self, group: _Group, member: int, start: float, address: str) -> None:
+        limit = self.options.time_limit_s
+        assert limit is not None
+        index = group.members[member].index
+        others = [m.index for m in group.members if not m.final and m.index != index]
+        for m in group.members:
+            m.final = True
+        stale = [f for f in (group.sim, group.summary) if f is not None]
+        self.summaries = {f: g for f, g in self.summaries.items() if g is not group}
+        self._close_if_done(group)
+        group.summary = None
+        self.client.cancel(stale, reason="runner past its hard time limit")
+        self.retry.extendleft(reversed(others))
+        if any(w.address == address and w.has_nanny for w in self.workers):
+            self.restarted.add(address)
+            action = f"its worker {address} was restarted"
+            self.client.restart_workers([address], raise_for_error=False)
+        else:
+            action = f"its worker {address} has no nanny and cannot be restarted (the thread keeps running)"
+        logger.warning("Runner %s is past its hard time limit; %s", self.runners[index].runner_id, action)
+        message = (
+            f"runner exceeded its time limit of {limit:g} s and was still running {self.settings.timeout_grace_s:g} s "
+            f"later (a step that never returned); {action}"
+        )
+        self.state.finalize(index, failed_report(self.runners[index], message, "timeout", start, address))
+
+
+def _exception_of(future: Future) -> BaseException:
+    if future.cancelled():
+        from concurrent.futures import CancelledError
+
+        return CancelledError(f"task {future.key!r} was cancelled")
+    try:
+        exc = future.exception()
+    except Exception as fetch_error:  # noqa: BLE001  (the exception itself could not be fetched or unpickled)
+        return fetch_error
+    return exc if isinstance(exc, BaseException) else RuntimeError(f"task {future.key!r} failed: {exc!r}")
+
+
+def _is_worker_death(exc: BaseException) -> bool:
+    from distributed.scheduler import KilledWorker
+
+    return isinstance(exc, KilledWorker)
+
+
+def _lost_worker_address(exc: BaseException) -> str | None:
+    worker = getattr(exc, "last_worker", None)
+    address = getattr(worker, "address", None)
+    return str(address) if address is not None else None
+
+
+def execute_on_dask(client: Client, pool: object, runners: Sequence[AbstractRunner], options: ExecutionOptions,
+                    settings: DaskBatchSettings, workers: list[WorkerInfo]) -> list[RunnerReport]:
+    """Run ``runners`` on ``client``'s cluster; exactly one report per runner, in input order."""
+    return DaskBatch(client, pool, runners, options, settings, workers).run()

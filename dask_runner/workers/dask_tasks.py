@@ -1,0 +1,60 @@
+"""The functions Dask workers run for a batch: a group of simulations, its small summary, its callback work.
+
+The group's outcomes (histories inside the callback work) stay on the worker that computed them; the
+driver fetches only the summary and chains callback tasks that take the group's future as input.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from dask_runner.runner.abstract_runner import AbstractRunner
+from dask_runner.runner.report import RunnerReport
+from dask_runner.runner.run_simulation import CallbackResult, SimulationOutcome, run_callback_work, simulate
+
+# On each worker: "<group key>:<member>" -> epoch start of the runner executing now. The driver reads
+# it (``running_since``) to find runners past their hard time limit.
+_RUNNING: dict[str, float] = {}
+
+
+@dataclass(frozen=True)
+class MemberSummary:
+    """What the driver needs of one finished simulation: its report, how much callback work it left, why it failed."""
+
+    report: RunnerReport
+    work_count: int
+    exception: BaseException | None
+
+
+def running_tag(group_key: str, member: int) -> str:
+    return f"{group_key}:{member}"
+
+
+def run_group(
+    runners: Sequence[AbstractRunner], time_limit_s: float | None, group_key: str
+) -> list[SimulationOutcome]:
+    """Simulate each runner in turn; ``simulate`` never raises, so one failure leaves the others intact."""
+    outcomes = []
+    for member, runner in enumerate(runners):
+        tag = running_tag(group_key, member)
+        _RUNNING[tag] = time.time()
+        try:
+            outcomes.append(simulate(runner, time_limit_s))
+        finally:
+            _RUNNING.pop(tag, None)
+    return outcomes
+
+
+def summarize(outcomes: list[SimulationOutcome]) -> list[MemberSummary]:
+    return [MemberSummary(o.report, len(o.work), o.exception) for o in outcomes]
+
+
+def run_member_work(outcomes: list[SimulationOutcome], member: int, work_index: int) -> CallbackResult:
+    return run_callback_work(outcomes[member].work[work_index])
+
+
+def running_since() -> dict[str, float]:
+    """Run on each worker by ``client.run``: the runners executing there and since when."""
+    return dict(_RUNNING)

@@ -1,0 +1,83 @@
+"""Small runners with scripted behaviour, importable by Dask worker processes (they start by spawn)."""
+
+from __future__ import annotations
+
+import os
+import time
+from dataclasses import dataclass
+from typing import Any
+
+from dask_runner.planners.planner_report import PlannerReport
+from dask_runner.runner.abstract_runner import AbstractRunner
+from dask_runner.runner.report import RunnerReport
+from dask_runner.simulation.callback.abstract_callback import CallbackWork, defer
+
+
+@dataclass(frozen=True)
+class NamedScenario:
+    scenario_name: str
+    log_name: str = "test_log"
+
+
+class NamedPlanner:
+    def __init__(self, name: str) -> None:
+        self._name = name
+
+    def name(self) -> str:
+        return self._name
+
+
+def _fail_callback(runner_id: str) -> None:
+    raise RuntimeError(f"metric engine broke for {runner_id}")
+
+
+def _ok_callback(runner_id: str) -> str:
+    return runner_id
+
+
+class ScriptedRunner(AbstractRunner):
+    """Does what ``behaviour`` says: ok, sleep, fail, kill (os._exit), hang, callback_ok, callback_fail."""
+
+    def __init__(self, runner_id: str, behaviour: str = "ok", seconds: float = 0.0, planner: str = "scripted") -> None:
+        self.runner_id = runner_id
+        self.behaviour = behaviour
+        self.seconds = seconds
+        self._planner = NamedPlanner(planner)
+
+    @property
+    def scenario(self) -> Any:
+        return NamedScenario(f"scenario_{self.runner_id}")
+
+    @property
+    def planner(self) -> Any:
+        return self._planner
+
+    def run(self) -> RunnerReport:
+        start = time.time()
+        if self.seconds:
+            time.sleep(self.seconds)
+        if self.behaviour == "fail":
+            raise ValueError(f"planner exploded in {self.runner_id}")
+        if self.behaviour == "kill":
+            os._exit(13)
+        if self.behaviour == "hang":
+            time.sleep(3600)
+        if self.behaviour == "callback_fail":
+            defer(CallbackWork("metrics", _fail_callback, (self.runner_id,)))
+        if self.behaviour == "callback_ok":
+            defer(CallbackWork("metrics", _ok_callback, (self.runner_id,)))
+        return RunnerReport(
+            succeeded=True,
+            error_message=None,
+            start_time=start,
+            end_time=time.time(),
+            planner_report=PlannerReport(),
+            scenario_name=self.scenario.scenario_name,
+            planner_name=self._planner.name(),
+            log_name="test_log",
+            runner_id=self.runner_id,
+        )
+
+
+def scripted(behaviours: list[str], seconds: float = 0.0) -> list[ScriptedRunner]:
+    return [ScriptedRunner(f"r{i:05d}", b, seconds) for i, b in enumerate(behaviours)]
