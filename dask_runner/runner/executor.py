@@ -109,7 +109,7 @@ def execute_with_futures(
         submit_next()
         while pending:
             done, _ = wait(list(pending), return_when=FIRST_COMPLETED)
-            for future in done:
+            for future in sorted(done, key=pending.__getitem__):  # input order: deterministic on Sequential
                 index = pending.pop(future)
                 if index in waiting:
                     report, callback_futures = waiting[index]
