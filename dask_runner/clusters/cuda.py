@@ -1,0 +1,147 @@
+"""GPU clusters: dask-cuda's ``LocalCUDACluster`` with one worker per GPU that declares ``{"GPU": 1}``.
+
+dask-cuda declares no resources by itself; without ``GPU`` on the workers a task annotated with
+``resources={"GPU": 0.25}`` would wait forever. Each worker gets enough threads for the requested share
+(four for 0.25), so four simulations really share one GPU.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import os
+import shutil
+import subprocess
+from typing import TYPE_CHECKING, Any
+
+from dask_runner.clusters.local import LOCALHOST, resolve_dashboard_address, validate_resources
+from dask_runner.errors import ClusterError, ConfigError
+
+if TYPE_CHECKING:
+    from distributed import LocalCluster
+
+logger = logging.getLogger(__name__)
+
+INSTALL_HINT = "pip install 'dask_runner[cuda]'"
+NO_GPU_HINT = ("use worker=dask_local (a CPU cluster) or set number_of_gpus_allocated_per_simulation=0 "
+               "to run without GPUs")
+
+
+def _visible_device_limit() -> int | None:
+    """How many devices ``CUDA_VISIBLE_DEVICES`` allows (None when it is unset)."""
+    visible = os.environ.get("CUDA_VISIBLE_DEVICES")
+    if visible is None:
+        return None
+    entries = [entry.strip() for entry in visible.split(",") if entry.strip()]
+    # CUDA stops at the first invalid entry, and "-1" is the usual way to hide every GPU.
+    count = 0
+    for entry in entries:
+        if entry.startswith("-"):
+            break
+        count += 1
+    return count
+
+
+def _physical_gpu_count() -> int:
+    try:
+        import pynvml  # type: ignore[import-not-found,unused-ignore]
+
+        pynvml.nvmlInit()
+        try:
+            return int(pynvml.nvmlDeviceGetCount())
+        finally:
+            pynvml.nvmlShutdown()
+    except Exception:  # noqa: BLE001 - no pynvml, no driver, no device: ask nvidia-smi instead
+        logger.debug("pynvml could not count GPUs; trying nvidia-smi", exc_info=True)
+    smi = shutil.which("nvidia-smi")
+    if smi is None:
+        return 0
+    try:
+        listing = subprocess.run([smi, "-L"], capture_output=True, text=True, timeout=20, check=False)
+    except (OSError, subprocess.SubprocessError):
+        return 0
+    if listing.returncode != 0:
+        return 0
+    return sum(1 for line in listing.stdout.splitlines() if line.startswith("GPU "))
+
+
+def gpu_count() -> int:
+    """GPUs this process can use (0 without a driver or device); honours ``CUDA_VISIBLE_DEVICES``; never raises."""
+    try:
+        physical = _physical_gpu_count()
+        limit = _visible_device_limit()
+    except Exception:  # noqa: BLE001 - a probe must not take the caller down
+        return 0
+    return physical if limit is None else min(physical, limit)
+
+
+def threads_for_share(num_gpus_per_simulation: float | None, threads_per_worker: int | None) -> int:
+    """Threads per GPU worker: enough for ``ceil(1 / share)`` simulations to share the GPU at once."""
+    if num_gpus_per_simulation is None or num_gpus_per_simulation == 0:
+        return threads_per_worker or 1
+    if isinstance(num_gpus_per_simulation, bool) or not 0 < num_gpus_per_simulation <= 1:
+        raise ConfigError(
+            f"num_gpus_per_simulation must be in (0, 1] on a one-GPU-per-worker cluster, got "
+            f"{num_gpus_per_simulation!r}; e.g. start_cuda_cluster(num_gpus_per_simulation=0.25)"
+        )
+    needed = math.ceil(1 / num_gpus_per_simulation - 1e-9)
+    if threads_per_worker is None:
+        return needed
+    if threads_per_worker < needed:
+        logger.warning("threads_per_worker=%d lets only %d simulation(s) share a GPU although each asks "
+                       "for %s of one; pass threads_per_worker=%d to use the whole GPU",
+                       threads_per_worker, threads_per_worker, num_gpus_per_simulation, needed)
+    return threads_per_worker
+
+
+def start_cuda_cluster(
+    threads_per_worker: int | None = None,
+    num_gpus_per_simulation: float | None = None,
+    local_directory: str | None = None,
+    dashboard_address: str | None = "127.0.0.1:8787",
+    **kwargs: Any,
+) -> LocalCluster:
+    """A ``LocalCUDACluster`` on 127.0.0.1, one worker per visible GPU, resources ``{"GPU": 1, "CPU": threads}``.
+
+    Other keywords (``CUDA_VISIBLE_DEVICES``, ``rmm_pool_size``, ``device_memory_limit``, ``resources``,
+    ...) go to ``LocalCUDACluster``; extra ``resources`` are merged into the GPU/CPU ones.
+    """
+    if threads_per_worker is not None and (isinstance(threads_per_worker, bool)
+                                           or not isinstance(threads_per_worker, int) or threads_per_worker < 1):
+        raise ConfigError(f"threads_per_worker must be a positive integer or None, got {threads_per_worker!r}; "
+                          "e.g. start_cuda_cluster(num_gpus_per_simulation=0.25)")
+    threads = threads_for_share(num_gpus_per_simulation, threads_per_worker)
+    extra = validate_resources(kwargs.pop("resources", None))
+    resources = {"GPU": 1.0, "CPU": float(threads), **extra}
+
+    try:
+        from dask_cuda import LocalCUDACluster
+    except ImportError as exc:
+        if gpu_count() == 0:
+            raise ClusterError(f"no GPU was found on this machine (and dask-cuda is not installed): {NO_GPU_HINT}; "
+                               f"on a GPU machine, {INSTALL_HINT}") from exc
+        raise ClusterError(f"dask-cuda is needed for GPU clusters ({exc}); install it with {INSTALL_HINT}") from exc
+    if gpu_count() == 0:
+        raise ClusterError(f"no GPU was found (no NVIDIA driver or device visible to this process): {NO_GPU_HINT}")
+
+    if local_directory is not None:
+        os.makedirs(local_directory, exist_ok=True)
+    kwargs.setdefault("host", LOCALHOST)
+    try:
+        cluster = LocalCUDACluster(
+            threads_per_worker=threads,
+            local_directory=local_directory,
+            dashboard_address=resolve_dashboard_address(dashboard_address),
+            resources=resources,
+            **kwargs,
+        )
+    except ImportError as exc:
+        raise ClusterError(f"dask-cuda could not load its CUDA bindings ({exc}); reinstall with {INSTALL_HINT}") from exc
+    except Exception as exc:
+        if "NVML" in type(exc).__name__ or "nvml" in str(exc).lower() or "cuda" in str(exc).lower():
+            raise ClusterError(f"no usable GPU was found ({type(exc).__name__}: {exc}): {NO_GPU_HINT}") from exc
+        raise ClusterError(f"the CUDA cluster could not start ({type(exc).__name__}: {exc}); check the GPU "
+                           "driver with nvidia-smi") from exc
+    logger.info("CUDA cluster: %d GPU worker(s) x %d thread(s), resources %s, dashboard %s",
+                len(cluster.workers), threads, resources, cluster.dashboard_link)
+    return cluster

@@ -1,0 +1,225 @@
+"""A Dask ``LocalCluster`` sized to this machine: the default place simulations run.
+
+Python planners are held back by the GIL, so the default is one worker process per usable core with
+one thread each. Every worker declares a ``CPU`` resource equal to its threads, so tasks that ask for
+CPUs are placed by the same rules on a laptop as on a cluster.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+from typing import TYPE_CHECKING
+
+from dask_runner.errors import ClusterError, ConfigError
+
+if TYPE_CHECKING:
+    from distributed import LocalCluster
+
+logger = logging.getLogger(__name__)
+
+LOCALHOST = "127.0.0.1"
+EXAMPLE_CALL = "start_local_cluster(n_workers=4, threads_per_worker=1, memory_limit='4GB')"
+
+
+def usable_cpu_count() -> int:
+    """CPUs this process may run on (affinity-aware: a SLURM job or taskset sees its share, not the node)."""
+    try:
+        return len(os.sched_getaffinity(0)) or os.cpu_count() or 1
+    except AttributeError:  # not on Linux
+        return os.cpu_count() or 1
+
+
+def _split_host_port(address: str) -> tuple[str, int]:
+    text = address.split("://", 1)[-1]
+    host, sep, port_text = text.rpartition(":")
+    if not sep:
+        host, port_text = text, "0"
+    if not host:
+        host = LOCALHOST
+    try:
+        port = int(port_text)
+    except ValueError as exc:
+        raise ConfigError(
+            f"dashboard_address {address!r} is not HOST:PORT; pass e.g. dashboard_address='127.0.0.1:8787' "
+            "(port 0 picks a free one)"
+        ) from exc
+    if not 0 <= port <= 65535:
+        raise ConfigError(f"dashboard_address {address!r} has port {port} outside 0-65535; "
+                          "pass e.g. dashboard_address='127.0.0.1:8787'")
+    return host, port
+
+
+def port_is_free(host: str, port: int) -> bool:
+    """Whether a TCP server could listen on ``host:port`` right now."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        try:
+            probe.bind((host, port))
+        except OSError:
+            return False
+    return True
+
+
+def resolve_dashboard_address(dashboard_address: str | None) -> str | None:
+    """The address to give Dask: the one asked for, or a free port on the same host when it is taken.
+
+    Port 8787 is often held by another Dask session (or a notebook); failing a whole batch over the
+    dashboard would be wrong, so we move to a free port and say where in the log.
+    """
+    if dashboard_address is None or dashboard_address == "":
+        return None
+    host, port = _split_host_port(dashboard_address)
+    if port == 0 or port_is_free(host, port):
+        return f"{host}:{port}"
+    logger.warning("Dashboard port %s on %s is taken; the dashboard will use a free port instead "
+                   "(see cluster.dashboard_link)", port, host)
+    return f"{host}:0"
+
+
+def validate_memory_limit(memory_limit: str | float | None) -> None:
+    """Fail at construction for a memory limit Dask would reject later inside every worker."""
+    if memory_limit is None or memory_limit == "auto":
+        return
+    if isinstance(memory_limit, bool):
+        raise ConfigError(f"memory_limit must be 'auto', a size like '4GB', a number of bytes or a fraction "
+                          f"of RAM, got {memory_limit!r}; e.g. {EXAMPLE_CALL}")
+    if isinstance(memory_limit, (int, float)):
+        if memory_limit < 0:
+            raise ConfigError(f"memory_limit must not be negative, got {memory_limit!r}; e.g. {EXAMPLE_CALL}")
+        return
+    if isinstance(memory_limit, str):
+        from dask.utils import parse_bytes
+
+        try:
+            parse_bytes(memory_limit)
+        except (ValueError, TypeError) as exc:
+            raise ConfigError(f"memory_limit {memory_limit!r} is not a size Dask understands; pass 'auto', "
+                              f"'4GB', '512MiB' or a number of bytes, e.g. {EXAMPLE_CALL}") from exc
+        return
+    raise ConfigError(f"memory_limit must be 'auto', a size string, a number or None, got "
+                      f"{type(memory_limit).__name__}; e.g. {EXAMPLE_CALL}")
+
+
+def validate_resources(resources: dict[str, float] | None) -> dict[str, float]:
+    """Resource names map to non-negative numbers (Dask compares them as floats)."""
+    if resources is None:
+        return {}
+    if not isinstance(resources, dict):
+        raise ConfigError(f"resources must be a dict, got {type(resources).__name__}; e.g. resources={{'GPU': 1}}")
+    checked: dict[str, float] = {}
+    for name, amount in resources.items():
+        if not isinstance(name, str) or not name:
+            raise ConfigError(f"resource names must be non-empty strings, got {name!r}; e.g. resources={{'GPU': 1}}")
+        if isinstance(amount, bool) or not isinstance(amount, (int, float)) or amount < 0:
+            raise ConfigError(f"resource {name!r} must be a non-negative number, got {amount!r}; "
+                              "e.g. resources={'GPU': 1}")
+        checked[name] = float(amount)
+    return checked
+
+
+def _check_positive_int(name: str, value: int | None) -> None:
+    if value is None:
+        return
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise ConfigError(f"{name} must be a positive integer or None (sized to the machine), got {value!r}; "
+                          f"e.g. {EXAMPLE_CALL}")
+
+
+def local_cluster_size(n_workers: int | None, threads_per_worker: int | None, processes: bool) -> tuple[int, int]:
+    """(workers, threads per worker): one single-threaded process per core unless told otherwise.
+
+    In-process clusters (``processes=False``) share one GIL anyway, so they default to one worker with a
+    thread per core.
+    """
+    cpus = usable_cpu_count()
+    if not processes and n_workers is None:
+        return 1, threads_per_worker or cpus
+    if n_workers is None:
+        threads = threads_per_worker or 1
+        return max(1, cpus // threads), threads
+    return n_workers, threads_per_worker or max(1, cpus // n_workers)
+
+
+def start_local_cluster(
+    n_workers: int | None = None,
+    threads_per_worker: int | None = None,
+    memory_limit: str | float | None = "auto",
+    local_directory: str | None = None,
+    dashboard_address: str | None = "127.0.0.1:8787",
+    processes: bool = True,
+    resources: dict[str, float] | None = None,
+) -> LocalCluster:
+    """Start a ``LocalCluster`` on 127.0.0.1 whose workers declare ``{"CPU": threads}`` plus ``resources``.
+
+    ``memory_limit`` is per worker ("auto" splits the RAM between workers; None or 0 means no limit).
+    ``local_directory`` holds the workers' spill files and temporary data (defaults to Dask's choice);
+    it is created when missing. ``dashboard_address=None`` runs without a dashboard.
+    """
+    _check_positive_int("n_workers", n_workers)
+    _check_positive_int("threads_per_worker", threads_per_worker)
+    validate_memory_limit(memory_limit)
+    extra = validate_resources(resources)
+    if not isinstance(processes, bool):
+        raise ConfigError(f"processes must be True or False, got {processes!r}; e.g. {EXAMPLE_CALL}")
+    workers, threads = local_cluster_size(n_workers, threads_per_worker, processes)
+    worker_resources = {"CPU": float(threads), **extra}
+    dashboard = resolve_dashboard_address(dashboard_address)
+    if local_directory is not None:
+        try:
+            os.makedirs(local_directory, exist_ok=True)
+        except OSError as exc:
+            raise ConfigError(f"local_directory {local_directory!r} cannot be created ({exc}); pass a writable "
+                              "folder, e.g. local_directory='/tmp/dask-runner'") from exc
+
+    from distributed import LocalCluster
+
+    try:
+        cluster = _make_cluster(LocalCluster, workers, threads, memory_limit, local_directory, dashboard,
+                                processes, worker_resources)
+    except OSError as exc:
+        if dashboard is None or dashboard.endswith(":0"):
+            raise ClusterError(f"the local Dask cluster could not start: {exc}; check free ports and "
+                               "memory on 127.0.0.1") from exc
+        # The port was free when we looked but taken before Dask bound it: retry on any free port.
+        logger.warning("Dashboard address %s could not be bound (%s); using a free port", dashboard, exc)
+        host = dashboard.rpartition(":")[0]
+        try:
+            cluster = _make_cluster(LocalCluster, workers, threads, memory_limit, local_directory,
+                                    f"{host}:0", processes, worker_resources)
+        except OSError as retry_exc:
+            raise ClusterError(f"the local Dask cluster could not start: {retry_exc}; check free ports and "
+                               "memory on 127.0.0.1") from retry_exc
+    logger.info("Local Dask cluster: %d worker(s) x %d thread(s), resources %s, dashboard %s",
+                workers, threads, worker_resources, cluster.dashboard_link if dashboard else "off")
+    return cluster
+
+
+def _make_cluster(
+    cluster_cls: type[LocalCluster],
+    workers: int,
+    threads: int,
+    memory_limit: str | float | None,
+    local_directory: str | None,
+    dashboard: str | None,
+    processes: bool,
+    resources: dict[str, float],
+) -> LocalCluster:
+    # In-process clusters talk over Dask's inproc transport, which takes no host; process clusters
+    # listen on loopback only, so nothing is reachable from other machines.
+    network: dict[str, object] = {"host": LOCALHOST} if processes else {}
+    if dashboard is None:
+        # Dask still serves its health routes over HTTP without a dashboard; keep that on a free
+        # loopback port instead of 0.0.0.0:8787.
+        dashboard = f"{LOCALHOST}:0"
+        network["scheduler_kwargs"] = {"dashboard": False}
+    return cluster_cls(
+        n_workers=workers,
+        threads_per_worker=threads,
+        memory_limit=memory_limit,
+        local_directory=local_directory,
+        dashboard_address=dashboard,
+        processes=processes,
+        resources=resources,
+        **network,
+    )

@@ -1,0 +1,268 @@
+"""Side-by-side timings of the worker pools on one batch of built-in scenarios (ratios, not absolute targets).
+
+    python scripts/benchmark.py                      # 1024 scenarios, 2000 no-op runners, 20,000 queued
+    python scripts/benchmark.py --quick              # a smoke run in well under a minute
+    python scripts/benchmark.py --scenarios 256 --skip sequential_threads
+
+It prints, for each pool: wall time (pool start included), efficiency = (sequential time / cores) / wall,
+and the ratio to a plain ``concurrent.futures.ProcessPoolExecutor`` calling ``run_simulation``; then the
+per-runner overhead of ``execute_runners`` on DaskDistributed against raw ``client.submit`` on no-op
+runners, and the driver's peak memory (RSS) with many no-op runners queued. Ray (one remote task per
+runner, as nuPlan's pool does) runs only when ray is importable.
+"""
+
+from __future__ import annotations
+
+import argparse
+import gc
+import os
+import sys
+import threading
+import time
+from collections.abc import Callable
+from concurrent.futures import ProcessPoolExecutor
+from typing import Any, Self
+
+import psutil
+
+from dask_runner.planners.planner_report import PlannerReport
+from dask_runner.runner.abstract_runner import AbstractRunner
+from dask_runner.runner.report import RunnerReport
+
+MODES = ("sequential", "parallel_threads", "parallel_processes", "process_pool", "dask", "ray")
+MiB = 1024 * 1024
+
+
+class NoOpRunner(AbstractRunner):
+    """A runner that does nothing: what is left of its time is the pool's overhead."""
+
+    def __init__(self, index: int) -> None:
+        self.runner_id = f"noop-{index}"
+
+    @property
+    def scenario(self) -> Any:
+        return None
+
+    @property
+    def planner(self) -> Any:
+        return None
+
+    def run(self) -> RunnerReport:
+        now = time.time()
+        return RunnerReport(True, None, now, now, PlannerReport([]), self.runner_id, "noop", "noop",
+                            runner_id=self.runner_id)
+
+
+def noop(index: int) -> int:
+    return index
+
+
+def build_runners(count: int, unique: int) -> list[AbstractRunner]:
+    """``count`` IDM runners over ``unique`` generated scenarios (cycled, so generation stays cheap)."""
+    from dask_runner.planners.idm_planner import IDMPlanner
+    from dask_runner.scenarios.synthetic import SCENARIO_TYPES, generate_scenario
+    from dask_runner.simulation.builder import build_simulation_runners
+
+    distinct = [generate_scenario(SCENARIO_TYPES[i % len(SCENARIO_TYPES)], seed=i) for i in range(min(unique, count))]
+    scenarios = [distinct[i % len(distinct)] for i in range(count)]
+    return list(build_simulation_runners(scenarios, [IDMPlanner]))
+
+
+def timed(run: Callable[[], list[RunnerReport]]) -> tuple[float, int]:
+    gc.collect()
+    start = time.perf_counter()
+    reports = run()
+    wall = time.perf_counter() - start
+    return wall, sum(1 for r in reports if r.succeeded)
+
+
+def run_sequential(runners: list[AbstractRunner], cores: int) -> list[RunnerReport]:
+    from dask_runner.runner.executor import execute_runners
+    from dask_runner.workers.sequential import Sequential
+
+    with Sequential() as pool:
+        return execute_runners(runners, pool)
+
+
+def run_parallel(runners: list[AbstractRunner], cores: int, processes: bool) -> list[RunnerReport]:
+    from dask_runner.runner.executor import execute_runners
+    from dask_runner.workers.parallel import SingleMachineParallelExecutor
+
+    with SingleMachineParallelExecutor(use_process_pool=processes, max_workers=cores) as pool:
+        return execute_runners(runners, pool)
+
+
+def run_process_pool(runners: list[AbstractRunner], cores: int) -> list[RunnerReport]:
+    import multiprocessing
+
+    from dask_runner.runner.run_simulation import run_simulation
+
+    with ProcessPoolExecutor(max_workers=cores, mp_context=multiprocessing.get_context("spawn")) as pool:
+        return list(pool.map(run_simulation, runners))
+
+
+def run_dask(runners: list[AbstractRunner], cores: int) -> list[RunnerReport]:
+    from dask_runner.runner.executor import execute_runners
+    from dask_runner.workers.dask import DaskDistributed
+
+    with DaskDistributed(n_workers=cores, threads_per_worker=1, dashboard_address="127.0.0.1:0") as pool:
+        return execute_runners(runners, pool)
+
+
+def run_ray(runners: list[AbstractRunner], cores: int) -> list[RunnerReport]:
+    import ray
+
+    from dask_runner.runner.run_simulation import run_simulation
+
+    ray.init(num_cpus=cores, include_dashboard=False, log_to_driver=False)
+    try:
+        remote = ray.remote(run_simulation)
+        return list(ray.get([remote.remote(runner) for runner in runners]))
+    finally:
+        ray.shutdown()
+
+
+def compare_pools(args: argparse.Namespace, cores: int) -> None:
+    print(f"\n== {args.scenarios} IDM simulations ({args.unique} distinct scenarios) on {cores} cores ==")
+    start = time.perf_counter()
+    runners = build_runners(args.scenarios, args.unique)
+    print(f"built the batch in {time.perf_counter() - start:.1f} s")
+
+    modes: dict[str, Callable[[], list[RunnerReport]]] = {
+        "sequential": lambda: run_sequential(runners, cores),
+        "parallel_threads": lambda: run_parallel(runners, cores, processes=False),
+        "parallel_processes": lambda: run_parallel(runners, cores, processes=True),
+        "process_pool": lambda: run_process_pool(runners, cores),
+        "dask": lambda: run_dask(runners, cores),
+    }
+    try:
+        import ray  # noqa: F401
+
+        modes["ray"] = lambda: run_ray(runners, cores)
+    except ImportError:
+        print("ray is not importable: skipping the Ray comparison (pip install 'dask_runner[ray]' elsewhere to add it)")
+
+    results: dict[str, tuple[float, int]] = {}
+    for name, run in modes.items():
+        if name in args.skip:
+            continue
+        wall, succeeded = timed(run)
+        results[name] = (wall, succeeded)
+        print(f"  {name:<20} {wall:8.2f} s   {succeeded}/{len(runners)} succeeded", flush=True)
+
+    sequential = results.get("sequential", (None, 0))[0]
+    baseline = results.get("process_pool", (None, 0))[0]
+    print(f"\n  {'pool':<20} {'wall s':>8} {'efficiency':>11} {'x process pool':>15}")
+    for name, (wall, _) in results.items():
+        efficiency = f"{(sequential / cores) / wall:11.2f}" if sequential else f"{'-':>11}"
+        ratio = f"{wall / baseline:15.2f}" if baseline else f"{'-':>15}"
+        print(f"  {name:<20} {wall:8.2f} {efficiency} {ratio}")
+    if "dask" in results and sequential and baseline:
+        wall = results["dask"][0]
+        print(f"\n  targets: dask efficiency {(sequential / cores) / wall:.2f} (>= 0.85), "
+              f"dask / process pool {wall / baseline:.2f} (<= 1.10)")
+
+
+def measure_overhead(count: int, cores: int) -> None:
+    from distributed import wait
+
+    from dask_runner.runner.executor import execute_runners
+    from dask_runner.workers.dask import DaskDistributed
+
+    print(f"\n== overhead per runner: {count} no-op runners on a warm DaskDistributed ({cores} workers) ==")
+    with DaskDistributed(n_workers=cores, threads_per_worker=1, dashboard_address="127.0.0.1:0") as pool:
+        client = pool.client
+        client.gather(client.map(noop, range(cores * 4), pure=False))  # warm the workers up
+        execute_runners([NoOpRunner(i) for i in range(min(count, 100))], pool)
+
+        runners = [NoOpRunner(i) for i in range(count)]
+        start = time.perf_counter()
+        reports = execute_runners(runners, pool)
+        ours = (time.perf_counter() - start) / count
+        assert len(reports) == count and all(r.succeeded for r in reports)
+
+        start = time.perf_counter()
+        futures = [client.submit(noop, i, pure=False) for i in range(count)]
+        wait(futures)
+        raw = (time.perf_counter() - start) / count
+        del futures
+    print(f"  execute_runners: {ours * 1e3:7.3f} ms per runner (target <= 0.5 ms)")
+    print(f"  raw client.submit, one task each: {raw * 1e3:7.3f} ms per task")
+    print(f"  ratio: {ours / raw:.2f}")
+
+
+class PeakRss:
+    """Samples this process's RSS in a thread; ``peak`` is the largest seen."""
+
+    def __init__(self, interval: float = 0.01) -> None:
+        self._process = psutil.Process()
+        self._interval = interval
+        self._stop = threading.Event()
+        self.peak = self._process.memory_info().rss
+        self._thread = threading.Thread(target=self._sample, daemon=True)
+
+    def _sample(self) -> None:
+        while not self._stop.is_set():
+            self.peak = max(self.peak, self._process.memory_info().rss)
+            time.sleep(self._interval)
+
+    def __enter__(self) -> Self:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
+
+
+def measure_driver_memory(count: int, cores: int) -> None:
+    from dask_runner.runner.executor import execute_runners
+    from dask_runner.workers.dask import DaskDistributed
+
+    print(f"\n== driver memory with {count} queued no-op runners ==")
+    rss = psutil.Process().memory_info().rss
+    with DaskDistributed(n_workers=cores, threads_per_worker=1, dashboard_address="127.0.0.1:0") as pool:
+        gc.collect()
+        before_runners = psutil.Process().memory_info().rss
+        runners = [NoOpRunner(i) for i in range(count)]
+        before_run = psutil.Process().memory_info().rss
+        with PeakRss() as peak:
+            start = time.perf_counter()
+            reports = execute_runners(runners, pool)
+            wall = time.perf_counter() - start
+        assert len(reports) == count
+    print(f"  RSS at start {rss / MiB:.0f} MiB; with the pool {before_runners / MiB:.0f} MiB; "
+          f"with {count} runners built {before_run / MiB:.0f} MiB")
+    print(f"  peak while running {peak.peak / MiB:.0f} MiB: +{(peak.peak - before_run) / MiB:.0f} MiB over the "
+          f"built batch ({(peak.peak - before_run) / count:.0f} bytes per runner, reports included), "
+          f"{wall:.1f} s")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--scenarios", type=int, default=1024, help="simulations in the pool comparison")
+    parser.add_argument("--unique", type=int, default=64, help="distinct generated scenarios, cycled")
+    parser.add_argument("--noop", type=int, default=2000, help="no-op runners for the overhead measurement")
+    parser.add_argument("--queued", type=int, default=20000, help="no-op runners for the driver-memory measurement")
+    parser.add_argument("--cores", type=int, default=None, help="workers per pool (default: usable cores)")
+    parser.add_argument("--skip", nargs="*", default=[], choices=MODES + ("overhead", "memory"),
+                        help="parts to leave out")
+    parser.add_argument("--quick", action="store_true", help="small sizes, for a smoke test")
+    args = parser.parse_args(argv)
+    if args.quick:
+        args.scenarios, args.unique, args.noop, args.queued = 16, 8, 200, 1000
+
+    from dask_runner.clusters.local import usable_cpu_count
+
+    cores = args.cores or usable_cpu_count()
+    print(f"python {sys.version.split()[0]}, pid {os.getpid()}, {cores} cores")
+    compare_pools(args, cores)
+    if "overhead" not in args.skip:
+        measure_overhead(args.noop, cores)
+    if "memory" not in args.skip:
+        measure_driver_memory(args.queued, cores)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

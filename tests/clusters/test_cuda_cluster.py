@@ -1,0 +1,47 @@
+"""start_cuda_cluster and gpu_count: clear errors without a GPU, threads sized to the GPU share."""
+
+from __future__ import annotations
+
+import pytest
+
+from dask_runner.clusters.cuda import gpu_count, start_cuda_cluster, threads_for_share
+from dask_runner.errors import ClusterError, ConfigError
+
+
+def test_threads_cover_the_requested_share() -> None:
+    assert threads_for_share(0.25, None) == 4
+    assert threads_for_share(1.0, None) == 1
+    assert threads_for_share(0.1, None) == 10
+    assert threads_for_share(1 / 3, None) == 3
+    assert threads_for_share(None, None) == 1
+    assert threads_for_share(0.5, 6) == 6
+    with pytest.raises(ConfigError, match="num_gpus_per_simulation=0.25"):
+        threads_for_share(2, None)
+
+
+def test_gpu_count_never_raises(monkeypatch: pytest.MonkeyPatch) -> None:
+    count = gpu_count()
+    assert count >= 0
+    monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "-1")
+    assert gpu_count() == 0
+
+
+@pytest.mark.skipif(gpu_count() > 0, reason="this machine has a GPU; the no-GPU error cannot happen here")
+def test_without_a_gpu_the_error_says_what_to_use_instead() -> None:
+    with pytest.raises(ClusterError) as info:
+        start_cuda_cluster(num_gpus_per_simulation=0.25, dashboard_address="127.0.0.1:0")
+    message = str(info.value)
+    assert "no GPU was found" in message
+    assert "worker=dask_local" in message
+    assert "number_of_gpus_allocated_per_simulation=0" in message
+
+
+def test_hidden_gpus_give_the_no_gpu_error(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "-1")
+    with pytest.raises(ClusterError, match="no GPU was found"):
+        start_cuda_cluster(dashboard_address="127.0.0.1:0")
+
+
+def test_bad_threads_fail_with_a_correct_call() -> None:
+    with pytest.raises(ConfigError, match=r"start_cuda_cluster\(num_gpus_per_simulation=0.25\)"):
+        start_cuda_cluster(threads_per_worker=0)
