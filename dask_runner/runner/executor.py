@@ -110,11 +110,15 @@ def execute_with_futures(
         while pending:
             done, _ = wait(list(pending), return_when=FIRST_COMPLETED)
             for future in sorted(done, key=pending.__getitem__):  # input order: deterministic on Sequential
+                if future not in pending:
+                    continue  # a callback future already consumed with its runner's last one
                 index = pending.pop(future)
                 if index in waiting:
                     report, callback_futures = waiting[index]
                     if all(f.done() for f in callback_futures):
                         del waiting[index]
+                        for callback_future in callback_futures:
+                            pending.pop(callback_future, None)
                         results = [_callback_result(f) for f in callback_futures]
                         final = with_callback_results(report, results)
                         state.finalize(index, final, next((r.exception for r in results if r.exception), None))

@@ -48,6 +48,7 @@ class EchoRunner(AbstractRunner):
         self.callback_fail = callback_fail
         self.marker = marker
         self.runner_id = runner_id or f"echo-{scenario_name}"
+        self.extra_markers = 0
 
     @property
     def scenario(self) -> ScenarioStub:
@@ -62,7 +63,8 @@ class EchoRunner(AbstractRunner):
         if self.fail:
             raise ValueError(self.fail)
         if self.marker:
-            defer(CallbackWork("marker", write_marker, (self.marker, self._scenario.scenario_name)))
+            for _ in range(1 + self.extra_markers):
+                defer(CallbackWork("marker", write_marker, (self.marker, self._scenario.scenario_name)))
         if self.callback_fail:
             defer(CallbackWork("broken", broken_callback, (self.callback_fail,)))
         return RunnerReport(True, None, start, time.time(), PlannerReport([0.001, 0.003]),

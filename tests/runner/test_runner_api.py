@@ -157,3 +157,15 @@ def test_public_api_names_resolve() -> None:
                  "WorkerResources", "Sequential", "SingleMachineParallelExecutor", "AbstractCallback",
                  "MultiCallback", "save_runner_reports", "PlannerReport"):
         assert getattr(dask_runner, name) is not None
+
+
+def test_several_callbacks_of_one_runner_finishing_together(pool, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    # Three pieces of callback work (as metrics + log + timing) finish in the same wait(); each must be
+    # consumed once, and the runner reported once.
+    marker = tmp_path / "m.txt"
+    runners = [EchoRunner(f"s{i}", marker=str(marker), callback_fail="late" if i == 1 else None) for i in range(4)]
+    for r in runners:
+        r.extra_markers = 2
+    reports = execute_runners(runners, pool)
+    assert [r.succeeded for r in reports] == [True, False, True, True]
+    assert sorted(marker.read_text().split()) == sorted(f"s{i}" for i in range(4) for _ in range(3))
