@@ -139,7 +139,9 @@ class DaskBatch:
         self.callbacks: dict[Future, tuple[_Group, _Member, int]] = {}
         self.mean_duration: float | None = None
         self.next_poll = 0.0
-        self.ac = as_completed()
+        # Results come with the futures: the client fetches them concurrently on its event loop, instead
+        # of one blocking round trip per runner in this thread (which left the workers idle).
+        self.ac = as_completed(with_results=True, raise_errors=False)
 
     # -- the loop ---------------------------------------------------------------------------------
 
@@ -147,8 +149,8 @@ class DaskBatch:
         try:
             self._fill()
             while self.groups or self.suspects or self._has_todo():
-                for future in self._next_batch():
-                    self._handle(future)
+                for future, result in self._next_batch():
+                    self._handle(future, result)
                 self._check_hard_limits()
                 self._fill()
         except BaseException:
@@ -159,7 +161,7 @@ class DaskBatch:
         log_batch_summary(reports)
         return reports
 
-    def _next_batch(self) -> list[Future]:
+    def _next_batch(self) -> list[tuple[Future, Any]]:
         if self.ac.is_empty():
             return []
         if self.options.time_limit_s is None:
@@ -242,24 +244,23 @@ class DaskBatch:
 
     # -- completion -------------------------------------------------------------------------------
 
-    def _handle(self, future: Future) -> None:
+    def _handle(self, future: Future, result: Any) -> None:
         if future in self.summaries:
             group = self.summaries.pop(future)
             group.summary = None
             if future.status == "finished":
-                self._on_summary(group, future)
+                self._on_summary(group, result)
             else:
-                self._on_group_error(group, future)
+                self._on_group_error(group, future, _exception_from(future, result))
         elif future in self.callbacks:
             group, member, work_index = self.callbacks.pop(future)
             if member.final:
                 return
             if future.status == "finished":
-                result = future.result()
                 assert isinstance(result, CallbackResult)
                 member.results[work_index] = result
             else:
-                exc = _exception_of(future)
+                exc = _exception_from(future, result)
                 if _is_worker_death(exc):
                     self._cancel(member.callbacks)
                     member.final = True
@@ -278,12 +279,7 @@ class DaskBatch:
                 self.state.finalize(member.index, final, cause)
         # Anything else is a future we cancelled ourselves (hard time limit); nothing to do.
 
-    def _on_summary(self, group: _Group, future: Future) -> None:
-        try:
-            summaries: list[MemberSummary] = future.result()
-        except Exception as exc:  # noqa: BLE001  (lost between completion and fetch: treat as lost)
-            self._on_group_error(group, future, exc)
-            return
+    def _on_summary(self, group: _Group, summaries: list[MemberSummary]) -> None:
         self._learn_durations(summaries)
         finals: list[tuple[int, RunnerReport, BaseException | None]] = []
         for position, (member, summary) in enumerate(zip(group.members, summaries)):
@@ -412,6 +408,15 @@ class DaskBatch:
             f"later (a step that never returned); {action}"
         )
         self.state.finalize(index, failed_report(self.runners[index], message, "timeout", start, address))
+
+
+def _exception_from(future: Future, result: Any) -> BaseException:
+    """The exception of a failed future from what ``as_completed(with_results=True)`` delivered with it."""
+    if isinstance(result, tuple) and len(result) == 3 and isinstance(result[1], BaseException):
+        return result[1]  # (type, exception, traceback) of an erred task
+    if isinstance(result, BaseException):
+        return result
+    return _exception_of(future)
 
 
 def _exception_of(future: Future) -> BaseException:
