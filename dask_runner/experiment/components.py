@@ -1,0 +1,137 @@
+"""Turning config nodes into the parts of a job: worker pool, scenarios, planner and callback factories, metrics.
+
+Planners and callbacks are built per runner from picklable ``functools.partial`` objects (class plus
+keyword arguments), so a runner carries no Hydra object and planners are created fresh for each run.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
+
+from dask_runner.errors import ConfigError, DaskRunnerError
+
+if TYPE_CHECKING:
+    from omegaconf import DictConfig
+
+    from dask_runner.metrics.metric_engine import MetricEngine
+    from dask_runner.scenarios.abstract_scenario import AbstractScenario
+    from dask_runner.workers.pool import WorkerPool
+
+logger = logging.getLogger(__name__)
+
+
+def _container(node: Any) -> Any:
+    from omegaconf import DictConfig, ListConfig, OmegaConf
+
+    if isinstance(node, (DictConfig, ListConfig)):
+        return OmegaConf.to_container(node, resolve=True)
+    return node
+
+
+def _cause_or(exc: BaseException, where: str) -> DaskRunnerError:
+    """Our own error from inside a constructor as is; anything else as a ConfigError that names the entry."""
+    cause: BaseException | None = exc
+    while cause is not None:
+        if isinstance(cause, DaskRunnerError):
+            return cause
+        cause = cause.__cause__
+    root: BaseException = exc
+    while root.__cause__ is not None:
+        root = root.__cause__
+    text = " ".join(str(root).split())
+    return ConfigError(f"cannot build {where}: {type(root).__name__}: {text}")
+
+
+def resolve_target(target: str, where: str) -> Any:
+    """The class or function a ``_target_`` names; ConfigError naming the entry if it cannot be imported."""
+    from hydra.utils import get_object
+
+    try:
+        return get_object(target)
+    except Exception as exc:  # hydra wraps ImportError/AttributeError in its own exceptions
+        raise ConfigError(
+            f"{where}: cannot import _target_ {target!r} ({' '.join(str(exc).split())}); "
+            "check the dotted path and that its package is installed"
+        ) from exc
+
+
+def partial_from_config(node: Any, where: str) -> functools.partial[Any]:
+    """``functools.partial(target, **arguments)`` from a ``{_target_: ..., arguments...}`` node (picklable)."""
+    from hydra.utils import instantiate
+
+    config = _container(node)
+    if not isinstance(config, Mapping) or "_target_" not in config:
+        raise ConfigError(f"{where} needs a _target_ (a dotted class path), got {config!r}")
+    target = resolve_target(str(config["_target_"]), where)
+    kwargs = {}
+    for key, value in config.items():
+        if str(key).startswith("_"):
+            continue
+        kwargs[str(key)] = instantiate(value) if isinstance(value, Mapping) and "_target_" in value else value
+    return functools.partial(target, **kwargs)
+
+
+def build_worker(cfg: DictConfig) -> WorkerPool:
+    """The worker pool of ``cfg.worker`` (a ``_target_`` node); our construction errors pass through unchanged."""
+    from hydra.utils import instantiate
+
+    resolve_target(str(cfg.worker.get("_target_")), "worker")
+    try:
+        worker = instantiate(cfg.worker, _convert_="all")
+    except Exception as exc:
+        raise _cause_or(exc, f"worker {cfg.worker.get('_target_')}") from exc
+    return worker
+
+
+def build_planner_factories(cfg: DictConfig) -> list[functools.partial[Any]]:
+    """One factory per entry of ``cfg.planner`` (``planner=[simple_planner,idm_planner]`` gives two)."""
+    planners = _container(cfg.planner) or {}
+    if not planners:
+        raise ConfigError("no planner configured; choose one, e.g. planner=idm_planner")
+    return [partial_from_config(node, f"planner {name}") for name, node in planners.items()]
+
+
+def build_callback_factories(cfg: DictConfig) -> list[functools.partial[Any]]:
+    """Zero-argument factories of the ``callback`` group's callbacks (called once per runner)."""
+    callbacks = _container(cfg.get("callback")) or {}
+    return [partial_from_config(node, f"callback {name}") for name, node in callbacks.items() if node is not None]
+
+
+def build_metric_engine_from_config(cfg: DictConfig) -> MetricEngine:
+    """The metric engine of ``cfg.simulation_metric``: built-in metrics and users' ``_target_`` classes."""
+    from dask_runner.metrics.metric_engine import build_metric_engine
+
+    metrics = _container(cfg.get("simulation_metric")) or {}
+    instances = []
+    for name, node in metrics.items():
+        if node is None:
+            continue
+        try:
+            instances.append(partial_from_config(node, f"simulation_metric {name}")())
+        except DaskRunnerError:
+            raise
+        except Exception as exc:
+            raise _cause_or(exc, f"simulation_metric {name}") from exc
+    if not instances:
+        raise ConfigError("simulation_metric lists no metric; use simulation_metric=default or run_metric=false")
+    return build_metric_engine(instances)
+
+
+def build_scenarios(cfg: DictConfig) -> list[AbstractScenario]:
+    """The scenarios of ``cfg.scenario_builder`` selected by ``cfg.scenario_filter``."""
+    from hydra.utils import instantiate
+
+    try:
+        scenario_filter = instantiate(cfg.scenario_filter, _convert_="all")
+    except Exception as exc:
+        raise _cause_or(exc, "scenario_filter") from exc
+    builder = partial_from_config(cfg.scenario_builder, "scenario_builder")
+    scenarios = builder(scenario_filter)
+    if not scenarios:
+        raise ConfigError(
+            "the scenario filter selects no scenario; loosen scenario_filter (e.g. scenario_filter.scenario_types=null)"
+        )
+    return scenarios

@@ -1,0 +1,103 @@
+"""The metrics job as a function: recompute metrics offline from saved simulation logs through MetricRunner.
+
+Each log is one runner; a corrupt or truncated log fails only its own runner (its report says which
+file), while the others are scored.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, TextIO
+
+from dask_runner.errors import ConfigError
+from dask_runner.experiment.batch import (
+    JobResult,
+    execute_pending,
+    finish_job,
+    pending_runners,
+    prepare_job_output,
+    resolve_output_dir,
+)
+from dask_runner.experiment.config_loading import METRIC_CONFIG, compose_config
+from dask_runner.io.driver_log import driver_log
+from dask_runner.io.report_store import ReportStore
+
+if TYPE_CHECKING:
+    from omegaconf import DictConfig
+
+    from dask_runner.runner.abstract_runner import AbstractRunner
+
+logger = logging.getLogger("dask_runner")
+
+LOG_PATTERNS = ("*.msgpack.xz", "*.pkl.xz")
+
+
+def find_simulation_logs(simulation_log_dir: str | Path) -> list[Path]:
+    """Every simulation log below ``simulation_log_dir`` (recursively), sorted; ConfigError naming the path if none."""
+    root = Path(simulation_log_dir).expanduser()
+    if not root.is_dir():
+        raise ConfigError(
+            f"simulation_log_dir {root} does not exist or is not a folder; pass the simulation_logs folder of "
+            "an earlier `dask-runner simulate` run, e.g. simulation_log_dir=output/simulation/<timestamp>/simulation_logs"
+        )
+    paths = sorted({p for pattern in LOG_PATTERNS for p in root.rglob(pattern) if not p.name.startswith(".")})
+    if not paths:
+        raise ConfigError(f"no simulation log (*.msgpack.xz, *.pkl.xz) below {root}; run `dask-runner simulate` first")
+    return paths
+
+
+def metric_runner_id(log_path: Path, root: Path) -> str:
+    """Stable across runs (the log's path inside the log folder), so ``resume=true`` recognises the runner."""
+    return "metrics-" + log_path.relative_to(root).as_posix()
+
+
+def build_metric_runners(cfg: DictConfig, metrics_dir: Path) -> list[AbstractRunner]:
+    from dask_runner.experiment.components import build_metric_engine_from_config
+    from dask_runner.runner.metric_runner import MetricRunner
+    from dask_runner.simulation.callback.metric_callback import MetricCallback
+
+    if cfg.get("simulation_log_dir") in (None, "", "???"):
+        raise ConfigError("the metrics command needs simulation_log_dir=<folder of simulation logs>")
+    root = Path(str(cfg.simulation_log_dir)).expanduser()
+    logs = find_simulation_logs(root)
+    engine = build_metric_engine_from_config(cfg)
+    return [
+        MetricRunner(path, MetricCallback(engine, metrics_dir), runner_id=metric_runner_id(path, root))
+        for path in logs
+    ]
+
+
+def run_metric_job(cfg: DictConfig, out: TextIO = sys.stdout) -> JobResult:
+    """Score every log below ``cfg.simulation_log_dir``; writes reports, metrics/, aggregator_metric/ and report.html."""
+    from omegaconf import OmegaConf
+
+    if OmegaConf.is_missing(cfg, "simulation_log_dir"):
+        raise ConfigError("the metrics command needs simulation_log_dir=<folder of simulation logs>, "
+                          "e.g. simulation_log_dir=output/simulation/<timestamp>/simulation_logs")
+    layout = resolve_output_dir(cfg)
+    runners = build_metric_runners(cfg, layout.metrics_dir)
+    layout = prepare_job_output(cfg, layout)
+    store = ReportStore(layout.reports_dir)
+    print(f"Output folder: {layout.root}", file=out, flush=True)
+    with driver_log(layout.logs_dir, "metrics", verbose=bool(cfg.verbose)):
+        logger.info("Computing metrics of %d simulation logs from %s", len(runners), cfg.simulation_log_dir)
+        todo = pending_runners(runners, store, bool(cfg.resume))
+        try:
+            if todo:
+                from dask_runner.experiment.components import build_worker
+
+                with build_worker(cfg) as worker:
+                    execute_pending(cfg, todo, worker, store, out)
+        except BaseException as exc:  # interrupted or stopped: leave a consistent runner_report.parquet behind
+            logger.info("Job stopped by %s", type(exc).__name__, exc_info=not isinstance(exc, KeyboardInterrupt))
+            store.consolidate(layout.runner_report)
+            raise
+        return finish_job(cfg, layout, store, ran=len(todo), skipped=len(runners) - len(todo), out=out)
+
+
+def compute_metrics(overrides: Sequence[str] = (), out: TextIO = sys.stdout) -> JobResult:
+    """``dask-runner metrics`` from Python: compose ``default_metric`` with ``overrides`` and run it."""
+    return run_metric_job(compose_config(METRIC_CONFIG, overrides), out)

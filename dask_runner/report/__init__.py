@@ -1,0 +1,1 @@
+"""Views of a finished job: the summary table and report.html."""

@@ -1,0 +1,44 @@
+"""report.html: one self-contained file with the tables, the failures and the scenario plots."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pandas as pd
+
+from dask_runner.report.html_report import write_html_report
+
+
+def test_report_holds_every_section_and_no_external_resource(finished_run: Path) -> None:
+    path = write_html_report(finished_run, max_scenario_plots=4)
+    text = path.read_text()
+    reports = pd.read_parquet(finished_run / "runner_report.parquet")
+    assert len(reports) == 9 and (~reports["succeeded"]).sum() == 3
+    for heading in ("Scores per planner", "Metrics per scenario type", "Runtime", "Failures", "Scenarios"):
+        assert f"<h2>{heading}</h2>" in text
+    assert text.count("<details>") == 3  # one folded traceback per failed runner
+    assert "RunnerTimeoutError" in text
+    assert "Showing 4 of 6 simulated scenarios" in text
+    assert "cdn.bokeh.org" not in text and '<script type="text/javascript" src=' not in text
+    assert "SimplePlanner" in text and "LogFuturePlanner" in text
+
+
+def test_report_command_rewrites_the_report_of_a_moved_folder(finished_run: Path, tmp_path: Path) -> None:
+    moved = tmp_path / "moved"
+    shutil.copytree(finished_run, moved)
+    (moved / "report.html").unlink(missing_ok=True)
+    result = subprocess.run([sys.executable, "-m", "dask_runner.cli", "report", str(moved)],
+                            capture_output=True, text=True, timeout=120, check=False)
+    assert result.returncode == 0, result.stderr
+    assert (moved / "report.html").is_file()
+    assert "Showing 6 of 6" in (moved / "report.html").read_text()
+
+
+def test_report_of_a_folder_without_results_is_a_usage_error(tmp_path: Path) -> None:
+    result = subprocess.run([sys.executable, "-m", "dask_runner.cli", "report", str(tmp_path)],
+                            capture_output=True, text=True, timeout=120, check=False)
+    assert result.returncode == 2
+    assert "holds no dask_runner results" in result.stderr and "Traceback" not in result.stderr
