@@ -108,19 +108,22 @@ class MetricContext:
     @cached_property
     def agents(self) -> Agents:
         observations = [s.observation for s in self.history.samples]
-        counts = np.array([len(o) for o in observations], dtype=np.int64)
+        counts = np.fromiter(map(len, observations), np.int64, len(observations))
         if counts.sum() == 0:
             return Agents(
                 np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0, np.int8),
                 np.zeros((0, 3)), np.zeros((0, 2)), np.zeros((0, 2)),
             )
+        ids, types, poses, velocities, sizes = zip(
+            *[(o.track_ids, o.agent_types, o.poses, o.velocities, o.sizes) for o in observations]
+        )
         return Agents(
             step=np.repeat(np.arange(len(observations), dtype=np.int64), counts),
-            track_ids=np.concatenate([o.track_ids for o in observations]).astype(np.int64),
-            agent_types=np.concatenate([o.agent_types for o in observations]).astype(np.int8),
-            poses=np.concatenate([o.poses for o in observations]).astype(np.float64),
-            velocities=np.concatenate([o.velocities for o in observations]).astype(np.float64),
-            sizes=np.concatenate([o.sizes for o in observations]).astype(np.float64),
+            track_ids=np.concatenate(ids).astype(np.int64, copy=False),
+            agent_types=np.concatenate(types).astype(np.int8, copy=False),
+            poses=np.concatenate(poses).astype(np.float64, copy=False),
+            velocities=np.concatenate(velocities).astype(np.float64, copy=False),
+            sizes=np.concatenate(sizes).astype(np.float64, copy=False),
         )
 
     @cached_property

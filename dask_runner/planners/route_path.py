@@ -7,6 +7,7 @@ of it, so the per-step cost does not grow with the route's length.
 from __future__ import annotations
 
 import math
+from bisect import bisect_left
 from dataclasses import dataclass
 
 import numpy as np
@@ -44,6 +45,8 @@ class RoutePath:
         self._ys = np.ascontiguousarray(points[:, 1])
         self.stations = cumulative_stations(points)
         self.headings = vertex_headings(points)
+        # Interpolated headings lie between vertex headings: when those are all in [-pi, pi), so are they.
+        self._headings_wrapped = bool(self.headings.min() >= -math.pi and self.headings.max() < math.pi)
         self.segment_vectors = np.diff(points, axis=0)
         length2 = np.einsum("ij,ij->i", self.segment_vectors, self.segment_vectors)
         self.inverse_length2 = np.divide(1.0, length2, out=np.zeros_like(length2), where=length2 > 0.0)
@@ -54,6 +57,8 @@ class RoutePath:
         lane_lengths = np.array([lane.length for lane in lanes])
         self.lane_end_stations = np.cumsum(lane_lengths) * (self.length / max(lane_lengths.sum(), 1e-9))
         self.lane_speed_limits = np.array([lane.speed_limit_mps for lane in lanes])
+        self._lane_ends: list[float] = self.lane_end_stations.tolist()  # plain floats for per-step look-ups
+        self._speed_limits: list[float] = self.lane_speed_limits.tolist()
         widths = [
             float(np.mean(np.hypot(*(lane.left_boundary - lane.right_boundary).T)))
             for lane in lanes
@@ -181,13 +186,15 @@ class RoutePath:
         x[:] = np.interp(stations, self.stations, self._xs)
         y[:] = np.interp(stations, self.stations, self._ys)
         heading[:] = np.interp(stations, self.stations, self.headings)
-        heading += np.pi
-        np.mod(heading, 2.0 * np.pi, out=heading)
-        heading -= np.pi
+        if not self._headings_wrapped:
+            heading += np.pi
+            np.mod(heading, 2.0 * np.pi, out=heading)
+            heading -= np.pi
 
     def heading_at(self, station: float) -> float:
         return float(np.interp(station, self.stations, self.headings))
 
     def speed_limit_at(self, station: float) -> float:
-        index = min(int(np.searchsorted(self.lane_end_stations, station)), len(self.lane_speed_limits) - 1)
-        return float(self.lane_speed_limits[index])
+        index = bisect_left(self._lane_ends, station)
+        limits = self._speed_limits
+        return limits[index] if index < len(limits) else limits[-1]

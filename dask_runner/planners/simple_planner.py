@@ -55,6 +55,10 @@ class SimplePlanner(AbstractPlanner):
         self.steering_angle = steering_angle
         self.vehicle = vehicle or VehicleParameters()
         self._offsets = sampling_time * np.arange(len(np.arange(sampling_time, horizon_seconds, sampling_time)) + 1)
+        # Per-step constants, computed once: the plan is a dozen numpy calls on arrays of ~40 rows.
+        self._half_intervals = 0.5 * np.diff(self._offsets)
+        self._intervals = np.diff(self._offsets)
+        self._curvature = float(np.tan(self.steering_angle) / self.vehicle.wheel_base)
 
     def name(self) -> str:
         return "SimplePlanner"
@@ -70,12 +74,12 @@ class SimplePlanner(AbstractPlanner):
         t = self._offsets
         v0, vmax, accel = ego.velocity, self.max_velocity, self.acceleration
         if v0 <= vmax:
-            velocity = np.clip(v0 + accel * t, 0.0, vmax)
+            velocity = np.minimum(np.maximum(v0 + accel * t, 0.0), vmax)  # np.clip, without its slow wrapper
         else:
             velocity = np.maximum(v0 - max(abs(accel), 1.0) * t, vmax)
         station = np.zeros_like(t)
-        np.cumsum(0.5 * (velocity[1:] + velocity[:-1]) * np.diff(t), out=station[1:])
-        curvature = np.tan(self.steering_angle) / self.vehicle.wheel_base
+        np.cumsum((velocity[1:] + velocity[:-1]) * self._half_intervals, out=station[1:])
+        curvature = self._curvature
         heading = ego.heading + curvature * station
         states = np.empty((len(t), EGO_DIM))
         states[:, T] = ego.time_s + t
@@ -87,7 +91,7 @@ class SimplePlanner(AbstractPlanner):
             states[:, Y] = ego.y + station * np.sin(ego.heading)
         states[:, HEADING] = (heading + np.pi) % (2.0 * np.pi) - np.pi
         states[:, VELOCITY] = velocity
-        states[:-1, ACCELERATION] = np.diff(velocity) / np.diff(t)
+        states[:-1, ACCELERATION] = np.diff(velocity) / self._intervals
         states[-1, ACCELERATION] = states[-2, ACCELERATION]
         states[:, STEERING] = self.steering_angle
         states[:, YAW_RATE] = velocity * curvature

@@ -76,6 +76,13 @@ class Scenario(AbstractScenario):
         self._interval = float(database_interval)
         self._validate()
         self._trajectory: Trajectory | None = None
+        self._reset_caches()
+
+    def _reset_caches(self) -> None:
+        """Per-iteration views built on first use; not pickled, so scenarios ship small."""
+        self._present: _PresentAgents | None = None
+        self._observations: list[TrackedObjects | None] | None = None
+        self._light_rows: list[dict[str, TrafficLightStatus]] | None = None
 
     def _validate(self) -> None:
         name = self._scenario_name
@@ -151,16 +158,27 @@ class Scenario(AbstractScenario):
         return self._trajectory
 
     def get_tracked_objects_at_iteration(self, iteration: int) -> TrackedObjects:
-        i = self._check_iteration(iteration)
-        poses = self._agent_poses[i]
-        present = ~np.isnan(poses[:, 0])
-        return TrackedObjects(
-            track_ids=self._track_ids[present],
-            agent_types=self._agent_types[present],
-            poses=poses[present],
-            velocities=self._agent_velocities[i][present],
-            sizes=self._agent_sizes[present],
-        )
+        """The agents present at ``iteration``; cached per scenario, with read-only arrays.
+
+        Simulations ask for every iteration, once per planner: the present agents of all iterations
+        are gathered in one vectorised pass, and each iteration's objects are then slices of it."""
+        n = self._expert_ego.shape[0]
+        i = self._check_iteration(iteration) % n  # negative iterations count from the end
+        cache = self._observations
+        if cache is None:
+            cache = self._observations = [None] * n
+        observation = cache[i]
+        if observation is None:
+            observation = cache[i] = self._present_agents().at(i)
+        return observation
+
+    def _present_agents(self) -> _PresentAgents:
+        present = self._present
+        if present is None:
+            present = self._present = _PresentAgents.gather(
+                self._track_ids, self._agent_types, self._agent_sizes, self._agent_poses, self._agent_velocities
+            )
+        return present
 
     def get_mission_goal(self) -> StateSE2 | None:
         return self._mission_goal
@@ -169,8 +187,15 @@ class Scenario(AbstractScenario):
         return list(self._route_lane_ids)
 
     def get_traffic_light_status_at_iteration(self, iteration: int) -> dict[str, TrafficLightStatus]:
-        row = self._light_states[self._check_iteration(iteration)]
-        return {light_id: TrafficLightStatus(int(v)) for light_id, v in zip(self._light_ids, row)}
+        i = self._check_iteration(iteration)
+        rows = self._light_rows
+        if rows is None:  # the statuses as enums once per scenario; each call gets its own dict
+            statuses = list(TrafficLightStatus)
+            rows = self._light_rows = [
+                {light_id: statuses[v] for light_id, v in zip(self._light_ids, row)}
+                for row in self._light_states.tolist()
+            ]
+        return dict(rows[i])
 
     # -- whole-scenario arrays (read-only views, for vectorised metrics and logs) --------------------
     @property
@@ -274,7 +299,13 @@ class Scenario(AbstractScenario):
     def __getstate__(self) -> dict[str, Any]:
         state = self.__dict__.copy()
         state["_trajectory"] = None  # rebuilt on demand; keeps pickles small
+        state.update(_present=None, _observations=None, _light_rows=None)
         return state
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__dict__.update(state)
+        if "_observations" not in state:  # pickled before the caches existed
+            self._reset_caches()
 
     def __repr__(self) -> str:
         return (
@@ -289,3 +320,40 @@ class Scenario(AbstractScenario):
                 f"scenario {self._scenario_name!r} has {n} iterations; iteration {iteration} is out of range"
             )
         return iteration
+
+
+class _PresentAgents:
+    """The agents present at each iteration, gathered for all iterations at once (rows in iteration
+    order), so one iteration's :class:`TrackedObjects` is five slices. The arrays are read-only
+    because the objects built from them are cached and shared by every simulation of the scenario."""
+
+    def __init__(
+        self, offsets: list[int], track_ids: IntArray, agent_types: Int8Array, poses: FloatArray,
+        velocities: FloatArray, sizes: FloatArray,
+    ) -> None:
+        self.offsets = offsets
+        self.track_ids, self.agent_types, self.poses = track_ids, agent_types, poses
+        self.velocities, self.sizes = velocities, sizes
+
+    @classmethod
+    def gather(
+        cls, track_ids: IntArray, agent_types: Int8Array, sizes: FloatArray, poses: FloatArray, velocities: FloatArray
+    ) -> _PresentAgents:
+        present = ~np.isnan(poses[:, :, 0])  # [T, A]
+        steps, agents = np.nonzero(present)  # row-major: iteration order, then agent order
+        offsets = np.zeros(present.shape[0] + 1, dtype=np.int64)
+        np.cumsum(present.sum(axis=1), out=offsets[1:])
+        arrays = (track_ids[agents], agent_types[agents], poses[steps, agents], velocities[steps, agents], sizes[agents])
+        for array in arrays:
+            array.setflags(write=False)
+        return cls(offsets.tolist(), *arrays)
+
+    def at(self, iteration: int) -> TrackedObjects:
+        start, end = self.offsets[iteration], self.offsets[iteration + 1]
+        return TrackedObjects(
+            track_ids=self.track_ids[start:end],
+            agent_types=self.agent_types[start:end],
+            poses=self.poses[start:end],
+            velocities=self.velocities[start:end],
+            sizes=self.sizes[start:end],
+        )

@@ -97,36 +97,39 @@ class Simulation:
         return self._traffic_lights
 
     def get_planner_input(self) -> PlannerInput:
-        if not self._running:
+        if not self._running or self._history_buffer is None:
             raise DaskRunnerError("the simulation is not running; call initialize() before get_planner_input()")
         iteration = self._setup.time_controller.get_iteration()
-        return PlannerInput(
-            iteration=iteration,
-            history=self.history_buffer,
-            traffic_light_data=self._current_traffic_lights(iteration.index),
-        )
+        traffic_lights = self._traffic_lights
+        if traffic_lights is None:
+            traffic_lights = self._traffic_lights = self._setup.scenario.get_traffic_light_status_at_iteration(
+                iteration.index
+            )
+        return PlannerInput(iteration=iteration, history=self._history_buffer, traffic_light_data=traffic_lights)
 
     def propagate(self, trajectory: Trajectory) -> None:
         """Record the current iteration with ``trajectory``, then advance (or stop after the last iteration)."""
-        if not self._running:
+        buffer = self._history_buffer
+        if not self._running or buffer is None:
             raise DaskRunnerError(
                 "propagate() called on a simulation that is not running; call initialize() to (re)start it"
             )
         setup = self._setup
-        buffer = self.history_buffer
-        iteration: SimulationIteration = setup.time_controller.get_iteration()
-        ego_state, observation = buffer.current_state
+        time_controller = setup.time_controller
+        iteration: SimulationIteration = time_controller.get_iteration()
+        ego_state, observation = buffer.ego_states[-1], buffer.observations[-1]
         self._history.add_sample(
             SimulationHistorySample(
                 iteration, ego_state, trajectory, observation, self._current_traffic_lights(iteration.index)
             )
         )
         self._traffic_lights = None
-        next_iteration = setup.time_controller.next_iteration()
+        next_iteration = time_controller.next_iteration()
         if next_iteration is None:
             self._running = False
             return
-        setup.ego_controller.update_state(iteration, next_iteration, ego_state, trajectory)
-        next_ego_state = setup.ego_controller.get_state()
-        setup.observations.update_observation(iteration, next_iteration, next_ego_state)
-        buffer.append(next_ego_state, setup.observations.get_observation())
+        ego_controller, observations = setup.ego_controller, setup.observations
+        ego_controller.update_state(iteration, next_iteration, ego_state, trajectory)
+        next_ego_state = ego_controller.get_state()
+        observations.update_observation(iteration, next_iteration, next_ego_state)
+        buffer.append(next_ego_state, observations.get_observation())

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 
-from dask_runner.scenarios.state import HEADING, STEERING, VELOCITY, X, Y, EgoState, Trajectory
+from dask_runner.scenarios.state import HEADING, STEERING, VELOCITY, T, X, Y, EgoState, Trajectory
 from dask_runner.simulation.controller.trajectory_sampling import sample_trajectory, wrap_angle
 
 
@@ -29,8 +29,9 @@ class TrajectoryTracker:
     def track(self, ego: EgoState, trajectory: Trajectory, dt: float, wheel_base: float) -> tuple[float, float]:
         """(acceleration, steering angle) commands for the step from ``ego.time_s`` to ``+dt``."""
         states = trajectory.states
-        ref = sample_trajectory(states, ego.time_s)
-        ref_next = sample_trajectory(states, ego.time_s + dt)
+        times = states[:, T].tolist()
+        ref = sample_trajectory(states, ego.time_s, times)
+        ref_next = sample_trajectory(states, ego.time_s + dt, times)
         cos_h, sin_h = math.cos(ref[HEADING]), math.sin(ref[HEADING])
         dx, dy = ego.x - ref[X], ego.y - ref[Y]
         along_error = dx * cos_h + dy * sin_h

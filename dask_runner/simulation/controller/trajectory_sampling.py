@@ -3,34 +3,38 @@
 from __future__ import annotations
 
 import math
-
-import numpy as np
+from bisect import bisect_left
 
 from dask_runner.scenarios.state import HEADING, T, FloatArray
 
 _TIME_TOLERANCE = 1e-6
+_TWO_PI = 2.0 * math.pi
 
 
 def wrap_angle(angle: float) -> float:
     """``angle`` in [-pi, pi)."""
-    return (angle + math.pi) % (2.0 * math.pi) - math.pi
+    return (angle + math.pi) % _TWO_PI - math.pi
 
 
-def sample_trajectory(states: FloatArray, time_s: float) -> list[float]:
+def sample_trajectory(states: FloatArray, time_s: float, times: list[float] | None = None) -> list[float]:
     """The ego row of ``states`` [T, EGO_DIM] at ``time_s``, as floats.
 
     Linear between rows (heading along the shorter arc), clamped at the ends; a row whose time
     matches within a microsecond is returned exactly, so replaying a log reproduces it bit for bit.
+    ``times``: the time column as a list, when the caller samples the same trajectory more than once
+    (plain-float search: numpy's per-call overhead dominates on trajectories of a few rows).
     """
-    times = states[:, T]
-    index = int(times.searchsorted(time_s))
-    if index < len(times) and abs(float(times[index]) - time_s) <= _TIME_TOLERANCE:
+    if times is None:
+        times = states[:, T].tolist()
+    count = len(times)
+    index = bisect_left(times, time_s)
+    if index < count and abs(times[index] - time_s) <= _TIME_TOLERANCE:
         row: list[float] = states[index].tolist()
-    elif index > 0 and abs(float(times[index - 1]) - time_s) <= _TIME_TOLERANCE:
+    elif index > 0 and abs(times[index - 1] - time_s) <= _TIME_TOLERANCE:
         row = states[index - 1].tolist()
     elif index == 0:
         row = states[0].tolist()
-    elif index >= len(times):
+    elif index >= count:
         row = states[-1].tolist()
     else:
         before: list[float] = states[index - 1].tolist()

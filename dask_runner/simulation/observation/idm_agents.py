@@ -105,14 +105,22 @@ class _AgentLog:
         )
 
     def poses_at(self, station: FloatArray) -> FloatArray:
-        """Centre poses [N, 3] of every agent at its ``station`` along its own path."""
-        key = self.key_offset + np.clip(station, 0.0, self.recorded_length + _PATH_EXTENSION)
-        heading = np.interp(key, self.path_key, self.path_heading)
-        return np.stack(
-            [np.interp(key, self.path_key, self.path_x), np.interp(key, self.path_key, self.path_y),
-             (heading + np.pi) % (2.0 * np.pi) - np.pi],
-            axis=1,
-        )
+        """Centre poses [N, 3] of every agent at its ``station`` along its own path.
+
+        Written column by column into one array (no ``np.stack``, no ``np.clip`` wrapper): this runs
+        every step of every reactive simulation, where numpy's per-call overhead is the cost."""
+        key = np.minimum(station, self.recorded_length + _PATH_EXTENSION)
+        np.maximum(key, 0.0, out=key)
+        key += self.key_offset
+        poses = np.empty((key.shape[0], 3))
+        poses[:, 0] = np.interp(key, self.path_key, self.path_x)
+        poses[:, 1] = np.interp(key, self.path_key, self.path_y)
+        heading = poses[:, 2]
+        heading[:] = np.interp(key, self.path_key, self.path_heading)
+        heading += np.pi
+        np.mod(heading, 2.0 * np.pi, out=heading)
+        heading -= np.pi
+        return poses
 
 
 _FlatAgents = tuple[IntArray, IntArray, FloatArray, FloatArray, FloatArray, np.ndarray]
@@ -205,6 +213,7 @@ class IDMAgents(AbstractObservation):
         self._half_lengths = np.zeros((0, 1))
         self._lateral_limits = np.zeros((0, 1))
         self._obstacles = np.zeros((4, 1))
+        self._rows = np.zeros(0, np.int64)
 
     def __getstate__(self) -> dict[str, object]:
         # Per-run arrays are rebuilt from the scenario where the simulation runs: runners stay cheap to ship.
@@ -234,6 +243,7 @@ class IDMAgents(AbstractObservation):
         self._half_lengths = 0.5 * (lengths[None, :] + log.sizes[:, 0:1])
         self._lateral_limits = 0.5 * (widths[None, :] + log.sizes[:, 1:2]) + self.lateral_margin
         self._obstacles = np.zeros((4, count + 1))  # rows x, y, heading, speed
+        self._rows = np.arange(count)
 
     def _agent_log(self) -> _AgentLog:
         if self._log is None:
@@ -247,7 +257,9 @@ class IDMAgents(AbstractObservation):
             active = self._active
             poses = self._poses[active]
             speed = self._speed[active]
-            velocities = np.stack([speed * np.cos(poses[:, 2]), speed * np.sin(poses[:, 2])], axis=1)
+            velocities = np.empty((speed.shape[0], 2))
+            np.multiply(speed, np.cos(poses[:, 2]), out=velocities[:, 0])
+            np.multiply(speed, np.sin(poses[:, 2]), out=velocities[:, 1])
             self._observation = TrackedObjects(
                 log.track_ids[active], log.agent_types[active], poses, velocities, log.sizes[active]
             )
@@ -267,7 +279,8 @@ class IDMAgents(AbstractObservation):
         desired = log.log_speed[nxt] + self.station_gain * (log.log_station[iteration.index] - station)
         accel_max = self.accel_max
         ratio = speed / np.maximum(desired, 0.1)
-        free = np.where(desired > 0.1, accel_max * (1.0 - ratio**4), -speed / dt)
+        ratio *= ratio
+        free = np.where(desired > 0.1, accel_max * (1.0 - ratio * ratio), -speed / dt)
         wanted_gap = self.min_gap + np.maximum(
             speed * (self.headway_time + (speed - lead_speed) / (2.0 * math.sqrt(accel_max * self.decel_comfort))),
             0.0,
@@ -308,6 +321,6 @@ class IDMAgents(AbstractObservation):
         ahead = (along > 1e-6) & (along < self.lookahead) & (np.abs(dy * cos_h - dx * sin_h) < self._lateral_limits)
         gaps = np.where(ahead, along - self._half_lengths, np.inf)
         nearest = np.argmin(gaps, axis=1)
-        gap = np.take_along_axis(gaps, nearest[:, None], axis=1)[:, 0]
+        gap = gaps[self._rows, nearest]
         lead_speed = obstacles[3, nearest] * np.cos(obstacles[2, nearest] - poses[:, 2])
         return gap, np.maximum(lead_speed, 0.0)
