@@ -116,3 +116,21 @@ def test_a_runner_that_has_run_pickles_without_its_run_caches() -> None:
     clone.run()
     assert clone.simulation.history == runner.simulation.history
     assert before < 200_000
+
+
+def test_metric_and_timing_callbacks_learn_their_runner_id(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    from dask_runner.metrics import build_metric_engine
+    from dask_runner.planners import IDMPlanner
+    from dask_runner.scenarios.synthetic import generate_scenario
+    from dask_runner.simulation.builder import build_simulation_runners
+    from dask_runner.simulation.callback.metric_callback import MetricCallback
+    from dask_runner.simulation.callback.timing_callback import TimingCallback
+
+    scenario = generate_scenario("changing_lane", 2)
+    runners = build_simulation_runners(
+        [scenario, scenario], [IDMPlanner],
+        [lambda: MetricCallback(build_metric_engine(), tmp_path), lambda: TimingCallback(tmp_path)],
+    )
+    assert [r.runner_id for r in runners] == [f"IDMPlanner-{scenario.token}", f"IDMPlanner-{scenario.token}-2"]
+    for runner in runners:
+        assert [cb.runner_id for cb in runner.simulation.callback.callbacks] == [runner.runner_id] * 2
