@@ -38,6 +38,8 @@ compare against, so the loader promotes one recorded vehicle to ego:
   it has none, of its nearest predecessor with one; else the default of the road kind
   (:data:`DEFAULT_SPEED_LIMITS_MPS`: 29 m/s, about 65 mph, on highways; 15 m/s elsewhere).
   Traffic lights follow their recorded cycles (red-yellow counts as red).
+* Token: ``commonroad-<benchmark id>`` for the default ego, ``commonroad-<benchmark id>-ego<id>``
+  for a chosen one, so it is known from the file's header without loading (lazy references).
 * Names: ``scenario_name`` is the benchmark id (``USA_US101-3_1_T-1``), ``log_name`` the
   recording location (``USA_US101-3``), ``scenario_type`` ``ngsim_highway`` for US-101 and I-80,
   ``ngsim_urban`` for Lankershim Boulevard and Peachtree Street, and ``commonroad_highway`` or
@@ -49,7 +51,7 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal, overload
 
 import numpy as np
 
@@ -76,6 +78,7 @@ from dask_runner.scenarios.state import T as TIME
 if TYPE_CHECKING:
     from dask_runner.scenarios.map import ArrayMap
     from dask_runner.scenarios.scenario import Scenario
+    from dask_runner.scenarios.scenario_ref import LazyScenario
 
 DEFAULT_SPEED_LIMITS_MPS: dict[str, float] = {
     "ngsim_highway": 29.0,
@@ -207,7 +210,9 @@ def _kind(obstacle: Any) -> str:
     return str(obstacle.obstacle_type.name)
 
 
-def _scenario_type(map_name: str, tags: Iterable[Any]) -> str:
+def scenario_type_of(map_name: str, tags: Iterable[Any] = ()) -> str:
+    """The scenario type of a recording location (``US101`` -> ``ngsim_highway``, ``Lanker`` ->
+    ``ngsim_urban``); other maps by their tags. The loader and the lazy references both use it."""
     if any(map_name.startswith(name) for name in _HIGHWAY_MAPS):
         return "ngsim_highway"
     if any(map_name.startswith(name) for name in _URBAN_MAPS):
@@ -518,6 +523,7 @@ def load_commonroad_scenario(path: Path | str, ego_id: int | None = None) -> Sce
     from dask_runner.scenarios.scenario import Scenario
 
     path = Path(path)
+    requested_ego = ego_id
     cr_scenario, problem_set = _read(path)
     try:
         problems = list(problem_set.planning_problem_dict.values()) if problem_set is not None else []
@@ -526,7 +532,7 @@ def load_commonroad_scenario(path: Path | str, ego_id: int | None = None) -> Sce
         benchmark_id = str(scenario_id)
         map_name = str(scenario_id.map_name)
         log_name = f"{scenario_id.country_id}_{map_name}-{scenario_id.map_id}"
-        scenario_type = _scenario_type(map_name, getattr(cr_scenario, "tags", None) or ())
+        scenario_type = scenario_type_of(map_name, getattr(cr_scenario, "tags", None) or ())
         dt = float(cr_scenario.dt)
         network = cr_scenario.lanelet_network
         if not network.lanelets:
@@ -564,7 +570,7 @@ def load_commonroad_scenario(path: Path | str, ego_id: int | None = None) -> Sce
             "the file is incomplete or uses features the loader does not support"
         ) from exc
     return Scenario(
-        token=f"commonroad-{benchmark_id}-ego{ego_id}",
+        token=scenario_token(benchmark_id, requested_ego),
         scenario_name=benchmark_id,
         log_name=log_name,
         scenario_type=scenario_type,
@@ -584,10 +590,105 @@ def load_commonroad_scenario(path: Path | str, ego_id: int | None = None) -> Sce
     )
 
 
+def scenario_token(benchmark_id: str, ego_id: int | None = None) -> str:
+    """Stable and unique per (file, ego choice); computable without loading the file."""
+    return f"commonroad-{benchmark_id}" if ego_id is None else f"commonroad-{benchmark_id}-ego{int(ego_id)}"
+
+
+def _read_header(path: Path) -> tuple[str, str, float, list[str]]:
+    """(benchmark id, CommonRoad version, time step, tags) from the start of the file only.
+
+    Stops at the first lanelet, so it costs microseconds where a full parse costs up to a second."""
+    from xml.etree.ElementTree import ParseError, iterparse
+
+    if not path.is_file():
+        raise ScenarioError(f"CommonRoad scenario file {path} does not exist{_missing_hint(path)}")
+    root: Any = None
+    tags: list[str] = []
+    in_tags = False
+    try:
+        with path.open("rb") as stream:
+            for event, element in iterparse(stream, events=("start", "end")):
+                if root is None:
+                    root = element
+                    tags = str(element.get("tags") or "").split()
+                elif event == "start" and element.tag == "scenarioTags":
+                    in_tags = True
+                elif event == "end" and element.tag == "scenarioTags":
+                    break
+                elif event == "start" and in_tags:
+                    tags.append(str(element.tag))
+                elif event == "start" and element.tag in ("lanelet", "obstacle", "dynamicObstacle"):
+                    break
+    except (ParseError, OSError) as exc:
+        raise ScenarioError(
+            f"cannot read CommonRoad scenario {path}: {type(exc).__name__}: {exc}; "
+            "the file is corrupt or not a CommonRoad XML scenario (re-fetch it or fix the file)"
+        ) from exc
+    benchmark_id = None if root is None else root.get("benchmarkID")
+    step = None if root is None else root.get("timeStepSize")
+    if root is None or root.tag != "commonRoad" or not benchmark_id or step is None:
+        raise ScenarioError(
+            f"{path} is not a CommonRoad XML scenario (its root must be <commonRoad benchmarkID=... "
+            "timeStepSize=...>); re-fetch it or fix the file"
+        )
+    return str(benchmark_id), str(root.get("commonRoadVersion") or "2020a"), float(step), tags
+
+
+def commonroad_scenario_ref(path: Path | str, ego_id: int | None = None) -> LazyScenario:
+    """A lazy reference to ``load_commonroad_scenario(path, ego_id)``: its identity comes from the
+    file's header (a missing or unreadable file fails here, in the driver), the map and traffic
+    are parsed where the scenario is first used."""
+    from commonroad.scenario.scenario import ScenarioID
+
+    from dask_runner.scenarios.scenario_ref import LazyScenario
+
+    path = Path(path).expanduser().absolute()  # workers may run in another directory
+    benchmark_id, version, dt, tags = _read_header(path)
+    try:
+        scenario_id = ScenarioID.from_benchmark_id(benchmark_id, version)
+    except Exception as exc:  # the id parser raises IndexError, ValueError, ... on odd ids
+        raise ScenarioError(
+            f"CommonRoad scenario {path} has benchmark id {benchmark_id!r}, which is not of the form "
+            f"COUNTRY_MAP-ID_..._T-N: {type(exc).__name__}: {exc}; fix the file's benchmarkID"
+        ) from exc
+    map_name = str(scenario_id.map_name)
+    return LazyScenario(
+        load_commonroad_scenario,
+        (str(path), None if ego_id is None else int(ego_id)),
+        token=scenario_token(str(scenario_id), ego_id),
+        scenario_name=str(scenario_id),
+        log_name=f"{scenario_id.country_id}_{map_name}-{scenario_id.map_id}",
+        scenario_type=scenario_type_of(map_name, tags),
+        database_interval=dt,
+    )
+
+
+@overload
 def load_commonroad_scenarios(
-    paths_or_dir: Path | str | Iterable[Path | str] | None = None,
-) -> list[Scenario]:
-    """Load every ``*.xml`` of a folder (default: the NGSIM data folder), or the given files, sorted by name."""
+    paths_or_dir: Path | str | Iterable[Path | str] | None = ..., lazy: Literal[False] = ...
+) -> list[Scenario]: ...
+
+
+@overload
+def load_commonroad_scenarios(
+    paths_or_dir: Path | str | Iterable[Path | str] | None = ..., *, lazy: Literal[True]
+) -> list[LazyScenario]: ...
+
+
+@overload
+def load_commonroad_scenarios(
+    paths_or_dir: Path | str | Iterable[Path | str] | None = ..., lazy: bool = ...
+) -> list[Scenario] | list[LazyScenario]: ...
+
+
+def load_commonroad_scenarios(
+    paths_or_dir: Path | str | Iterable[Path | str] | None = None, lazy: bool = False
+) -> list[Scenario] | list[LazyScenario]:
+    """Load every ``*.xml`` of a folder (default: the NGSIM data folder), or the given files, sorted by name.
+
+    ``lazy=True`` reads only each file's header here and returns references that load the
+    file where the scenario is first used (every file must still exist now)."""
     if paths_or_dir is None:
         paths_or_dir = default_data_dir()
     if isinstance(paths_or_dir, (str, Path)):
@@ -602,4 +703,6 @@ def load_commonroad_scenarios(
             raise ScenarioError(f"CommonRoad scenario folder {root} does not exist{_missing_hint(root)}")
     else:
         paths = [Path(p) for p in paths_or_dir]
+    if lazy:
+        return [commonroad_scenario_ref(p) for p in paths]
     return [load_commonroad_scenario(p) for p in paths]

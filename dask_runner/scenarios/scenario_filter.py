@@ -6,12 +6,13 @@ import random
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import TypeVar
+from typing import Literal, TypeVar, overload
 
 from dask_runner.errors import ConfigError
 from dask_runner.scenarios.abstract_scenario import AbstractScenario
 from dask_runner.scenarios.scenario import Scenario
-from dask_runner.scenarios.synthetic import SCENARIO_TYPES, generate_scenario
+from dask_runner.scenarios.scenario_ref import LazyScenario
+from dask_runner.scenarios.synthetic import SCENARIO_TYPES, generate_scenario, synthetic_scenario_ref
 
 ScenarioT = TypeVar("ScenarioT", bound=AbstractScenario)
 ItemT = TypeVar("ItemT")
@@ -74,12 +75,34 @@ def _limit(items: list[ItemT], scenario_filter: ScenarioFilter) -> list[ItemT]:
     return items[:limit]
 
 
-def build_synthetic_scenarios(scenario_filter: ScenarioFilter, default_count: int = 16) -> list[Scenario]:
-    """Generate the synthetic scenarios the filter selects.
+@overload
+def build_synthetic_scenarios(
+    scenario_filter: ScenarioFilter, default_count: int = ..., lazy: Literal[True] = ...
+) -> list[LazyScenario]: ...
+
+
+@overload
+def build_synthetic_scenarios(
+    scenario_filter: ScenarioFilter, default_count: int = ..., *, lazy: Literal[False]
+) -> list[Scenario]: ...
+
+
+@overload
+def build_synthetic_scenarios(
+    scenario_filter: ScenarioFilter, default_count: int = ..., lazy: bool = ...
+) -> list[LazyScenario] | list[Scenario]: ...
+
+
+def build_synthetic_scenarios(
+    scenario_filter: ScenarioFilter, default_count: int = 16, lazy: bool = True
+) -> list[LazyScenario] | list[Scenario]:
+    """The synthetic scenarios the filter selects.
 
     Names select exact scenarios; otherwise each selected type gets ``num_scenarios_per_type``
     seeds (starting at ``filter.seed``), and with neither given ``default_count`` scenarios are
-    spread round-robin over the types, so a bare filter gives a mixed set."""
+    spread round-robin over the types, so a bare filter gives a mixed set. ``lazy`` (the default)
+    returns references that generate where they are first used, so the driver does no
+    generation and runners ship small; ``lazy=False`` generates them here."""
     if scenario_filter.scenario_names:
         pairs = [parse_scenario_name(name) for name in scenario_filter.scenario_names]
         if scenario_filter.scenario_types is not None:
@@ -98,6 +121,8 @@ def build_synthetic_scenarios(scenario_filter: ScenarioFilter, default_count: in
             pairs = [(t, scenario_filter.seed + k) for t in types for k in range(per_type)]
     # Limit before generating: generation is the expensive part.
     selected = _limit(list(dict.fromkeys(pairs)), scenario_filter)
+    if lazy:
+        return [synthetic_scenario_ref(t, seed) for t, seed in selected]
     return [generate_scenario(t, seed) for t, seed in selected]
 
 

@@ -25,6 +25,7 @@ from dask_runner.scenarios import polyline
 from dask_runner.scenarios.abstract_map import Lane
 from dask_runner.scenarios.map import ArrayMap
 from dask_runner.scenarios.scenario import Scenario
+from dask_runner.scenarios.scenario_ref import LazyScenario
 from dask_runner.scenarios.state import (
     EGO_DIM,
     AgentType,
@@ -57,10 +58,18 @@ _IDM_S0 = 2.0
 _JERK_UP = 2.5
 _JERK_DOWN = 3.5
 _MAX_DECEL = 6.0
+_SUBSTEPS = 2  # database intervals per step of the car-following model
 _YELLOW_S = 3.0
 _ALL_RED_S = 2.0
 _EGO = VehicleParameters()
 _TIMES: FloatArray = np.arange(NUM_ITERATIONS, dtype=np.float64) * DT
+_ROAD_LANES: dict[str, tuple[int, int]] = {
+    # (min, max) lanes each road type passes to _road_scene first; the other types are intersections.
+    "following_lane_with_lead": (2, 4),
+    "stopping_with_lead": (2, 4),
+    "changing_lane": (2, 4),
+    "near_multiple_vehicles": (3, 4),
+}
 _RED = int(TrafficLightStatus.RED)
 _YELLOW = int(TrafficLightStatus.YELLOW)
 
@@ -74,16 +83,54 @@ def scenario_name(scenario_type: str, seed: int) -> str:
     return f"{scenario_type}-{seed:06d}"
 
 
-def generate_scenario(scenario_type: str, seed: int) -> Scenario:
-    """The synthetic scenario of ``scenario_type`` number ``seed`` (deterministic)."""
-    builder = _BUILDERS.get(scenario_type)
-    if builder is None:
+def log_name(scenario_type: str, seed: int) -> str:
+    """The log name of (type, seed), computed without generating: the map kind (straight, curved,
+    intersection) comes from replaying the first random draws of the road."""
+    _check(scenario_type, seed)
+    lanes = _ROAD_LANES.get(scenario_type)
+    if lanes is None:
+        return _log_name("intersection", seed)
+    road = _road_params(_rng(scenario_type, seed), *lanes)
+    return _log_name("curved" if road.curved else "straight", seed)
+
+
+def _log_name(map_kind: str, seed: int) -> str:
+    return f"synthetic-{map_kind}-{seed % 16:02d}"
+
+
+def _check(scenario_type: str, seed: int) -> None:
+    if scenario_type not in _BUILDERS:
         raise ConfigError(f"unknown synthetic scenario type {scenario_type!r}; valid types: {', '.join(SCENARIO_TYPES)}")
     if seed < 0:
         raise ConfigError(f"scenario seed must be >= 0, got {seed}")
-    rng = np.random.default_rng([int(seed), zlib.crc32(scenario_type.encode())])
-    scene = builder(rng)
+
+
+def _rng(scenario_type: str, seed: int) -> np.random.Generator:
+    return np.random.default_rng([int(seed), zlib.crc32(scenario_type.encode())])
+
+
+def generate_scenario(scenario_type: str, seed: int) -> Scenario:
+    """The synthetic scenario of ``scenario_type`` number ``seed`` (deterministic)."""
+    _check(scenario_type, seed)
+    rng = _rng(scenario_type, seed)
+    scene = _BUILDERS[scenario_type](rng)
     return _assemble(scene, scenario_type, seed, rng)
+
+
+def synthetic_scenario_ref(scenario_type: str, seed: int) -> LazyScenario:
+    """A lazy reference to ``generate_scenario(scenario_type, seed)``: the same identity, generated
+    where it is first used (a runner on it pickles to a few kB)."""
+    return LazyScenario(
+        generate_scenario,
+        (scenario_type, int(seed)),
+        token=scenario_token(scenario_type, seed),
+        scenario_name=scenario_name(scenario_type, seed),
+        log_name=log_name(scenario_type, seed),
+        scenario_type=scenario_type,
+        database_interval=DT,
+        number_of_iterations=NUM_ITERATIONS,
+        ego_vehicle_parameters=_EGO,
+    )
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -181,9 +228,12 @@ def _make_path(lanes: dict[str, Lane], lane_ids: list[str], light: int, line: Fl
                  curvature)
 
 
-def _make_lane(lane_id: str, center: FloatArray, width: float, limit: float, **kw: object) -> Lane:
-    heading = polyline.vertex_headings(center)
-    normal = (width / 2.0) * np.stack([-np.sin(heading), np.cos(heading)], axis=-1)
+def _make_lane(
+    lane_id: str, center: FloatArray, width: float, limit: float, heading: float | None = None, **kw: object
+) -> Lane:
+    """A lane around ``center``; pass ``heading`` for a straight one (skips per-vertex headings)."""
+    heading_at: FloatArray | float = polyline.vertex_headings(center) if heading is None else heading
+    normal = (width / 2.0) * np.stack([-np.sin(heading_at), np.cos(heading_at)], axis=-1)
     return Lane(
         id=lane_id,
         centerline=center,
@@ -227,13 +277,18 @@ class _Road:
         return [self.lane_id(k, lane) for k in range(first_section, _N_SECTIONS)]
 
 
-def _road_scene(rng: np.random.Generator, min_lanes: int, max_lanes: int) -> tuple[_Scene, _Road]:
-    road = _Road(
+def _road_params(rng: np.random.Generator, min_lanes: int, max_lanes: int) -> _Road:
+    """The road's first random draws (``log_name`` replays them to know the map kind)."""
+    return _Road(
         n_lanes=int(rng.integers(min_lanes, max_lanes + 1)),
         width=float(rng.uniform(3.5, 3.7)),
         limit=float(rng.uniform(13.0, 25.0)),
         curved=bool(rng.random() < 0.5),
     )
+
+
+def _road_scene(rng: np.random.Generator, min_lanes: int, max_lanes: int) -> tuple[_Scene, _Road]:
+    road = _road_params(rng, min_lanes, max_lanes)
     total = _SECTION_M * _N_SECTIONS
     s = np.arange(0.0, total + 0.5 * _ROAD_SPACING_M, _ROAD_SPACING_M)
     if road.curved:
@@ -296,7 +351,7 @@ def _populate_other_lanes(
 
 
 def _with_lead(rng: np.random.Generator, stopping: bool) -> _Scene:
-    scene, road = _road_scene(rng, 2, 4)
+    scene, road = _road_scene(rng, *_ROAD_LANES["stopping_with_lead" if stopping else "following_lane_with_lead"])
     paths = _lane_paths(scene, road)
     j = int(rng.integers(road.n_lanes))
     gap = float(rng.uniform(15.0, 40.0))
@@ -346,7 +401,7 @@ def _stopping_with_lead(rng: np.random.Generator) -> _Scene:
 
 
 def _changing_lane(rng: np.random.Generator) -> _Scene:
-    scene, road = _road_scene(rng, 2, 4)
+    scene, road = _road_scene(rng, *_ROAD_LANES["changing_lane"])
     paths = _lane_paths(scene, road)
     j = int(rng.integers(road.n_lanes))
     target = j + 1 if j == 0 or (j + 1 < road.n_lanes and rng.random() < 0.5) else j - 1
@@ -378,7 +433,7 @@ def _changing_lane(rng: np.random.Generator) -> _Scene:
 
 
 def _near_multiple_vehicles(rng: np.random.Generator) -> _Scene:
-    scene, road = _road_scene(rng, 3, 4)
+    scene, road = _road_scene(rng, *_ROAD_LANES["near_multiple_vehicles"])
     paths = _lane_paths(scene, road)
     j = int(rng.integers(1, road.n_lanes - 1)) if road.n_lanes > 2 else 0
     speed = float(rng.uniform(0.35, 0.6)) * road.limit
@@ -459,9 +514,9 @@ def _junction_scene(rng: np.random.Generator, green_start: float, green: float) 
             incoming = np.stack([np.full(steps + 1, x), np.linspace(-h - junction.arm, -h, steps + 1)], 1) @ rot.T
             outgoing = np.stack([np.full(steps + 1, -x), np.linspace(-h, -h - junction.arm, steps + 1)], 1) @ rot.T
             stop = np.array([[n * w, -h], [0.0, -h]]) @ rot.T
-            lanes[f"in_{a}_{k}"] = _make_lane(f"in_{a}_{k}", incoming, w, junction.limit, traffic_light_id=f"tl_{a}",
-                                              stop_line=stop)
-            lanes[f"out_{a}_{k}"] = _make_lane(f"out_{a}_{k}", outgoing, w, junction.limit)
+            lanes[f"in_{a}_{k}"] = _make_lane(f"in_{a}_{k}", incoming, w, junction.limit, a * np.pi / 2.0 + np.pi / 2.0,
+                                              traffic_light_id=f"tl_{a}", stop_line=stop)
+            lanes[f"out_{a}_{k}"] = _make_lane(f"out_{a}_{k}", outgoing, w, junction.limit, a * np.pi / 2.0 - np.pi / 2.0)
     succ: dict[str, list[str]] = defaultdict(list)
     pred: dict[str, list[str]] = defaultdict(list)
     for a in range(4):
@@ -491,11 +546,13 @@ def _junction_scene(rng: np.random.Generator, green_start: float, green: float) 
     def drivable(rot: FloatArray, shift: FloatArray) -> object:
         import shapely
 
-        parts = [shapely.Polygon(np.concatenate([lane.left_boundary, lane.right_boundary[::-1]]))
-                 for lane_id, lane in scene.lanes.items() if not lane_id.startswith("conn")]
-        box_corners = np.array([[-h, -h], [h, -h], [h, h], [-h, h]]) @ rot.T + shift
-        parts.append(shapely.Polygon(box_corners))
-        return shapely.union_all(parts).buffer(0.05)
+        # The arms (in and out lanes side by side) and the junction box form a cross: its outline
+        # directly, instead of a union of the lane polygons.
+        half_arms = n * w
+        arm0 = np.array([[-half_arms, -h], [-half_arms, -h - junction.arm], [half_arms, -h - junction.arm],
+                         [half_arms, -h], [h, -h]])
+        outline = np.concatenate([arm0 @ _rot(a).T for a in range(4)])
+        return shapely.Polygon(outline @ rot.T + shift).buffer(0.05)
 
     scene = _Scene(map_kind="intersection", lanes=lanes, drivable=drivable)
     scene.light_ids = tuple(f"tl_{a}" for a in range(4))
@@ -645,13 +702,20 @@ def _simulate(scene: _Scene) -> tuple[FloatArray, FloatArray, FloatArray]:
     headway = np.asarray(scene.headway)
     sqrt_ab = 2.0 * np.sqrt(a_max * _IDM_B)
     rows = np.arange(n)
-    # Only vehicles whose paths share a lane can ever follow one another.
+    # Only vehicles whose paths share a lane can ever follow one another. For a pair (i follows j),
+    # j's station on i's path is s_j + delta[pair, k_j] while j is on its lane k_j (NaN: not on i's path).
     on_path = ~np.isnan(offsets)
     share = (on_path.astype(np.float64) @ on_path.T.astype(np.float64)) > 0.0
     np.fill_diagonal(share, False)
     pair_i, pair_j = np.nonzero(share)
-    rear_j = rear[pair_j]
+    n_pairs = pair_i.size
+    delta = (offsets[pair_i[:, None], lanes_mat[pair_j]] - starts[pair_j]).ravel()
+    pair_row = np.arange(n_pairs) * k_max
+    reach = rear[pair_j] + front[pair_i]  # centre-to-centre distance of bumper contact
+    end_j = path_len[pair_j]
+    flat = pair_i * n + pair_j
     gap_full = np.full((n, n), np.inf)
+    gap_flat = gap_full.reshape(-1)
     scripted = np.zeros(n, dtype=bool)
     scripted_v = np.zeros((NUM_ITERATIONS, n))
     for i, profile in scene.scripted.items():
@@ -660,62 +724,97 @@ def _simulate(scene: _Scene) -> tuple[FloatArray, FloatArray, FloatArray]:
     any_scripted = bool(scripted.any())
     has_stop = np.isfinite(stop_station)
     any_stop = bool(has_stop.any())
-    lower_k = np.zeros(n, np.int64)
+    light_state = lights[:, light_col]  # [T, N]
+    v_allow_flat = v_allow.reshape(-1)
+    v_allow_row = rows * s_max
+    no_gap = np.full(n, np.inf)
+    no_lead = np.zeros(n)
 
-    s_out = np.empty((NUM_ITERATIONS, n))
-    v_out = np.empty((NUM_ITERATIONS, n))
-    a_out = np.empty((NUM_ITERATIONS, n))
+    # The model steps _SUBSTEPS database intervals at a time (half the work); the samples in between
+    # follow each step's constant acceleration exactly, with the acceleration interpolated so that
+    # the jerk at 10 Hz stays within the limits. Scripted vehicles follow their speed profiles.
+    n_steps = (NUM_ITERATIONS - 1) // _SUBSTEPS
+    h = DT * _SUBSTEPS
+    jerk_down, jerk_up = -_JERK_DOWN * h, _JERK_UP * h
     s = np.asarray(scene.s0, dtype=np.float64).copy()
     v = np.asarray(scene.v0, dtype=np.float64).copy()
     a = np.zeros(n)
-    s_out[0], v_out[0], a_out[0] = s, v, a
-    jerk_down, jerk_up = -_JERK_DOWN * DT, _JERK_UP * DT
-    for step in range(NUM_ITERATIONS - 1):
-        k = np.maximum((s[:, None] >= starts).sum(axis=1) - 1, lower_k)
-        in_lane = s - starts[rows, k]
-        s_front = s + front
-        g_min = np.full(n, np.inf)
-        v_lead = np.zeros(n)
-        if pair_i.size:
-            pos = offsets[pair_i, lanes_mat[rows, k][pair_j]] + in_lane[pair_j]
-            with np.errstate(invalid="ignore"):
-                valid = (pos > s[pair_i]) & (s[pair_j] < path_len[pair_j])
-            gap_full.fill(np.inf)
-            gap_full[pair_i[valid], pair_j[valid]] = pos[valid] - rear_j[valid] - s_front[pair_i[valid]]
-            lead = np.argmin(gap_full, axis=1)
-            g_min = gap_full[rows, lead]
-            v_lead = v[lead]
-        if any_stop:
-            d_stop = stop_station - s_front
-            state = lights[step, light_col]
-            must_stop = (d_stop > 0.0) & (
-                (state == _RED) | ((state == _YELLOW) & (v * v <= 6.0 * np.maximum(d_stop, 0.01)))
-            )
-            use_stop = must_stop & (d_stop < g_min)
-            g_min = np.where(use_stop, d_stop, g_min)
-            v_lead = np.where(use_stop, 0.0, v_lead)
-        v_des = np.minimum(v_pref, v_allow[rows, np.minimum(np.maximum(s, 0.0).astype(np.int64), s_max - 1)])
-        s_star = _IDM_S0 + np.maximum(0.0, v * headway + v * (v - v_lead) / sqrt_ab)
-        ratio = v / np.maximum(v_des, 0.1)
-        ratio *= ratio
-        interaction = s_star / np.maximum(g_min, 0.05)
-        a_cmd = np.maximum(a_max * (1.0 - ratio * ratio - interaction * interaction), -_MAX_DECEL)
-        a_new = a + np.minimum(np.maximum(np.minimum(a_cmd, a_max) - a, jerk_down), jerk_up)
-        v_new = v + a_new * DT
-        stopped = v_new <= 0.0
-        ds = 0.5 * (v + v_new) * DT
-        if stopped.any():
-            ds[stopped] = v[stopped] ** 2 / np.maximum(-2.0 * a_new[stopped], 1e-9)
-            a_new[stopped] = 0.0
-            v_new[stopped] = 0.0
-        s = s + ds
-        if any_scripted:
-            sv = scripted_v[step + 1, scripted]
-            s[scripted] = s_out[step, scripted] + 0.5 * (v[scripted] + sv) * DT
-            a_new[scripted] = (sv - v[scripted]) / DT
-            v_new[scripted] = sv
-        v, a = v_new, a_new
-        s_out[step + 1], v_out[step + 1], a_out[step + 1] = s, v, a
+    scripted_s = np.zeros((NUM_ITERATIONS, n))
+    scripted_a = np.zeros((NUM_ITERATIONS, n))
+    if any_scripted:
+        sv = scripted_v[:, scripted]
+        sv[0] = v[scripted]
+        scripted_s[:, scripted] = s[scripted] + np.concatenate(
+            [np.zeros((1, sv.shape[1])), np.cumsum(0.5 * (sv[1:] + sv[:-1]) * DT, axis=0)]
+        )
+        scripted_a[1:, scripted] = np.diff(sv, axis=0) / DT
+        scripted_v[0, scripted] = v[scripted]
+    start_s = np.empty((n_steps, n))
+    start_v = np.empty((n_steps, n))
+    start_a = np.empty((n_steps, n))
+    step_a = np.empty((n_steps, n))
+    with np.errstate(invalid="ignore"):
+        for m in range(n_steps):
+            step = m * _SUBSTEPS
+            g_min, v_lead = no_gap, no_lead
+            if n_pairs:
+                k = np.maximum((s[:, None] >= starts).sum(axis=1) - 1, 0)
+                s_j = s[pair_j]
+                rel = s_j + delta[pair_row + k[pair_j]] - s[pair_i]  # station of j ahead of i, on i's path
+                gap_full.fill(np.inf)
+                gap_flat[flat] = np.where((rel > 0.0) & (s_j < end_j), rel - reach, np.inf)
+                lead = gap_full.argmin(axis=1)
+                g_min = gap_full[rows, lead]
+                v_lead = v[lead]
+            if any_stop:
+                d_stop = stop_station - s - front
+                state = light_state[step]
+                must_stop = (d_stop > 0.0) & (
+                    (state == _RED) | ((state == _YELLOW) & (v * v <= 6.0 * np.maximum(d_stop, 0.01)))
+                )
+                use_stop = must_stop & (d_stop < g_min)
+                g_min = np.where(use_stop, d_stop, g_min)
+                v_lead = np.where(use_stop, 0.0, v_lead)
+            cell = np.minimum(np.maximum(s, 0.0).astype(np.int64), s_max - 1)
+            v_des = np.minimum(v_pref, v_allow_flat[v_allow_row + cell])
+            s_star = _IDM_S0 + np.maximum(0.0, v * headway + v * (v - v_lead) / sqrt_ab)
+            ratio = v / np.maximum(v_des, 0.1)
+            ratio *= ratio
+            interaction = s_star / np.maximum(g_min, 0.05)
+            a_cmd = np.maximum(a_max * (1.0 - ratio * ratio - interaction * interaction), -_MAX_DECEL)
+            a_new = a + np.minimum(np.maximum(np.minimum(a_cmd, a_max) - a, jerk_down), jerk_up)
+            start_s[m], start_v[m], start_a[m], step_a[m] = s, v, a, a_new
+            v_new = v + a_new * h
+            s = s + (v + 0.5 * a_new * h) * h
+            stopped = v_new <= 0.0
+            if stopped.any():
+                s[stopped] = start_s[m, stopped] + v[stopped] ** 2 / np.maximum(-2.0 * a_new[stopped], 1e-9)
+                v_new[stopped] = 0.0
+                a_new = np.where(stopped, 0.0, a_new)
+            if any_scripted:
+                row = step + _SUBSTEPS
+                s[scripted] = scripted_s[row, scripted]
+                v_new[scripted] = scripted_v[row, scripted]
+                a_new[scripted] = scripted_a[row, scripted]
+            v, a = v_new, a_new
+    # Every database interval from the steps, in one vectorised pass.
+    s_out = np.empty((NUM_ITERATIONS, n))
+    v_out = np.empty((NUM_ITERATIONS, n))
+    a_out = np.empty((NUM_ITERATIONS, n))
+    s_out[0], v_out[0], a_out[0] = start_s[0], start_v[0], start_a[0]
+    stop_s = start_v**2 / np.maximum(-2.0 * step_a, 1e-9)
+    for sub in range(1, _SUBSTEPS + 1):
+        tau = sub * DT
+        v_sub = start_v + step_a * tau
+        s_sub = start_s + (start_v + 0.5 * step_a * tau) * tau
+        stopped = v_sub <= 0.0
+        s_out[sub::_SUBSTEPS] = np.where(stopped, start_s + stop_s, s_sub)
+        v_out[sub::_SUBSTEPS] = np.where(stopped, 0.0, v_sub)
+        a_out[sub::_SUBSTEPS] = np.where(stopped, 0.0, start_a + (step_a - start_a) * (sub / _SUBSTEPS))
+    if any_scripted:
+        s_out[:, scripted] = scripted_s[:, scripted]
+        v_out[:, scripted] = scripted_v[:, scripted]
+        a_out[:, scripted] = scripted_a[:, scripted]
     return s_out, v_out, a_out
 
 
@@ -867,7 +966,7 @@ def _assemble(scene: _Scene, scenario_type: str, seed: int, rng: np.random.Gener
     return Scenario(
         token=scenario_token(scenario_type, seed),
         scenario_name=scenario_name(scenario_type, seed),
-        log_name=f"synthetic-{scene.map_kind}-{seed % 16:02d}",
+        log_name=_log_name(scene.map_kind, seed),
         scenario_type=scenario_type,
         map_api=map_api,
         expert_ego=ego,

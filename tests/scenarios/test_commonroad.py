@@ -124,9 +124,30 @@ def test_expert_is_a_plausible_drive(scenarios: dict[str, Scenario]) -> None:
         assert 3.0 < params.length < 7.0 and 1.4 < params.width < 2.7
 
 
-def test_ego_is_not_among_the_agents(scenarios: dict[str, Scenario]) -> None:
-    for scenario in scenarios.values():
-        ego_id = int(scenario.token.rsplit("-ego", 1)[1])
+def _recorded_ego_id(path: Path, scenario: Scenario) -> int:
+    """The recorded vehicle whose first state is where the expert starts (the promoted ego)."""
+    from commonroad.common.file_reader import CommonRoadFileReader
+
+    cr_scenario, _ = CommonRoadFileReader(str(path)).open()
+    centre = rear_axle_to_center(scenario.expert_ego_states[0], scenario.ego_vehicle_parameters)
+    matches = [
+        int(o.obstacle_id)
+        for o in cr_scenario.dynamic_obstacles
+        if np.hypot(*(np.asarray(o.initial_state.position) - centre[:2])) < 1e-6
+    ]
+    assert len(matches) == 1, scenario.scenario_name
+    return matches[0]
+
+
+def test_default_ego_token_is_known_from_the_file_name(scenarios: dict[str, Scenario]) -> None:
+    for name, scenario in scenarios.items():
+        assert scenario.token == f"commonroad-{name}"
+
+
+def test_ego_is_not_among_the_agents(ngsim_paths: list[Path], scenarios: dict[str, Scenario]) -> None:
+    for path in ngsim_paths:
+        scenario = scenarios[path.stem]
+        ego_id = _recorded_ego_id(path, scenario)
         assert ego_id not in scenario.agent_track_ids.tolist()
         centres = rear_axle_to_center(scenario.expert_ego_states, scenario.ego_vehicle_parameters)
         gaps = np.hypot(*(scenario.agent_poses[..., :2] - centres[:, None, :2]).transpose(2, 0, 1))
