@@ -99,7 +99,9 @@ class SimulationLog:
             payload = _to_msgpack(self)
         else:
             payload = pickle.dumps(
-                {"planner_name": self.planner_name, "scenario": self.scenario, "history": self.simulation_history},
+                # A lazy scenario pickles as its recipe only; store the built one so the log stands alone.
+                {"planner_name": self.planner_name, "scenario": getattr(self.scenario, "built", self.scenario),
+                 "history": self.simulation_history},
                 protocol=pickle.HIGHEST_PROTOCOL,
             )
         data = lzma.compress(payload, preset=_XZ_PRESET)

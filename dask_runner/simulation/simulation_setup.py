@@ -24,13 +24,6 @@ class SimulationSetup:
     ego_controller: AbstractEgoController
     scenario: AbstractScenario
 
-    def __post_init__(self) -> None:
-        if self.scenario.get_number_of_iterations() < 2:
-            raise ConfigError(
-                f"scenario {self.scenario.token!r} has fewer than 2 iterations; "
-                "a simulation steps from one iteration to the next, so give it a longer scenario"
-            )
-
     def reset(self) -> None:
         """Back to the scenario's first iteration, ready to run again."""
         self.time_controller.reset()

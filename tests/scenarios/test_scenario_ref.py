@@ -209,3 +209,25 @@ def test_runners_on_refs_build_on_the_dask_worker(tmp_path: Path) -> None:
         log = SimulationLog.load_data(log_path)
         assert isinstance(log.scenario, Scenario) and log.scenario.token == ref.token
         assert log.simulation_history == expected.simulation.history
+
+
+def test_runners_and_pickle_logs_on_commonroad_refs_never_build_in_the_driver(
+    ngsim_paths: list[Path], tmp_path: Path
+) -> None:
+    # The vehicle parameters and the length of a CommonRoad scenario are only known after parsing the
+    # XML: building runners must not ask for them, or every file is parsed in the driver.
+    refs = load_commonroad_scenarios(ngsim_paths[0].parent, lazy=True)
+    runners = build_simulation_runners(refs, [IDMPlanner, SimplePlanner])
+    assert len(runners) == 8 and not any(r.is_built for r in refs)
+    small = next(r for r in refs if r.scenario_name == "USA_US101-3_3_T-1")
+    log_dir = tmp_path / "logs"
+    [runner] = build_simulation_runners(
+        [small], [IDMPlanner], [lambda: SimulationLogCallback(log_dir, serialization_type="pickle")]
+    )
+    from dask_runner.runner.run_simulation import run_simulation
+
+    assert run_simulation(runner).succeeded
+    [path] = log_dir.rglob("*.pkl.xz")
+    clear_scenario_cache()
+    loaded = SimulationLog.load_data(path)
+    assert isinstance(loaded.scenario, Scenario)  # the built scenario, not a recipe needing the XML file

@@ -24,7 +24,9 @@ class TwoStageController(AbstractEgoController):
     ) -> None:
         self._scenario = scenario
         self._tracker = tracker or TrajectoryTracker()
-        self._motion_model = motion_model or KinematicBicycleModel(scenario.ego_vehicle_parameters)
+        # Built on first use, where the simulation runs: reading the vehicle parameters of a lazy
+        # scenario would build the whole scenario in the driver.
+        self._motion_model = motion_model
         self._current_state: EgoState | None = None
 
     def reset(self) -> None:
@@ -44,6 +46,8 @@ class TwoStageController(AbstractEgoController):
     ) -> None:
         dt = next_iteration.time_s - current_iteration.time_s
         model = self._motion_model
+        if model is None:
+            model = self._motion_model = KinematicBicycleModel(self._scenario.ego_vehicle_parameters)
         acceleration, steering = self._tracker.track(ego_state, trajectory, dt, model.vehicle.wheel_base)
         # Stamped with the clock's time, so float drift never misaligns history and scenario.
         self._current_state = model.propagate(ego_state, acceleration, steering, dt, next_iteration.time_s)
