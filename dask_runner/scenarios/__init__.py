@@ -10,7 +10,14 @@ from dask_runner.scenarios.scenario_filter import (
     filter_scenarios,
     parse_scenario_name,
 )
-from dask_runner.scenarios.synthetic import NUM_ITERATIONS, SCENARIO_TYPES, generate_scenario, scenario_token
+from dask_runner.scenarios.scenario_ref import LazyScenario
+from dask_runner.scenarios.synthetic import (
+    NUM_ITERATIONS,
+    SCENARIO_TYPES,
+    generate_scenario,
+    scenario_token,
+    synthetic_scenario_ref,
+)
 
 __all__ = [
     "NUM_ITERATIONS",
@@ -19,6 +26,7 @@ __all__ = [
     "AbstractScenario",
     "ArrayMap",
     "Lane",
+    "LazyScenario",
     "Scenario",
     "ScenarioFilter",
     "build_synthetic_scenarios",
@@ -26,4 +34,5 @@ __all__ = [
     "generate_scenario",
     "parse_scenario_name",
     "scenario_token",
+    "synthetic_scenario_ref",
 ]
