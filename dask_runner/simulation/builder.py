@@ -102,9 +102,9 @@ def build_simulation_runners(
     for runner in runners:
         # Callbacks that name their outputs by runner (metric and timing files) learn the final id, so
         # results of a resumed batch match their runners exactly.
-        for callback in runner.simulation.callback.callbacks:
-            if hasattr(callback, "runner_id"):
-                callback.runner_id = runner.runner_id
+        for member in runner.simulation.callback.callbacks:
+            if hasattr(member, "runner_id"):
+                member.runner_id = runner.runner_id
     return runners
 
 
