@@ -26,8 +26,12 @@ def test_non_empty_folder_without_resume_is_refused_and_names_the_fix(tmp_path: 
     assert prepare_output_dir(tmp_path, resume=True).root == tmp_path
 
 
-@pytest.mark.skipif(os.geteuid() == 0, reason="root writes anywhere")
 def test_unwritable_folder_is_refused(tmp_path: Path) -> None:
+    if os.geteuid() == 0:
+        # Permission bits do not stop root (CI runs as root); sysfs refuses new folders to everyone.
+        with pytest.raises(OutputDirError, match="not writable"):
+            prepare_output_dir(Path("/sys/dask_runner_output"))
+        return
     locked = tmp_path / "locked"
     locked.mkdir()
     locked.chmod(0o500)
