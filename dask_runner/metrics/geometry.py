@@ -8,7 +8,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -38,15 +37,116 @@ def box_polygons(corners: FloatArray) -> npt.NDArray[np.object_]:
     return shapely.polygons(corners)
 
 
+_CELL_M = 10.0  # grid cell of Segments.nearest
+_REACH_M = 5.0  # a cell lists every segment that comes within this distance of it
+
+
+@dataclass(frozen=True)
+class Segments:
+    """Line segments as flat arrays and a uniform grid, for exact nearest-segment queries of many points.
+
+    No spatial tree: each grid cell lists the segments within ``_REACH_M`` of it (sorted by index),
+    so one query gathers the (point, candidate) pairs of all points at once and takes one vectorised
+    distance over them, about three times faster than building and querying an STRtree on the
+    synthetic maps (150 points, 600-800 segments). A nearest hit within the reach is exact, since
+    every segment that close is a candidate; points with none that close are checked against all
+    segments. Ties go to the segment of lowest index, so the answer is deterministic.
+    """
+
+    starts: FloatArray  # [S, 2]
+    vectors: FloatArray  # [S, 2] (non-zero)
+    inverse_length2: FloatArray  # [S]
+    cell_keys: npt.NDArray[np.int64]  # [K] sorted keys of the non-empty cells
+    cell_offsets: npt.NDArray[np.int64]  # [K + 1] each cell's slice of cell_segments
+    cell_segments: npt.NDArray[np.int64]  # segment indices, ascending within a cell
+
+    @classmethod
+    def from_starts_and_vectors(cls, starts: FloatArray, vectors: FloatArray) -> Segments:
+        ends = starts + vectors
+        lo = np.floor((np.minimum(starts, ends) - _REACH_M) / _CELL_M).astype(np.int64)
+        hi = np.floor((np.maximum(starts, ends) + _REACH_M) / _CELL_M).astype(np.int64)
+        nx = hi[:, 0] - lo[:, 0] + 1
+        counts = nx * (hi[:, 1] - lo[:, 1] + 1)
+        seg = np.repeat(np.arange(counts.shape[0], dtype=np.int64), counts)
+        local = np.arange(int(counts.sum()), dtype=np.int64) - np.repeat(np.cumsum(counts) - counts, counts)
+        keys = _cell_key(lo[seg, 0] + local % nx[seg], lo[seg, 1] + local // nx[seg])
+        order = np.argsort(keys, kind="stable")  # stable: segments stay ascending within a cell
+        keys, seg = keys[order], seg[order]
+        first = np.flatnonzero(np.concatenate([keys[:1] == keys[:1], keys[1:] != keys[:-1]]))
+        return cls(
+            starts,
+            vectors,
+            1.0 / np.einsum("ij,ij->i", vectors, vectors),
+            keys[first],
+            np.append(first, keys.shape[0]),
+            seg,
+        )
+
+    def __len__(self) -> int:
+        return int(self.starts.shape[0])
+
+    def nearest(self, points: FloatArray) -> npt.NDArray[np.int64]:
+        """Index [N] of the segment nearest to each of ``points`` [N, 2] (-1 when there are no segments)."""
+        n = points.shape[0]
+        out = np.full(n, -1, dtype=np.int64)
+        if len(self) == 0 or n == 0:
+            return out
+        cells = np.floor(points / _CELL_M).astype(np.int64)
+        keys = _cell_key(cells[:, 0], cells[:, 1])
+        slot = np.searchsorted(self.cell_keys, keys)
+        slot[slot == self.cell_keys.shape[0]] = 0
+        found = self.cell_keys[slot] == keys
+        begin = np.where(found, self.cell_offsets[slot], 0)
+        counts = np.where(found, self.cell_offsets[slot + 1] - begin, 0)
+        total = int(counts.sum())
+        far = ~found
+        if total:
+            group_start = np.cumsum(counts) - counts
+            pair_point = np.repeat(np.arange(n), counts)
+            pair_segment = self.cell_segments[np.repeat(begin - group_start, counts) + np.arange(total)]
+            d2 = self._distance2(points[pair_point], pair_segment)
+            has = counts > 0
+            minimum = np.full(n, np.inf)
+            minimum[has] = np.minimum.reduceat(d2, group_start[has])
+            # The first pair at its point's minimum: segments ascend within a cell, so the lowest index.
+            at_min = np.flatnonzero(d2 == minimum[pair_point])
+            first = np.concatenate([[True], pair_point[at_min[1:]] != pair_point[at_min[:-1]]])
+            out[pair_point[at_min[first]]] = pair_segment[at_min[first]]
+            far |= minimum > _REACH_M * _REACH_M
+        rows = np.flatnonzero(far)
+        if rows.size:
+            every = np.arange(len(self))
+            d2_all = self._distance2(points[rows][:, None, :], every[None, :])
+            out[rows] = np.argmin(d2_all, axis=1)  # the first of equal distances: the lowest index
+        return out
+
+    def _distance2(self, points: FloatArray, segments: npt.NDArray[np.int64]) -> FloatArray:
+        """Squared distance from ``points`` [..., 2] to ``segments`` [...] (broadcast together)."""
+        start, vector = self.starts[segments], self.vectors[segments]
+        dx = points[..., 0] - start[..., 0]
+        dy = points[..., 1] - start[..., 1]
+        vx, vy = vector[..., 0], vector[..., 1]
+        t = (dx * vx + dy * vy) * self.inverse_length2[segments]
+        np.clip(t, 0.0, 1.0, out=t)
+        dx -= t * vx
+        dy -= t * vy
+        return dx * dx + dy * dy
+
+
+def _cell_key(cx: npt.NDArray[np.int64], cy: npt.NDArray[np.int64]) -> npt.NDArray[np.int64]:
+    """One int64 per grid cell (cells within +-2^30 of the origin: +-10^10 m)."""
+    return (cx + (1 << 30)) * (1 << 31) + (cy + (1 << 30))
+
+
 @dataclass(frozen=True)
 class Polyline:
-    """A polyline's segments in an STRtree, to find the station of many points along it at once."""
+    """A polyline's segments, to find the station of many points along it at once."""
 
     starts: FloatArray  # [S, 2]
     vectors: FloatArray  # [S, 2]
     lengths: FloatArray  # [S]
     stations: FloatArray  # [S] station of each segment's start
-    tree: Any  # shapely.STRtree of the segments
+    segments: Segments
 
     @classmethod
     def from_points(cls, points: FloatArray) -> Polyline:
@@ -59,16 +159,14 @@ class Polyline:
         vectors = np.diff(pts, axis=0)
         lengths = np.hypot(vectors[:, 0], vectors[:, 1])
         stations = np.concatenate([[0.0], np.cumsum(lengths)[:-1]])
-        tree = shapely.STRtree(shapely.linestrings(np.stack([pts[:-1], pts[1:]], axis=1)))
-        return cls(pts[:-1], vectors, lengths, stations, tree)
+        starts = pts[:-1]
+        return cls(starts, vectors, lengths, stations, Segments.from_starts_and_vectors(starts, vectors))
 
     def stations_of(self, points: FloatArray) -> FloatArray:
         """Arc length [N] of the point of the polyline closest to each of ``points`` [N, 2]."""
         if points.shape[0] == 0:
             return np.zeros(0)
-        idx = self.tree.query_nearest(shapely.points(points), return_distance=False, all_matches=False)
-        seg = np.zeros(points.shape[0], dtype=np.int64)
-        seg[idx[0]] = idx[1]
+        seg = self.segments.nearest(points)
         rel = points - self.starts[seg]
         t = np.einsum("nk,nk->n", rel, self.vectors[seg]) / self.lengths[seg] ** 2
         return self.stations[seg] + np.clip(t, 0.0, 1.0) * self.lengths[seg]

@@ -1,19 +1,21 @@
-"""All lane centreline segments of a map in one STRtree, to find the lane under many points at once.
+"""All lane centreline segments of a map as flat arrays, to find the lane under many points at once.
 
 Built once per map and reused by every scenario on that map (a small cache keyed by identity), since
-users score thousands of scenarios that share a handful of maps.
+users score thousands of scenarios that share a handful of maps. No spatial tree: an ego path's
+points are few and close together, so a box filter and a vectorised distance (:class:`Segments`)
+answer faster than building and querying an STRtree, and ties go deterministically to the lowest
+segment index.
 """
 
 from __future__ import annotations
 
 from collections import OrderedDict
 from dataclasses import dataclass
-from typing import Any
 
 import numpy as np
 import numpy.typing as npt
-import shapely
 
+from dask_runner.metrics.geometry import Segments
 from dask_runner.scenarios.abstract_map import AbstractMap
 from dask_runner.scenarios.state import FloatArray
 
@@ -28,46 +30,41 @@ class LaneIndex:
     starts: FloatArray  # [S, 2]
     directions: FloatArray  # [S, 2] unit vectors
     speed_limits: FloatArray  # [S] m/s of the segment's lane
-    tree: Any  # shapely.STRtree over the segments
+    segments: Segments
 
     @classmethod
     def build(cls, map_api: AbstractMap) -> LaneIndex:
         lanes = list(map_api.lanes.values())
-        starts, ends, lane_of, limits = [], [], [], []
-        for i, lane in enumerate(lanes):
-            pts = np.asarray(lane.centerline, dtype=np.float64)
-            if pts.shape[0] < 2:
-                continue
-            starts.append(pts[:-1])
-            ends.append(pts[1:])
-            lane_of.append(np.full(pts.shape[0] - 1, i, dtype=np.int64))
-            limits.append(np.full(pts.shape[0] - 1, float(lane.speed_limit_mps)))
-        if not starts:
+        prebuilt = getattr(map_api, "centerline_segments", None)  # ArrayMap keeps them already
+        if callable(prebuilt):
+            s, vec, lane_of = prebuilt()
+        else:
+            lines = [np.asarray(lane.centerline, dtype=np.float64) for lane in lanes]
+            counts = np.array([max(line.shape[0] - 1, 0) for line in lines], dtype=np.int64)
+            used = [line for line in lines if line.shape[0] >= 2]
+            s = np.concatenate([line[:-1] for line in used]) if used else np.zeros((0, 2))
+            vec = np.concatenate([np.diff(line, axis=0) for line in used]) if used else np.zeros((0, 2))
+            lane_of = np.repeat(np.arange(len(lanes), dtype=np.int64), counts)
+        if lane_of.shape[0] == 0:
             empty = np.zeros((0, 2))
-            return cls((), np.zeros(0, np.int64), empty, empty, np.zeros(0), shapely.STRtree([]))
-        s, e = np.concatenate(starts), np.concatenate(ends)
-        vec = e - s
+            return cls((), np.zeros(0, np.int64), empty, empty, np.zeros(0),
+                       Segments.from_starts_and_vectors(empty, empty))
+        limits = np.array([float(lane.speed_limit_mps) for lane in lanes])[lane_of]
         norm = np.hypot(vec[:, 0], vec[:, 1])
         ok = norm > 1e-9
-        s, e, vec, norm = s[ok], e[ok], vec[ok], norm[ok]
-        lines = shapely.linestrings(np.stack([s, e], axis=1))
+        s, vec, norm = s[ok], vec[ok], norm[ok]
         return cls(
             tuple(lane.id for lane in lanes),
-            np.concatenate(lane_of)[ok],
+            lane_of[ok],
             s,
             vec / norm[:, None],
-            np.concatenate(limits)[ok],
-            shapely.STRtree(lines),
+            limits[ok],
+            Segments.from_starts_and_vectors(s, vec),
         )
 
     def nearest_segments(self, points: FloatArray) -> npt.NDArray[np.int64]:
         """Index [N] of the segment nearest to each point (-1 when the map has no lanes)."""
-        if len(self.lane_ids) == 0 or points.shape[0] == 0:
-            return np.full(points.shape[0], -1, dtype=np.int64)
-        idx = self.tree.query_nearest(shapely.points(points), return_distance=False, all_matches=False)
-        out = np.full(points.shape[0], -1, dtype=np.int64)
-        out[idx[0]] = idx[1]
-        return out
+        return self.segments.nearest(points)
 
 
 def lane_index_for(map_api: AbstractMap) -> LaneIndex:

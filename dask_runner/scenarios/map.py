@@ -202,6 +202,11 @@ class ArrayMap(AbstractMap):
         return grid
 
     # -- batch queries and helpers ----------------------------------------------------------------
+    def centerline_segments(self) -> tuple[FloatArray, FloatArray, IntArray]:
+        """(starts [S, 2], vectors [S, 2], lane [S] as an index into ``lane_ids``) of every centreline
+        segment, lanes in ``lanes`` order: built once with the map, so metrics need not rebuild them."""
+        return self._seg_start, self._seg_vec, self._seg_lane
+
     def closest_lanes(
         self, points: FloatArray, headings: FloatArray | None = None
     ) -> tuple[IntArray, FloatArray, FloatArray]:
