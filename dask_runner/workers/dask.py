@@ -79,7 +79,7 @@ class DaskDistributed(WorkerPool):
         max_in_flight_per_slot: int = 2,
         max_worker_deaths: int = 2,
         timeout_grace_s: float = 10.0,
-        target_task_duration_s: float = 0.2,
+        target_task_duration_s: float = 1.0,
         max_group_size: int = 256,
     ) -> None:
         given = [name for name, value in (("address", address), ("scheduler_file", scheduler_file),
