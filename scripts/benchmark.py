@@ -58,12 +58,16 @@ def noop(index: int) -> int:
 
 
 def build_runners(count: int, unique: int) -> list[AbstractRunner]:
-    """``count`` IDM runners over ``unique`` generated scenarios (cycled, so generation stays cheap)."""
+    """``count`` IDM runners over ``unique`` generated scenarios (cycled), as the command line builds them.
+
+    The scenarios are lazy references (a ~2 kB runner): each worker process generates a scenario
+    where it runs, so generation is part of every pool's time, as it is in a real batch.
+    """
     from dask_runner.planners.idm_planner import IDMPlanner
-    from dask_runner.scenarios.synthetic import SCENARIO_TYPES, generate_scenario
+    from dask_runner.scenarios.scenario_filter import ScenarioFilter, build_synthetic_scenarios
     from dask_runner.simulation.builder import build_simulation_runners
 
-    distinct = [generate_scenario(SCENARIO_TYPES[i % len(SCENARIO_TYPES)], seed=i) for i in range(min(unique, count))]
+    distinct = build_synthetic_scenarios(ScenarioFilter(limit_total_scenarios=min(unique, count)))
     scenarios = [distinct[i % len(distinct)] for i in range(count)]
     return list(build_simulation_runners(scenarios, [IDMPlanner]))
 
@@ -123,9 +127,12 @@ def run_ray(runners: list[AbstractRunner], cores: int) -> list[RunnerReport]:
 
 
 def compare_pools(args: argparse.Namespace, cores: int) -> None:
-    print(f"\n== {args.scenarios} IDM simulations ({args.unique} distinct scenarios) on {cores} cores ==")
+    from dask_runner.scenarios.scenario_ref import clear_scenario_cache
+
+    unique = args.unique or args.scenarios
+    print(f"\n== {args.scenarios} IDM simulations ({unique} distinct scenarios) on {cores} cores ==")
     start = time.perf_counter()
-    build_runners(args.scenarios, args.unique)
+    build_runners(args.scenarios, unique)
     print(f"built the batch in {time.perf_counter() - start:.1f} s (not timed below)")
 
     # Each mode gets freshly built runners: a runner that has run carries its whole history, and
@@ -148,7 +155,8 @@ def compare_pools(args: argparse.Namespace, cores: int) -> None:
     for name, run in modes.items():
         if name in args.skip:
             continue
-        runners = build_runners(args.scenarios, args.unique)
+        runners = build_runners(args.scenarios, unique)
+        clear_scenario_cache()  # modes that run in this process must not reuse scenarios an earlier one built
         wall, succeeded = timed(lambda: run(runners))
         results[name] = (wall, succeeded)
         print(f"  {name:<20} {wall:8.2f} s   {succeeded}/{len(runners)} succeeded", flush=True)
@@ -244,7 +252,8 @@ def measure_driver_memory(count: int, cores: int) -> None:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--scenarios", type=int, default=1024, help="simulations in the pool comparison")
-    parser.add_argument("--unique", type=int, default=64, help="distinct generated scenarios, cycled")
+    parser.add_argument("--unique", type=int, default=None,
+                        help="distinct generated scenarios, cycled (default: all distinct)")
     parser.add_argument("--noop", type=int, default=2000, help="no-op runners for the overhead measurement")
     parser.add_argument("--queued", type=int, default=20000, help="no-op runners for the driver-memory measurement")
     parser.add_argument("--cores", type=int, default=None, help="workers per pool (default: usable cores)")
