@@ -156,3 +156,16 @@ def test_a_pool_on_a_users_client_runs_tasks() -> None:
         DaskDistributed(client=client) as p,
     ):
         assert p.submit(Task(square), 7).result(timeout=30) == 49
+
+
+@pytest.mark.processes
+def test_clusters_we_start_leave_the_worker_profiler_off_unless_asked() -> None:
+    import dask
+
+    def profiling() -> bool:
+        return bool(dask.config.get("distributed.worker.profile.enabled"))
+
+    for asked in (False, True):
+        with DaskDistributed(n_workers=1, threads_per_worker=1, dashboard_address=None,
+                             worker_profiling=asked) as pool:
+            assert set(pool.client.run(profiling).values()) == {asked}
