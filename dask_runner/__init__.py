@@ -65,8 +65,15 @@ def __dir__() -> list[str]:
 
 if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs only
     from dask_runner.errors import (  # noqa: F401
-        ClusterError, ConfigError, DaskRunnerError, OutputDirError, ResourceUnavailableError,
-        RunnerTimeoutError, ScenarioError, SimulationFailedError, SimulationLogError,
+        ClusterError,
+        ConfigError,
+        DaskRunnerError,
+        OutputDirError,
+        ResourceUnavailableError,
+        RunnerTimeoutError,
+        ScenarioError,
+        SimulationFailedError,
+        SimulationLogError,
     )
     from dask_runner.io.runner_report import save_runner_reports  # noqa: F401
     from dask_runner.planners.planner_report import PlannerReport  # noqa: F401
@@ -77,7 +84,10 @@ if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs only
     from dask_runner.runner.run_simulation import run_simulation  # noqa: F401
     from dask_runner.runner.simulation_runner import SimulationRunner  # noqa: F401
     from dask_runner.simulation.callback.abstract_callback import (  # noqa: F401
-        AbstractCallback, CallbackWork, MultiCallback, defer,
+        AbstractCallback,
+        CallbackWork,
+        MultiCallback,
+        defer,
     )
     from dask_runner.workers.dask import DaskDistributed  # noqa: F401
     from dask_runner.workers.parallel import SingleMachineParallelExecutor  # noqa: F401

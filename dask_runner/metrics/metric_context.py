@@ -18,7 +18,7 @@ from dask_runner.errors import DaskRunnerError
 from dask_runner.metrics.geometry import Polyline, box_corners, box_polygons
 from dask_runner.metrics.lane_index import LaneIndex, lane_index_for
 from dask_runner.scenarios.abstract_scenario import AbstractScenario
-from dask_runner.scenarios.state import HEADING, VELOCITY, X, Y, FloatArray, IntArray, rear_axle_to_center
+from dask_runner.scenarios.state import HEADING, VELOCITY, FloatArray, IntArray, X, Y, rear_axle_to_center
 from dask_runner.simulation.history import SimulationHistory
 
 # Below this speed (m/s) an ego or agent counts as stopped when a collision is classified (nuPlan).

@@ -12,8 +12,8 @@ from dask_runner.scenarios.state import StateSE2, Trajectory
 
 if TYPE_CHECKING:
     from dask_runner.scenarios.abstract_map import AbstractMap
-    from dask_runner.simulation.history import SimulationHistoryBuffer, SimulationIteration
     from dask_runner.scenarios.state import TrafficLightStatus
+    from dask_runner.simulation.history import SimulationHistoryBuffer, SimulationIteration
 
 
 @dataclass(frozen=True)

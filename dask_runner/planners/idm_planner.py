@@ -10,19 +10,19 @@ from dask_runner.errors import DaskRunnerError
 from dask_runner.planners.abstract_planner import AbstractPlanner, PlannerInitialization, PlannerInput
 from dask_runner.planners.route_path import RoutePath
 from dask_runner.scenarios.state import (
+    ACCELERATION,
     EGO_DIM,
     HEADING,
     VELOCITY,
-    ACCELERATION,
-    T,
-    X,
-    Y,
     EgoState,
     FloatArray,
+    T,
     TrackedObjects,
     TrafficLightStatus,
     Trajectory,
     VehicleParameters,
+    X,
+    Y,
 )
 
 _STOP_STATUSES = (TrafficLightStatus.RED, TrafficLightStatus.YELLOW)

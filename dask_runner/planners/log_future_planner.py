@@ -8,7 +8,17 @@ import numpy as np
 
 from dask_runner.planners.abstract_planner import AbstractPlanner, PlannerInitialization, PlannerInput
 from dask_runner.scenarios.abstract_scenario import AbstractScenario
-from dask_runner.scenarios.state import HEADING, VELOCITY, T, X, Y, FloatArray, IntArray, TrackedObjects, Trajectory
+from dask_runner.scenarios.state import (
+    HEADING,
+    VELOCITY,
+    FloatArray,
+    IntArray,
+    T,
+    TrackedObjects,
+    Trajectory,
+    X,
+    Y,
+)
 
 
 class LogFuturePlanner(AbstractPlanner):

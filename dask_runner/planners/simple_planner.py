@@ -16,11 +16,11 @@ from dask_runner.scenarios.state import (
     VELOCITY,
     YAW_RATE,
     T,
-    X,
-    Y,
     TrackedObjects,
     Trajectory,
     VehicleParameters,
+    X,
+    Y,
 )
 
 

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from collections import deque
+from dataclasses import dataclass, field
 from itertools import chain
 from operator import attrgetter
-from dataclasses import dataclass, field
 
 import numpy as np
 

@@ -20,11 +20,11 @@ TEST_RUNNERS_DIR = str(Path(__file__).resolve().parent.parent / "workers")
 if TEST_RUNNERS_DIR not in sys.path:
     sys.path.insert(0, TEST_RUNNERS_DIR)
 
-from runners_for_tests import scripted
+from runners_for_tests import scripted  # noqa: E402  (needs the sys.path entry above)
 
-from dask_runner.runner.executor import execute_runners
-from dask_runner.runner.report import RunnerReport
-from dask_runner.workers.dask import DaskDistributed
+from dask_runner.runner.executor import execute_runners  # noqa: E402
+from dask_runner.runner.report import RunnerReport  # noqa: E402
+from dask_runner.workers.dask import DaskDistributed  # noqa: E402
 
 pytestmark = [pytest.mark.processes, pytest.mark.slow]
 

@@ -6,7 +6,15 @@ from typing import ClassVar
 
 import numpy as np
 import pytest
-from hand_built_road import DT, SPEED_LIMIT, RoadScenario, agents, constant_speed_rows, make_history, moving_agent
+from hand_built_road import (
+    DT,
+    SPEED_LIMIT,
+    RoadScenario,
+    agents,
+    constant_speed_rows,
+    make_history,
+    moving_agent,
+)
 
 from dask_runner.errors import ConfigError
 from dask_runner.metrics import (

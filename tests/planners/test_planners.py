@@ -8,7 +8,16 @@ from road_scenarios import StraightAgent, straight_road_scenario
 
 from dask_runner.planners import IDMPlanner, LogFuturePlanner, SimplePlanner
 from dask_runner.planners.abstract_planner import PlannerInput
-from dask_runner.scenarios.state import HEADING, VELOCITY, X, Y, EgoState, T, TrafficLightStatus, VehicleParameters
+from dask_runner.scenarios.state import (
+    HEADING,
+    VELOCITY,
+    EgoState,
+    T,
+    TrafficLightStatus,
+    VehicleParameters,
+    X,
+    Y,
+)
 from dask_runner.simulation.builder import build_simulation_runners
 from dask_runner.simulation.history import SimulationHistory, SimulationHistoryBuffer, SimulationIteration
 

@@ -14,12 +14,21 @@ from dask_runner.errors import ConfigError, ScenarioError
 from dask_runner.planners.idm_planner import IDMPlanner
 from dask_runner.planners.log_future_planner import LogFuturePlanner
 from dask_runner.planners.simple_planner import SimplePlanner
-from dask_runner.scenarios.commonroad import commonroad_scenario_ref, load_commonroad_scenario, load_commonroad_scenarios
+from dask_runner.scenarios.commonroad import (
+    commonroad_scenario_ref,
+    load_commonroad_scenario,
+    load_commonroad_scenarios,
+)
 from dask_runner.scenarios.data_fetch import DATA_DIR_ENV, fetch_ngsim_scenarios
 from dask_runner.scenarios.scenario import Scenario
 from dask_runner.scenarios.scenario_filter import ScenarioFilter, build_synthetic_scenarios
 from dask_runner.scenarios.scenario_ref import LazyScenario, cached_scenario_count, clear_scenario_cache
-from dask_runner.scenarios.synthetic import SCENARIO_TYPES, generate_scenario, log_name, synthetic_scenario_ref
+from dask_runner.scenarios.synthetic import (
+    SCENARIO_TYPES,
+    generate_scenario,
+    log_name,
+    synthetic_scenario_ref,
+)
 from dask_runner.simulation.builder import build_simulation_runners
 from dask_runner.simulation.callback.simulation_log_callback import SimulationLogCallback
 from dask_runner.simulation.simulation_log import SimulationLog

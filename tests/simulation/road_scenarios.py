@@ -9,7 +9,7 @@ import numpy as np
 from dask_runner.scenarios.abstract_map import Lane
 from dask_runner.scenarios.map import ArrayMap
 from dask_runner.scenarios.scenario import Scenario
-from dask_runner.scenarios.state import EGO_DIM, HEADING, T, VELOCITY, X, Y, AgentType, StateSE2
+from dask_runner.scenarios.state import EGO_DIM, HEADING, VELOCITY, AgentType, StateSE2, T, X, Y
 
 LANE_WIDTH = 3.5
 

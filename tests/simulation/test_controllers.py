@@ -8,8 +8,22 @@ import numpy as np
 import pytest
 from road_scenarios import straight_road_scenario
 
-from dask_runner.scenarios.state import EGO_DIM, HEADING, VELOCITY, X, Y, EgoState, T, Trajectory, VehicleParameters
-from dask_runner.simulation.controller import KinematicBicycleModel, PerfectTrackingController, TwoStageController
+from dask_runner.scenarios.state import (
+    EGO_DIM,
+    HEADING,
+    VELOCITY,
+    EgoState,
+    T,
+    Trajectory,
+    VehicleParameters,
+    X,
+    Y,
+)
+from dask_runner.simulation.controller import (
+    KinematicBicycleModel,
+    PerfectTrackingController,
+    TwoStageController,
+)
 from dask_runner.simulation.history import SimulationIteration
 
 DT = 0.1

@@ -12,7 +12,14 @@ from dask_runner.errors import ConfigError, SimulationLogError
 from dask_runner.scenarios.abstract_map import Lane
 from dask_runner.scenarios.map import ArrayMap
 from dask_runner.scenarios.scenario import Scenario
-from dask_runner.scenarios.state import EGO_DIM, EgoState, StateSE2, TrackedObjects, TrafficLightStatus, Trajectory
+from dask_runner.scenarios.state import (
+    EGO_DIM,
+    EgoState,
+    StateSE2,
+    TrackedObjects,
+    TrafficLightStatus,
+    Trajectory,
+)
 from dask_runner.simulation.history import SimulationHistory, SimulationHistorySample, SimulationIteration
 from dask_runner.simulation.simulation_log import SimulationLog, simulation_log_path
 

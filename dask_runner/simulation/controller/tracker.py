@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 
-from dask_runner.scenarios.state import HEADING, STEERING, VELOCITY, T, X, Y, EgoState, Trajectory
+from dask_runner.scenarios.state import HEADING, STEERING, VELOCITY, EgoState, T, Trajectory, X, Y
 from dask_runner.simulation.controller.trajectory_sampling import sample_trajectory, wrap_angle
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 from bisect import bisect_left
 
-from dask_runner.scenarios.state import HEADING, T, FloatArray
+from dask_runner.scenarios.state import HEADING, FloatArray, T
 
 _TIME_TOLERANCE = 1e-6
 _TWO_PI = 2.0 * math.pi
