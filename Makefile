@@ -36,7 +36,7 @@ lint: $(STAMP)
 	$(BIN)/ruff check dask_runner tests scripts
 
 # The whole suite (slow tiers included), after the type check. pytest exits non-zero when no test ran.
-test: $(STAMP) browser data typecheck
+test: $(STAMP) browser data typecheck lint
 	$(BIN)/python -m pytest -q $(ARGS)
 
 # The quick tier for development: skips tests marked slow.
