@@ -91,13 +91,15 @@ def score_chart(aggregates: pd.DataFrame) -> Model | None:
     factors = [(str(t), str(p)) for t, p in zip(table["scenario_type"], table["planner_name"])]
     planners = sorted(set(table["planner_name"].astype(str)))
     colors = [PALETTE[planners.index(str(p)) % len(PALETTE)] for p in table["planner_name"]]
-    fig = figure(x_range=FactorRange(factors=factors), height=320, width=max(420, 60 * len(factors)),
+    # Scenario-type names are long: give each bar room, and tilt the group labels so they never overlap.
+    fig = figure(x_range=FactorRange(factors=factors), height=420, width=max(420, 110 * len(factors)),
                  title="Mean closed-loop score per scenario type and planner", y_range=Range1d(start=0, end=1.05),
                  tools="save", output_backend="canvas")
     source = ColumnDataSource({"x": factors, "top": table["closed_loop_score"].astype(float).fillna(0.0).tolist(),
                                "color": colors})
     fig.vbar(x="x", top="top", width=0.8, color="color", source=source)
     fig.xaxis.major_label_orientation = 0.9
+    fig.xaxis.group_label_orientation = 0.6
     return fig
 
 
