@@ -48,6 +48,7 @@ compare against, so the loader promotes one recorded vehicle to ego:
 
 from __future__ import annotations
 
+import logging
 import math
 from collections.abc import Iterable, Sequence
 from pathlib import Path
@@ -157,6 +158,11 @@ def _read(path: Path) -> tuple[Any, Any]:
         raise ScenarioError(f"CommonRoad scenario file {path} does not exist{_missing_hint(path)}")
     from commonroad.common.file_reader import CommonRoadFileReader
 
+    # The NGSIM files use the 2020a intersection format; commonroad-io maps it correctly but logs a
+    # warning per successor (25 lines for one file), which would drown the progress bar.
+    reader_log = logging.getLogger("commonroad.common.reader")
+    level = reader_log.level
+    reader_log.setLevel(logging.ERROR)
     try:
         return CommonRoadFileReader(str(path)).open()
     except Exception as exc:  # the reader raises lxml, KeyError, ValueError, ... on bad input
@@ -164,6 +170,8 @@ def _read(path: Path) -> tuple[Any, Any]:
             f"cannot read CommonRoad scenario {path}: {type(exc).__name__}: {exc}; "
             "the file is corrupt or not a CommonRoad XML scenario (re-fetch it or fix the file)"
         ) from exc
+    finally:
+        reader_log.setLevel(level)
 
 
 def _states(obstacle: Any) -> list[Any]:
