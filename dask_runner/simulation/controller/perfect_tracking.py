@@ -2,31 +2,18 @@
 
 from __future__ import annotations
 
-from dask_runner.scenarios.abstract_scenario import AbstractScenario
 from dask_runner.scenarios.state import EgoState, Trajectory
-from dask_runner.simulation.controller.abstract_controller import AbstractEgoController
+from dask_runner.simulation.controller.abstract_controller import ScenarioEgoController
 from dask_runner.simulation.controller.trajectory_sampling import sample_trajectory
 from dask_runner.simulation.history import SimulationIteration
 
 
-class PerfectTrackingController(AbstractEgoController):
+class PerfectTrackingController(ScenarioEgoController):
     """nuPlan's PerfectTrackingController: no dynamics, the trajectory is the truth.
 
     Useful to evaluate a planner's intent apart from tracking error; with LogFuturePlanner it replays
     the expert exactly. The trajectory is clamped at its ends when it does not cover the next time.
     """
-
-    def __init__(self, scenario: AbstractScenario) -> None:
-        self._scenario = scenario
-        self._current_state: EgoState | None = None
-
-    def reset(self) -> None:
-        self._current_state = None
-
-    def get_state(self) -> EgoState:
-        if self._current_state is None:
-            self._current_state = self._scenario.initial_ego_state
-        return self._current_state
 
     def update_state(
         self,

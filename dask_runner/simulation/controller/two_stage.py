@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from dask_runner.scenarios.abstract_scenario import AbstractScenario
 from dask_runner.scenarios.state import EgoState, Trajectory
-from dask_runner.simulation.controller.abstract_controller import AbstractEgoController
+from dask_runner.simulation.controller.abstract_controller import ScenarioEgoController
 from dask_runner.simulation.controller.kinematic_bicycle import KinematicBicycleModel
 from dask_runner.simulation.controller.tracker import TrajectoryTracker
 from dask_runner.simulation.history import SimulationIteration
 
 
-class TwoStageController(AbstractEgoController):
+class TwoStageController(ScenarioEgoController):
     """nuPlan's TwoStageController: tracking error and actuator limits show in closed loop.
 
     The motion model defaults to the scenario's vehicle parameters.
@@ -22,20 +22,11 @@ class TwoStageController(AbstractEgoController):
         tracker: TrajectoryTracker | None = None,
         motion_model: KinematicBicycleModel | None = None,
     ) -> None:
-        self._scenario = scenario
+        super().__init__(scenario)
         self._tracker = tracker or TrajectoryTracker()
         # Built on first use, where the simulation runs: reading the vehicle parameters of a lazy
         # scenario would build the whole scenario in the driver.
         self._motion_model = motion_model
-        self._current_state: EgoState | None = None
-
-    def reset(self) -> None:
-        self._current_state = None
-
-    def get_state(self) -> EgoState:
-        if self._current_state is None:
-            self._current_state = self._scenario.initial_ego_state
-        return self._current_state
 
     def update_state(
         self,
