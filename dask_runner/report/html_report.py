@@ -99,7 +99,7 @@ def score_chart(aggregates: pd.DataFrame) -> Model | None:
                                "color": colors})
     fig.vbar(x="x", top="top", width=0.8, color="color", source=source)
     fig.xaxis.major_label_orientation = 0.9
-    fig.xaxis.group_label_orientation = 0.6
+    fig.xaxis.group_label_orientation = 0.6  # type: ignore[attr-defined]  # a categorical axis has it
     return fig
 
 
