@@ -17,6 +17,11 @@ from dask_runner.scenarios.abstract_map import AbstractMap, Lane
 from dask_runner.scenarios.polyline import concatenate, cumulative_stations, vertex_headings
 from dask_runner.scenarios.state import FloatArray
 
+try:  # numpy's compiled interp: its Python wrapper's checks cost as much as the work on 17 points
+    from numpy._core.multiarray import interp as _compiled_interp
+except ImportError:  # numpy < 2 keeps it elsewhere; the public function gives the same numbers
+    _compiled_interp = None  # type: ignore[assignment]
+
 _DEFAULT_HALF_LANE_WIDTH = 1.75
 _UNIFORM_SPACING = 1.0  # m between the vertices of the resampled path that ``locate`` walks
 
@@ -182,10 +187,19 @@ class RoutePath:
         )
 
     def fill_poses(self, stations: FloatArray, x: FloatArray, y: FloatArray, heading: FloatArray) -> None:
-        """``poses_at`` written into the given columns (a trajectory's), without temporary arrays."""
-        x[:] = np.interp(stations, self.stations, self._xs)
-        y[:] = np.interp(stations, self.stations, self._ys)
-        heading[:] = np.interp(stations, self.stations, self.headings)
+        """``poses_at`` written into the given columns (a trajectory's), without temporary arrays.
+
+        ``stations``: a float64 array. Planners call this every step, so it skips ``np.interp``'s
+        argument checks when numpy's compiled function is reachable."""
+        path_stations = self.stations
+        if _compiled_interp is not None:
+            x[:] = _compiled_interp(stations, path_stations, self._xs, None, None)
+            y[:] = _compiled_interp(stations, path_stations, self._ys, None, None)
+            heading[:] = _compiled_interp(stations, path_stations, self.headings, None, None)
+        else:
+            x[:] = np.interp(stations, path_stations, self._xs)
+            y[:] = np.interp(stations, path_stations, self._ys)
+            heading[:] = np.interp(stations, path_stations, self.headings)
         if not self._headings_wrapped:
             heading += np.pi
             np.mod(heading, 2.0 * np.pi, out=heading)
