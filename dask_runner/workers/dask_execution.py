@@ -133,6 +133,7 @@ class DaskBatch:
         self.retry: collections.deque[int] = collections.deque()
         self.suspects: collections.deque[int] = collections.deque()
         self.deaths: collections.Counter[int] = collections.Counter()
+        self.deaths_alone: collections.Counter[int] = collections.Counter()
         self.restarted: set[str] = set()
         self.groups: dict[str, _Group] = {}
         self.summaries: dict[Future, _Group] = {}
@@ -329,16 +330,18 @@ class DaskBatch:
         self._refresh_workers()
         for index in indices:
             self.deaths[index] += 1
-            deaths = self.deaths[index]
-            if deaths < self.settings.max_worker_deaths:
+            if isolated:
+                self.deaths_alone[index] += 1
+            # Only deaths while running alone are evidence against this runner: with others on the
+            # worker (or as a callback task beside a killer) it may be an innocent bystander.
+            if self.deaths_alone[index] < self.settings.max_worker_deaths:
                 self.suspects.append(index)
                 continue
-            where = "running alone" if isolated else "running with others"
             message = (
                 "A worker dies when its process exits, crashes (segfault) or is killed by the nanny for "
                 "exceeding its memory limit (raise memory_limit per worker).\n"
-                f"The worker running this runner died {deaths} time(s), the last time while {where}; "
-                f"the scheduler said: {exc!r}"
+                f"The worker running this runner died {self.deaths_alone[index]} time(s) while it ran alone "
+                f"({self.deaths[index]} in all); the scheduler said: {exc!r}"
             )
             self.state.finalize(index, failed_report(self.runners[index], message, "worker_lost", worker=address), exc)
 
