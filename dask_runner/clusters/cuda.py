@@ -2,11 +2,18 @@
 
 dask-cuda declares no resources by itself; without ``GPU`` on the workers a task annotated with
 ``resources={"GPU": 0.25}`` would wait forever. Each worker gets enough threads for the requested share
-(four for 0.25), so four simulations really share one GPU.
+(four for 0.25), so four simulations really share one GPU and one copy of a per-worker model.
+
+Threads of one process share one interpreter lock, so a planner whose step is mostly Python gains
+nothing from more threads on a GPU. ``workers_per_gpu=k`` starts k worker processes on each GPU instead,
+each declaring ``{"GPU": 1/k}``: simulations run truly in parallel, at the price of one model copy per
+process.
 """
 
 from __future__ import annotations
 
+import copy
+import functools
 import logging
 import math
 import os
@@ -75,8 +82,10 @@ def gpu_count() -> int:
     return physical if limit is None else min(physical, limit)
 
 
-def threads_for_share(num_gpus_per_simulation: float | None, threads_per_worker: int | None) -> int:
-    """Threads per GPU worker: enough for ``ceil(1 / share)`` simulations to share the GPU at once."""
+def threads_for_share(num_gpus_per_simulation: float | None, threads_per_worker: int | None,
+                      workers_per_gpu: int = 1) -> int:
+    """Threads per GPU worker: enough for ``ceil(GPU per worker / share)`` simulations to run at once."""
+    worker_share = 1.0 / workers_per_gpu
     if num_gpus_per_simulation is None or num_gpus_per_simulation == 0:
         return threads_per_worker or 1
     if isinstance(num_gpus_per_simulation, bool) or not 0 < num_gpus_per_simulation <= 1:
@@ -84,14 +93,50 @@ def threads_for_share(num_gpus_per_simulation: float | None, threads_per_worker:
             f"num_gpus_per_simulation must be in (0, 1] on a one-GPU-per-worker cluster, got "
             f"{num_gpus_per_simulation!r}; e.g. start_cuda_cluster(num_gpus_per_simulation=0.25)"
         )
-    needed = math.ceil(1 / num_gpus_per_simulation - 1e-9)
+    if num_gpus_per_simulation > worker_share + 1e-9:
+        raise ConfigError(
+            f"num_gpus_per_simulation={num_gpus_per_simulation} does not fit on a worker that holds "
+            f"1/{workers_per_gpu} of a GPU (workers_per_gpu={workers_per_gpu}); use at most "
+            f"{worker_share:g} GPU per simulation, or fewer workers per GPU"
+        )
+    needed = math.ceil(worker_share / num_gpus_per_simulation - 1e-9)
     if threads_per_worker is None:
         return needed
     if threads_per_worker < needed:
-        logger.warning("threads_per_worker=%d lets only %d simulation(s) share a GPU although each asks "
-                       "for %s of one; pass threads_per_worker=%d to use the whole GPU",
+        logger.warning("threads_per_worker=%d lets only %d simulation(s) share a GPU worker although each asks "
+                       "for %s of one; pass threads_per_worker=%d to use the whole share",
                        threads_per_worker, threads_per_worker, num_gpus_per_simulation, needed)
     return threads_per_worker
+
+
+@functools.cache
+def _shared_gpu_cluster_class() -> type:
+    """``LocalCUDACluster`` that starts ``workers_per_gpu`` workers with one GPU's settings each."""
+    from dask_cuda import LocalCUDACluster
+
+    class SharedGPUCluster(LocalCUDACluster):  # type: ignore[misc,unused-ignore]
+        def __init__(self, *args: Any, workers_per_gpu: int, **kwargs: Any) -> None:
+            self.workers_per_gpu = workers_per_gpu  # read by new_worker_spec, which __init__ calls
+            super().__init__(*args, **kwargs)
+
+        def new_worker_spec(self) -> dict[Any, Any]:
+            # dask-cuda names a worker after its GPU and picks the next GPU without a worker of that
+            # name; copies named "<gpu>-<i>" keep its CUDA_VISIBLE_DEVICES, CPU affinity and memory setup.
+            ((name, spec),) = super().new_worker_spec().items()
+            copies = {f"{name}-{i}": copy.deepcopy(spec) for i in range(1, self.workers_per_gpu)}
+            return {name: spec, **copies}
+
+    return SharedGPUCluster
+
+
+def _requested_gpus(kwargs: dict[str, Any]) -> int:
+    """GPUs the cluster will use: ``n_workers``, else ``CUDA_VISIBLE_DEVICES`` given here, else all visible."""
+    if kwargs.get("n_workers"):
+        return int(kwargs["n_workers"])
+    visible = kwargs.get("CUDA_VISIBLE_DEVICES")
+    if visible is not None:
+        return len(visible.split(",") if isinstance(visible, str) else list(visible))
+    return gpu_count()
 
 
 def start_cuda_cluster(
@@ -99,20 +144,25 @@ def start_cuda_cluster(
     num_gpus_per_simulation: float | None = None,
     local_directory: str | None = None,
     dashboard_address: str | None = "127.0.0.1:8787",
+    workers_per_gpu: int = 1,
     **kwargs: Any,
 ) -> LocalCluster:
     """A ``LocalCUDACluster`` on 127.0.0.1, one worker per visible GPU, resources ``{"GPU": 1, "CPU": threads}``.
 
-    Other keywords (``CUDA_VISIBLE_DEVICES``, ``rmm_pool_size``, ``device_memory_limit``, ``resources``,
+    ``workers_per_gpu=k`` starts k worker processes per GPU, each with ``{"GPU": 1/k}`` (for planners
+    whose steps are mostly Python, which threads of one process cannot run in parallel). Other keywords (``CUDA_VISIBLE_DEVICES``, ``rmm_pool_size``, ``device_memory_limit``, ``resources``,
     ...) go to ``LocalCUDACluster``; extra ``resources`` are merged into the GPU/CPU ones.
     """
     if threads_per_worker is not None and (isinstance(threads_per_worker, bool)
                                            or not isinstance(threads_per_worker, int) or threads_per_worker < 1):
         raise ConfigError(f"threads_per_worker must be a positive integer or None, got {threads_per_worker!r}; "
                           "e.g. start_cuda_cluster(num_gpus_per_simulation=0.25)")
-    threads = threads_for_share(num_gpus_per_simulation, threads_per_worker)
+    if isinstance(workers_per_gpu, bool) or not isinstance(workers_per_gpu, int) or workers_per_gpu < 1:
+        raise ConfigError(f"workers_per_gpu must be a positive integer, got {workers_per_gpu!r}; "
+                          "e.g. start_cuda_cluster(num_gpus_per_simulation=0.25, workers_per_gpu=4)")
+    threads = threads_for_share(num_gpus_per_simulation, threads_per_worker, workers_per_gpu)
     extra = validate_resources(kwargs.pop("resources", None))
-    resources = {"GPU": 1.0, "CPU": float(threads), **extra}
+    resources = {"GPU": 1.0 / workers_per_gpu, "CPU": float(threads), **extra}
 
     try:
         from dask_cuda import LocalCUDACluster
@@ -127,8 +177,13 @@ def start_cuda_cluster(
     if local_directory is not None:
         os.makedirs(local_directory, exist_ok=True)
     kwargs.setdefault("host", LOCALHOST)
+    cluster_class: Any = LocalCUDACluster
+    if workers_per_gpu > 1:
+        cluster_class = functools.partial(_shared_gpu_cluster_class(), workers_per_gpu=workers_per_gpu)
+        # n_workers counts processes: dask-cuda divides host memory by it.
+        kwargs["n_workers"] = _requested_gpus(kwargs) * workers_per_gpu
     try:
-        cluster = LocalCUDACluster(
+        cluster = cluster_class(
             threads_per_worker=threads,
             local_directory=local_directory,
             dashboard_address=resolve_dashboard_address(dashboard_address),
@@ -142,6 +197,6 @@ def start_cuda_cluster(
             raise ClusterError(f"no usable GPU was found ({type(exc).__name__}: {exc}): {NO_GPU_HINT}") from exc
         raise ClusterError(f"the CUDA cluster could not start ({type(exc).__name__}: {exc}); check the GPU "
                            "driver with nvidia-smi") from exc
-    logger.info("CUDA cluster: %d GPU worker(s) x %d thread(s), resources %s, dashboard %s",
-                len(cluster.workers), threads, resources, cluster.dashboard_link)
+    logger.info("CUDA cluster: %d GPU worker(s) (%d per GPU) x %d thread(s), resources %s, dashboard %s",
+                len(cluster.workers), workers_per_gpu, threads, resources, cluster.dashboard_link)
     return cluster

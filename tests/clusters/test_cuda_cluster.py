@@ -19,6 +19,21 @@ def test_threads_cover_the_requested_share() -> None:
         threads_for_share(2, None)
 
 
+def test_threads_cover_the_share_of_one_of_several_workers_per_gpu() -> None:
+    assert threads_for_share(0.25, None, workers_per_gpu=4) == 1
+    assert threads_for_share(0.25, None, workers_per_gpu=2) == 2
+    assert threads_for_share(1 / 3, None, workers_per_gpu=3) == 1
+    with pytest.raises(ConfigError, match=r"holds 1/4 of a GPU.*at most 0.25 GPU per simulation"):
+        threads_for_share(0.5, None, workers_per_gpu=4)
+
+
+def test_a_share_larger_than_a_worker_fails_before_any_gpu_is_touched() -> None:
+    with pytest.raises(ConfigError, match="workers_per_gpu=4"):
+        start_cuda_cluster(num_gpus_per_simulation=1.0, workers_per_gpu=4)
+    with pytest.raises(ConfigError, match=r"workers_per_gpu must be a positive integer.*workers_per_gpu=4\)"):
+        start_cuda_cluster(workers_per_gpu=0)
+
+
 def test_gpu_count_never_raises(monkeypatch: pytest.MonkeyPatch) -> None:
     count = gpu_count()
     assert count >= 0

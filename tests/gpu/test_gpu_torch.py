@@ -1,4 +1,5 @@
-"""A torch planner on a dask-cuda cluster at 0.25 GPU per simulation: all succeed, four share each GPU."""
+"""A torch planner on a dask-cuda cluster at 0.25 GPU per simulation: all succeed, four share each GPU
+(as four threads of one worker, or as four worker processes)."""
 
 from __future__ import annotations
 
@@ -51,4 +52,34 @@ def test_torch_planner_shares_each_gpu_four_ways() -> None:
     assert max(max_overlap(spans) for spans in by_worker.values()) == 4
     assert all(max_overlap(spans) <= 4 for spans in by_worker.values())
     # One network per GPU worker, on the GPU, shared by its simulations.
+    assert all(sum(":cuda" in key for key in keys) == 1 for keys in models.values()), models
+
+
+def test_four_worker_processes_per_gpu_each_run_one_simulation_at_a_time() -> None:
+    from dask_runner.clusters.cuda import gpu_count, start_cuda_cluster
+    from dask_runner.planners.torch_planner import TorchIDMPlanner
+    from dask_runner.runner.executor import execute_runners
+    from dask_runner.scenarios.synthetic import SCENARIO_TYPES, generate_scenario
+    from dask_runner.simulation.builder import build_simulation_runners
+    from dask_runner.workers.dask import DaskDistributed
+
+    gpus = gpu_count()
+    scenarios = [generate_scenario(SCENARIO_TYPES[i % len(SCENARIO_TYPES)], seed=i) for i in range(16 * gpus)]
+    runners = build_simulation_runners(scenarios, [TorchIDMPlanner])
+    with start_cuda_cluster(num_gpus_per_simulation=0.25, workers_per_gpu=4,
+                            dashboard_address="127.0.0.1:0") as cluster, \
+            DaskDistributed(cluster=cluster, max_group_size=1) as pool:
+        assert len(cluster.workers) == 4 * gpus
+        assert pool.config.number_of_gpus_per_node == gpus  # four quarters make one GPU
+        reports = execute_runners(runners, pool, num_gpus=0.25)
+        models = pool.client.run(loaded_models)
+
+    assert [r.succeeded for r in reports] == [True] * len(runners), [r.error_message for r in reports if not r.succeeded]
+    by_worker: dict[str, list[tuple[float, float]]] = {}
+    for report in reports:
+        by_worker.setdefault(str(report.worker), []).append((report.start_time, report.end_time))
+    assert len(by_worker) == 4 * gpus  # every process took simulations
+    assert all(max_overlap(spans) == 1 for spans in by_worker.values())
+    # Each process holds its own copy of the network, on the GPU.
+    assert len(models) == 4 * gpus
     assert all(sum(":cuda" in key for key in keys) == 1 for keys in models.values()), models
