@@ -27,6 +27,10 @@ MAX_ABS_MAG_JERK = 8.37  # m/s^3
 FILTER_WINDOW = 15
 FILTER_POLYORDER = 2
 
+# Extremes of a signal, compared with a bound: fmin/fmax skip NaN, as np.any(signal < bound) does.
+_least = np.fmin.reduce
+_greatest = np.fmax.reduce
+
 
 def comfort_violations(ctx: MetricContext) -> dict[str, bool]:
     """For each comfort bound, whether the history breaks it."""
@@ -34,21 +38,22 @@ def comfort_violations(ctx: MetricContext) -> dict[str, bool]:
         return {}
     dt, speed, heading = ctx.dt, ctx.ego[:, 4], ctx.ego_heading
 
-    first = savgol_derivative(np.stack([speed, heading]), dt, FILTER_WINDOW, FILTER_POLYORDER, 1)
-    second = savgol_derivative(np.stack([speed, heading]), dt, FILTER_WINDOW, FILTER_POLYORDER, 2)
+    signals = np.stack([speed, heading])
+    first = savgol_derivative(signals, dt, FILTER_WINDOW, FILTER_POLYORDER, 1)
+    second = savgol_derivative(signals, dt, FILTER_WINDOW, FILTER_POLYORDER, 2)
     lon_accel, yaw_rate = first
     lon_jerk, yaw_accel = second
     lat_accel = speed * yaw_rate
     lat_jerk = savgol_derivative(lat_accel, dt, FILTER_WINDOW, FILTER_POLYORDER, 1)
     mag_jerk = np.hypot(lon_jerk, lat_jerk)
     return {
-        "min_lon_accel": bool(np.any(lon_accel < MIN_LON_ACCEL)),
-        "max_lon_accel": bool(np.any(lon_accel > MAX_LON_ACCEL)),
-        "lat_accel": bool(np.any(np.abs(lat_accel) > MAX_ABS_LAT_ACCEL)),
-        "yaw_rate": bool(np.any(np.abs(yaw_rate) > MAX_ABS_YAW_RATE)),
-        "yaw_accel": bool(np.any(np.abs(yaw_accel) > MAX_ABS_YAW_ACCEL)),
-        "lon_jerk": bool(np.any(np.abs(lon_jerk) > MAX_ABS_LON_JERK)),
-        "mag_jerk": bool(np.any(mag_jerk > MAX_ABS_MAG_JERK)),
+        "min_lon_accel": bool(_least(lon_accel) < MIN_LON_ACCEL),
+        "max_lon_accel": bool(_greatest(lon_accel) > MAX_LON_ACCEL),
+        "lat_accel": bool(_greatest(np.abs(lat_accel)) > MAX_ABS_LAT_ACCEL),
+        "yaw_rate": bool(_greatest(np.abs(yaw_rate)) > MAX_ABS_YAW_RATE),
+        "yaw_accel": bool(_greatest(np.abs(yaw_accel)) > MAX_ABS_YAW_ACCEL),
+        "lon_jerk": bool(_greatest(np.abs(lon_jerk)) > MAX_ABS_LON_JERK),
+        "mag_jerk": bool(_greatest(mag_jerk) > MAX_ABS_MAG_JERK),
     }
 
 

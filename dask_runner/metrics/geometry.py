@@ -38,84 +38,76 @@ def box_polygons(corners: FloatArray) -> npt.NDArray[np.object_]:
 
 
 _CELL_M = 10.0  # grid cell of Segments.nearest
-_REACH_M = 5.0  # a cell lists every segment that comes within this distance of it
+_REACH_M = 5.0  # a cell's candidates are every segment that comes within this distance of it
+_BRUTE_FORCE_PAIRS = 4096  # below this many (point, segment) pairs, compare them all: no grid
 
 
 @dataclass(frozen=True)
 class Segments:
-    """Line segments as flat arrays and a uniform grid, for exact nearest-segment queries of many points.
+    """Line segments as flat arrays, for exact nearest-segment queries of many points.
 
-    No spatial tree: each grid cell lists the segments within ``_REACH_M`` of it (sorted by index),
-    so one query gathers the (point, candidate) pairs of all points at once and takes one vectorised
-    distance over them, about three times faster than building and querying an STRtree on the
-    synthetic maps (150 points, 600-800 segments). A nearest hit within the reach is exact, since
+    No spatial tree and no map-wide grid: a query puts its points in the cells of a uniform grid and
+    takes as candidates of each cell the segments whose box, grown by ``_REACH_M``, covers it (one
+    vectorised test of the query's few cells against all segments), then one vectorised distance over
+    the (point, candidate) pairs. Only the cells the query touches are ever listed, so nothing is built
+    per map: a scenario's metrics query each map once. A nearest hit within the reach is exact, since
     every segment that close is a candidate; points with none that close are checked against all
-    segments. Ties go to the segment of lowest index, so the answer is deterministic.
+    segments, and so are all points of a query with few (point, segment) pairs. Ties go to the segment
+    of lowest index, so the answer is deterministic.
     """
 
     starts: FloatArray  # [S, 2]
     vectors: FloatArray  # [S, 2] (non-zero)
     inverse_length2: FloatArray  # [S]
-    cell_keys: npt.NDArray[np.int64]  # [K] sorted keys of the non-empty cells
-    cell_offsets: npt.NDArray[np.int64]  # [K + 1] each cell's slice of cell_segments
-    cell_segments: npt.NDArray[np.int64]  # segment indices, ascending within a cell
+    cell_lo: npt.NDArray[np.int64]  # [S, 2] lowest cell (x, y) the segment's grown box touches
+    cell_hi: npt.NDArray[np.int64]  # [S, 2] highest cell
 
     @classmethod
     def from_starts_and_vectors(cls, starts: FloatArray, vectors: FloatArray) -> Segments:
         ends = starts + vectors
         lo = np.floor((np.minimum(starts, ends) - _REACH_M) / _CELL_M).astype(np.int64)
         hi = np.floor((np.maximum(starts, ends) + _REACH_M) / _CELL_M).astype(np.int64)
-        nx = hi[:, 0] - lo[:, 0] + 1
-        counts = nx * (hi[:, 1] - lo[:, 1] + 1)
-        seg = np.repeat(np.arange(counts.shape[0], dtype=np.int64), counts)
-        local = np.arange(int(counts.sum()), dtype=np.int64) - np.repeat(np.cumsum(counts) - counts, counts)
-        keys = _cell_key(lo[seg, 0] + local % nx[seg], lo[seg, 1] + local // nx[seg])
-        order = np.argsort(keys, kind="stable")  # stable: segments stay ascending within a cell
-        keys, seg = keys[order], seg[order]
-        first = np.flatnonzero(np.concatenate([keys[:1] == keys[:1], keys[1:] != keys[:-1]]))
-        return cls(
-            starts,
-            vectors,
-            1.0 / np.einsum("ij,ij->i", vectors, vectors),
-            keys[first],
-            np.append(first, keys.shape[0]),
-            seg,
-        )
+        return cls(starts, vectors, 1.0 / np.einsum("ij,ij->i", vectors, vectors), lo, hi)
 
     def __len__(self) -> int:
         return int(self.starts.shape[0])
 
     def nearest(self, points: FloatArray) -> npt.NDArray[np.int64]:
         """Index [N] of the segment nearest to each of ``points`` [N, 2] (-1 when there are no segments)."""
-        n = points.shape[0]
+        n, count = points.shape[0], len(self)
+        if count == 0 or n == 0:
+            return np.full(n, -1, dtype=np.int64)
+        if n * count <= _BRUTE_FORCE_PAIRS:
+            # argmin takes the first of equal distances: the lowest index, as the grid does.
+            return np.argmin(self._distance2(points[:, None, :], np.arange(count)[None, :]), axis=1)
         out = np.full(n, -1, dtype=np.int64)
-        if len(self) == 0 or n == 0:
-            return out
         cells = np.floor(points / _CELL_M).astype(np.int64)
-        keys = _cell_key(cells[:, 0], cells[:, 1])
-        slot = np.searchsorted(self.cell_keys, keys)
-        slot[slot == self.cell_keys.shape[0]] = 0
-        found = self.cell_keys[slot] == keys
-        begin = np.where(found, self.cell_offsets[slot], 0)
-        counts = np.where(found, self.cell_offsets[slot + 1] - begin, 0)
+        _, first, inverse = np.unique(_cell_key(cells[:, 0], cells[:, 1]), return_index=True, return_inverse=True)
+        cx, cy = cells[first, 0:1], cells[first, 1:2]  # [U, 1]: the query's cells
+        lo, hi = self.cell_lo, self.cell_hi
+        covers = (lo[:, 0] <= cx) & (hi[:, 0] >= cx) & (lo[:, 1] <= cy) & (hi[:, 1] >= cy)  # [U, S]
+        cell_counts = np.count_nonzero(covers, axis=1)
+        candidates = np.nonzero(covers)[1]  # by cell, segments ascending within a cell
+        counts = cell_counts[inverse]
+        begin = (np.cumsum(cell_counts) - cell_counts)[inverse]
         total = int(counts.sum())
-        far = ~found
+        far = counts == 0
         if total:
             group_start = np.cumsum(counts) - counts
             pair_point = np.repeat(np.arange(n), counts)
-            pair_segment = self.cell_segments[np.repeat(begin - group_start, counts) + np.arange(total)]
+            pair_segment = candidates[np.repeat(begin - group_start, counts) + np.arange(total)]
             d2 = self._distance2(points[pair_point], pair_segment)
-            has = counts > 0
+            has = ~far
             minimum = np.full(n, np.inf)
             minimum[has] = np.minimum.reduceat(d2, group_start[has])
             # The first pair at its point's minimum: segments ascend within a cell, so the lowest index.
             at_min = np.flatnonzero(d2 == minimum[pair_point])
-            first = np.concatenate([[True], pair_point[at_min[1:]] != pair_point[at_min[:-1]]])
-            out[pair_point[at_min[first]]] = pair_segment[at_min[first]]
+            first_pair = np.concatenate([[True], pair_point[at_min[1:]] != pair_point[at_min[:-1]]])
+            out[pair_point[at_min[first_pair]]] = pair_segment[at_min[first_pair]]
             far |= minimum > _REACH_M * _REACH_M
         rows = np.flatnonzero(far)
         if rows.size:
-            every = np.arange(len(self))
+            every = np.arange(count)
             d2_all = self._distance2(points[rows][:, None, :], every[None, :])
             out[rows] = np.argmin(d2_all, axis=1)  # the first of equal distances: the lowest index
         return out

@@ -31,39 +31,42 @@ def min_time_to_collision(ctx: MetricContext, horizon: float = TIME_HORIZON_S, s
     agents = ctx.agents
     if len(agents) == 0:
         return float("inf")
+    params = ctx.params
+    centres = ctx.ego_centers
     steps = agents.step
-    centres = ctx.ego_centers[steps]
     speed = ctx.ego_speed[steps]
-    heading = centres[:, 2]
-    rel = agents.poses[:, :2] - centres[:, :2]
-    cos, sin = np.cos(heading), np.sin(heading)
-    # The agent in the ego's frame: position, velocity and the half extents of its box on both axes.
-    lon, lat = rel[:, 0] * cos + rel[:, 1] * sin, -rel[:, 0] * sin + rel[:, 1] * cos
-    v_lon = agents.velocities[:, 0] * cos + agents.velocities[:, 1] * sin
-    v_lat = -agents.velocities[:, 0] * sin + agents.velocities[:, 1] * cos
-    d_heading = agents.poses[:, 2] - heading
-    half_l, half_w = agents.sizes[:, 0] / 2.0, agents.sizes[:, 1] / 2.0
+    step_cos, step_sin = np.cos(centres[:, 2]), np.sin(centres[:, 2])  # per step, not per agent row
+    cos, sin = step_cos[steps], step_sin[steps]
+    rel = agents.poses[:, :2] - centres[steps, :2]
+    lon = rel[:, 0] * cos + rel[:, 1] * sin
+    # Leads within reach: the longitudinal test below with the agent's extent and closing speed bounded by
+    # its half diagonal and speed (plus 1 m for rounding), so the exact tests run on a few rows only.
+    reach = agents.half_diagonals + params.length / 2.0 + (speed + agents.speeds) * horizon + 1.0
+    ahead = (lon > 0.0) & (speed > STOPPED_SPEED_THRESHOLD) & (lon <= reach)
+    ahead[ctx.collisions.rows] = False  # agents already overlapping the ego are the collision metric's
+    rows = np.flatnonzero(ahead)
+    if rows.size == 0:
+        return float("inf")
+    cos, sin, rel, lon, speed = cos[rows], sin[rows], rel[rows], lon[rows], speed[rows]
+    # The agent in the ego's frame: lateral position, velocity and the half extents of its box on both axes.
+    lat = -rel[:, 0] * sin + rel[:, 1] * cos
+    velocities = agents.velocities[rows]
+    v_lon = velocities[:, 0] * cos + velocities[:, 1] * sin
+    v_lat = -velocities[:, 0] * sin + velocities[:, 1] * cos
+    d_heading = agents.poses[rows, 2] - centres[steps[rows], 2]
+    half_l, half_w = agents.sizes[rows, 0] / 2.0, agents.sizes[rows, 1] / 2.0
     ext_lon = np.abs(np.cos(d_heading)) * half_l + np.abs(np.sin(d_heading)) * half_w
     ext_lat = np.abs(np.sin(d_heading)) * half_l + np.abs(np.cos(d_heading)) * half_w
-    params = ctx.params
     # A necessary condition for the swept boxes to meet within the horizon (separating axes of the ego).
     lateral_reach = params.width / 2.0 + ext_lat + np.abs(v_lat) * horizon
     closing = np.maximum(speed - v_lon, 0.0) * horizon
-    candidate = (
-        (lon > 0.0)  # a lead: ahead of the ego's centre
-        & (speed > STOPPED_SPEED_THRESHOLD)
-        & (np.abs(lat) <= lateral_reach)
-        & (lon - ext_lon - params.length / 2.0 <= closing)
-    )
-    colliding = np.zeros(len(agents), dtype=bool)
-    colliding[ctx.collisions.rows] = True
-    rows = np.flatnonzero(candidate & ~colliding)
+    rows = rows[(np.abs(lat) <= lateral_reach) & (lon - ext_lon - params.length / 2.0 <= closing)]
     if rows.size == 0:
         return float("inf")
     times = np.arange(1, int(round(horizon / step)) + 1) * step  # [H]
     n, h = rows.size, times.size
     # Ego boxes moved along their heading, agents along their velocity: [n, H] poses.
-    ego_c, ego_v = centres[rows], speed[rows]
+    ego_c, ego_v = centres[steps[rows]], ctx.ego_speed[steps[rows]]
     ego_poses = np.empty((n, h, 3))
     ego_poses[..., 0] = ego_c[:, None, 0] + (ego_v * np.cos(ego_c[:, 2]))[:, None] * times
     ego_poses[..., 1] = ego_c[:, None, 1] + (ego_v * np.sin(ego_c[:, 2]))[:, None] * times

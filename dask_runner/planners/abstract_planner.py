@@ -29,6 +29,19 @@ class PlannerInput:
     history: SimulationHistoryBuffer
     traffic_light_data: dict[str, TrafficLightStatus]
 
+    def __init__(
+        self,
+        iteration: SimulationIteration,
+        history: SimulationHistoryBuffer,
+        traffic_light_data: dict[str, TrafficLightStatus],
+    ) -> None:
+        # One per simulation step: writing the instance dict directly costs a third of dataclass's frozen
+        # __init__ (object.__setattr__ per field); the instance stays frozen.
+        fields = self.__dict__
+        fields["iteration"] = iteration
+        fields["history"] = history
+        fields["traffic_light_data"] = traffic_light_data
+
 
 class AbstractPlanner(abc.ABC):
     """Subclasses implement ``initialize``, ``name``, ``observation_type``, ``compute_planner_trajectory``.

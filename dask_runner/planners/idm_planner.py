@@ -231,9 +231,10 @@ class IDMPlanner(AbstractPlanner):
         if offsets is None or offsets.shape[0] != count:
             offsets = np.arange(count, dtype=np.float64) * dt
             self._time_offsets = offsets
+        # Whole columns, each in one numpy call: a dozen calls of about a microsecond make most of a step.
         states = np.zeros((count, EGO_DIM))
         np.add(offsets, time_s, out=states[:, T])
-        path.fill_poses(np.array(stations), states[:, X], states[:, Y], states[:, HEADING])
+        states[:, X], states[:, Y], states[:, HEADING] = path.pose_columns(np.array(stations))
         accelerations.append(accelerations[-1])
         states[:, VELOCITY] = velocities
         states[:, ACCELERATION] = accelerations

@@ -65,7 +65,7 @@ class RoutePath:
         self._lane_ends: list[float] = self.lane_end_stations.tolist()  # plain floats for per-step look-ups
         self._speed_limits: list[float] = self.lane_speed_limits.tolist()
         widths = [
-            float(np.mean(np.hypot(*(lane.left_boundary - lane.right_boundary).T)))
+            _mean_width(lane)
             for lane in lanes
             if lane.left_boundary.shape == lane.right_boundary.shape and lane.left_boundary.size
         ]
@@ -186,24 +186,29 @@ class RoutePath:
             axis=1,
         )
 
-    def fill_poses(self, stations: FloatArray, x: FloatArray, y: FloatArray, heading: FloatArray) -> None:
-        """``poses_at`` written into the given columns (a trajectory's), without temporary arrays.
+    def pose_columns(self, stations: FloatArray) -> tuple[FloatArray, FloatArray, FloatArray]:
+        """x, y and heading (in [-pi, pi)) at ``stations`` (a float64 array), as ``poses_at`` gives them.
 
-        ``stations``: a float64 array. Planners call this every step, so it skips ``np.interp``'s
-        argument checks when numpy's compiled function is reachable."""
+        Planners call this every step, so it skips ``np.interp``'s argument checks when numpy's compiled
+        function is reachable."""
         path_stations = self.stations
         if _compiled_interp is not None:
-            x[:] = _compiled_interp(stations, path_stations, self._xs, None, None)
-            y[:] = _compiled_interp(stations, path_stations, self._ys, None, None)
-            heading[:] = _compiled_interp(stations, path_stations, self.headings, None, None)
+            x = _compiled_interp(stations, path_stations, self._xs, None, None)
+            y = _compiled_interp(stations, path_stations, self._ys, None, None)
+            heading = _compiled_interp(stations, path_stations, self.headings, None, None)
         else:
-            x[:] = np.interp(stations, path_stations, self._xs)
-            y[:] = np.interp(stations, path_stations, self._ys)
-            heading[:] = np.interp(stations, path_stations, self.headings)
+            x = np.interp(stations, path_stations, self._xs)
+            y = np.interp(stations, path_stations, self._ys)
+            heading = np.interp(stations, path_stations, self.headings)
         if not self._headings_wrapped:
             heading += np.pi
             np.mod(heading, 2.0 * np.pi, out=heading)
             heading -= np.pi
+        return x, y, heading
+
+    def fill_poses(self, stations: FloatArray, x: FloatArray, y: FloatArray, heading: FloatArray) -> None:
+        """``pose_columns`` written into the given columns (a trajectory's)."""
+        x[:], y[:], heading[:] = self.pose_columns(stations)
 
     def heading_at(self, station: float) -> float:
         return float(np.interp(station, self.stations, self.headings))
@@ -212,3 +217,9 @@ class RoutePath:
         index = bisect_left(self._lane_ends, station)
         limits = self._speed_limits
         return limits[index] if index < len(limits) else limits[-1]
+
+
+def _mean_width(lane: Lane) -> float:
+    """The mean distance between the lane's boundaries: np.mean's sum and division, without its wrapper."""
+    across = lane.left_boundary - lane.right_boundary
+    return float(np.add.reduce(np.hypot(across[:, 0], across[:, 1])) / across.shape[0])

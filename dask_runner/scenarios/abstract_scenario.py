@@ -53,6 +53,10 @@ class AbstractScenario(abc.ABC):
     def get_time_point(self, iteration: int) -> float:
         return self.initial_ego_state.time_s + iteration * self.database_interval
 
+    def get_time_points(self) -> list[float]:
+        """``get_time_point`` of every iteration, in order (array-backed scenarios answer in one call)."""
+        return [self.get_time_point(iteration) for iteration in range(self.get_number_of_iterations())]
+
     @property
     def initial_ego_state(self) -> EgoState:
         return self.get_ego_state_at_iteration(0)

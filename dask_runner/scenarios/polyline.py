@@ -23,7 +23,7 @@ def wrap_angle(angle: FloatArray | float) -> FloatArray:
 
 def segment_lengths(polyline: FloatArray) -> FloatArray:
     """Length of each of the M-1 segments of a polyline [M, 2]."""
-    d = np.diff(polyline, axis=0)
+    d = polyline[1:] - polyline[:-1]  # np.diff(polyline, axis=0), without its wrapper
     return np.asarray(np.hypot(d[:, 0], d[:, 1]), dtype=np.float64)
 
 

@@ -202,6 +202,9 @@ class LazyScenario(AbstractScenario):
     def get_time_point(self, iteration: int) -> float:
         return self.built.get_time_point(iteration)
 
+    def get_time_points(self) -> list[float]:
+        return self.built.get_time_points()
+
     @property
     def initial_ego_state(self) -> EgoState:
         return self.built.initial_ego_state

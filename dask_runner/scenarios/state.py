@@ -86,6 +86,29 @@ class EgoState:
     steering_angle: float = 0.0
     yaw_rate: float = 0.0
 
+    def __init__(
+        self,
+        time_s: float,
+        x: float,
+        y: float,
+        heading: float,
+        velocity: float = 0.0,
+        acceleration: float = 0.0,
+        steering_angle: float = 0.0,
+        yaw_rate: float = 0.0,
+    ) -> None:
+        # One per simulation step: the slots' own setters cost half of the object.__setattr__ per field
+        # of dataclass's frozen __init__ (the instance stays frozen all the same).
+        set_t, set_x, set_y, set_heading, set_v, set_a, set_steering, set_yaw_rate = _EGO_SLOT_SETTERS
+        set_t(self, time_s)
+        set_x(self, x)
+        set_y(self, y)
+        set_heading(self, heading)
+        set_v(self, velocity)
+        set_a(self, acceleration)
+        set_steering(self, steering_angle)
+        set_yaw_rate(self, yaw_rate)
+
     def to_array(self) -> FloatArray:
         return np.array(
             [self.time_s, self.x, self.y, self.heading, self.velocity, self.acceleration,
@@ -100,6 +123,12 @@ class EgoState:
     @property
     def pose(self) -> StateSE2:
         return StateSE2(self.x, self.y, self.heading)
+
+
+_EGO_SLOT_SETTERS = tuple(getattr(EgoState, name).__set__ for name in EGO_FIELDS)
+
+
+_EGO_SLOT_SETTERS = tuple(getattr(EgoState, name).__set__ for name in EGO_FIELDS)
 
 
 def rear_axle_to_center(states: FloatArray, params: VehicleParameters) -> FloatArray:
@@ -121,6 +150,19 @@ class TrackedObjects:
     velocities: FloatArray  # [N, 2] vx, vy in the world frame
     sizes: FloatArray  # [N, 2] length, width
 
+    def __init__(
+        self, track_ids: IntArray, agent_types: npt.NDArray[np.int8], poses: FloatArray, velocities: FloatArray,
+        sizes: FloatArray,
+    ) -> None:
+        # One per scenario iteration: writing the fields straight into the instance dict costs a third of
+        # dataclass's frozen __init__ (object.__setattr__ per field); the instance stays frozen.
+        fields = self.__dict__
+        fields["track_ids"] = track_ids
+        fields["agent_types"] = agent_types
+        fields["poses"] = poses
+        fields["velocities"] = velocities
+        fields["sizes"] = sizes
+
     def __len__(self) -> int:
         return int(self.track_ids.shape[0])
 
@@ -141,9 +183,10 @@ class Trajectory:
 
     states: FloatArray = field(repr=False)
 
-    def __post_init__(self) -> None:
-        if self.states.ndim != 2 or self.states.shape[1] != EGO_DIM or self.states.shape[0] < 2:
-            raise ValueError(f"a trajectory needs at least 2 rows of {EGO_DIM} columns, got {self.states.shape}")
+    def __init__(self, states: FloatArray) -> None:
+        if states.ndim != 2 or states.shape[1] != EGO_DIM or states.shape[0] < 2:
+            raise ValueError(f"a trajectory needs at least 2 rows of {EGO_DIM} columns, got {states.shape}")
+        self.__dict__["states"] = states  # planners make one per step: no object.__setattr__ of a frozen __init__
 
     @property
     def start_time(self) -> float:

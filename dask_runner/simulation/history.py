@@ -27,6 +27,13 @@ class SimulationIteration:
     index: int
     time_s: float
 
+    def __init__(self, index: int, time_s: float) -> None:
+        # Frozen dataclasses made every step write their instance dict directly: dataclass's own
+        # __init__ goes through object.__setattr__ per field, at three times the cost.
+        fields = self.__dict__
+        fields["index"] = index
+        fields["time_s"] = time_s
+
 
 @dataclass(frozen=True)
 class SimulationHistorySample:
@@ -37,6 +44,21 @@ class SimulationHistorySample:
     trajectory: Trajectory
     observation: TrackedObjects
     traffic_light_status: dict[str, TrafficLightStatus] = field(default_factory=dict)
+
+    def __init__(
+        self,
+        iteration: SimulationIteration,
+        ego_state: EgoState,
+        trajectory: Trajectory,
+        observation: TrackedObjects,
+        traffic_light_status: dict[str, TrafficLightStatus] | None = None,
+    ) -> None:
+        fields = self.__dict__  # as SimulationIteration: no object.__setattr__ per field
+        fields["iteration"] = iteration
+        fields["ego_state"] = ego_state
+        fields["trajectory"] = trajectory
+        fields["observation"] = observation
+        fields["traffic_light_status"] = {} if traffic_light_status is None else traffic_light_status
 
 
 @dataclass

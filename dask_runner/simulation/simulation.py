@@ -97,7 +97,8 @@ class Simulation:
         return self._traffic_lights
 
     def get_planner_input(self) -> PlannerInput:
-        if not self._running or self._history_buffer is None:
+        buffer = self._history_buffer
+        if not self._running or buffer is None:
             raise DaskRunnerError("the simulation is not running; call initialize() before get_planner_input()")
         iteration = self._setup.time_controller.get_iteration()
         traffic_lights = self._traffic_lights
@@ -105,7 +106,7 @@ class Simulation:
             traffic_lights = self._traffic_lights = self._setup.scenario.get_traffic_light_status_at_iteration(
                 iteration.index
             )
-        return PlannerInput(iteration=iteration, history=self._history_buffer, traffic_light_data=traffic_lights)
+        return PlannerInput(iteration, buffer, traffic_lights)  # iteration, history, traffic_light_data
 
     def propagate(self, trajectory: Trajectory) -> None:
         """Record the current iteration with ``trajectory``, then advance (or stop after the last iteration)."""
@@ -118,11 +119,10 @@ class Simulation:
         time_controller = setup.time_controller
         iteration: SimulationIteration = time_controller.get_iteration()
         ego_state, observation = buffer.ego_states[-1], buffer.observations[-1]
-        self._history.add_sample(
-            SimulationHistorySample(
-                iteration, ego_state, trajectory, observation, self._current_traffic_lights(iteration.index)
-            )
-        )
+        traffic_lights = self._traffic_lights
+        if traffic_lights is None:
+            traffic_lights = self._current_traffic_lights(iteration.index)
+        self._history.add_sample(SimulationHistorySample(iteration, ego_state, trajectory, observation, traffic_lights))
         self._traffic_lights = None
         next_iteration = time_controller.next_iteration()
         if next_iteration is None:

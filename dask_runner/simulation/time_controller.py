@@ -32,7 +32,7 @@ class StepSimulationTimeController:
                     f"scenario {self._scenario.token!r} has {count} iteration(s); a simulation needs at least 2"
                 )
             self._iterations = [
-                SimulationIteration(index, self._scenario.get_time_point(index)) for index in range(count)
+                SimulationIteration(index, time_s) for index, time_s in enumerate(self._scenario.get_time_points())
             ]
         return self._iterations
 
@@ -40,11 +40,11 @@ class StepSimulationTimeController:
         return len(self._all_iterations())
 
     def get_iteration(self) -> SimulationIteration:
-        return self._all_iterations()[self._index]
+        return (self._iterations or self._all_iterations())[self._index]  # called twice a step
 
     def next_iteration(self) -> SimulationIteration | None:
         """Advance the clock; None (and no advance) when the current iteration is the last."""
-        iterations = self._all_iterations()
+        iterations = self._iterations or self._all_iterations()
         if self._index + 1 >= len(iterations):
             return None
         self._index += 1

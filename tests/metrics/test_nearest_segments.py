@@ -43,3 +43,13 @@ def test_polyline_stations_along_a_bend() -> None:
     line = Polyline.from_points(np.array([[0.0, 0.0], [10.0, 0.0], [10.0, 10.0]]))
     stations = line.stations_of(np.array([[4.0, 1.0], [11.0, 7.0], [-3.0, 0.0], [10.0, 40.0]]))
     assert np.allclose(stations, [4.0, 17.0, 0.0, 20.0])
+
+
+def test_small_queries_compared_with_every_segment_answer_as_the_grid() -> None:
+    # A query of few points skips the grid; each point's answer must not depend on the company it comes in.
+    rng = np.random.default_rng(5)
+    segments = _segments(rng, 300)
+    points = np.concatenate([rng.uniform(-70.0, 70.0, (200, 2)), segments.starts[:20], rng.uniform(200.0, 400.0, (5, 2))])
+    together = segments.nearest(points)  # 225 x 300 pairs: the grid
+    alone = np.concatenate([segments.nearest(points[i : i + 2]) for i in range(0, points.shape[0], 2)])
+    assert np.array_equal(together, alone)

@@ -61,3 +61,9 @@ def test_pickles_carry_no_caches_and_rebuild_them(scenario) -> None:
     assert len(pickle.dumps(scenario)) == len(pickle.dumps(fresh))
     copy = pickle.loads(pickle.dumps(scenario))
     assert np.array_equal(copy.get_tracked_objects_at_iteration(5).poses, scenario.get_tracked_objects_at_iteration(5).poses)
+
+
+def test_time_points_are_every_iterations_time_point(scenario) -> None:
+    times = scenario.get_time_points()
+    assert times == [scenario.get_time_point(i) for i in range(scenario.get_number_of_iterations())]
+    assert all(type(t) is float for t in times)

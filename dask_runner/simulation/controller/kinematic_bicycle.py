@@ -24,26 +24,34 @@ class KinematicBicycleModel:
         self, state: EgoState, acceleration: float, steering_angle: float, dt: float, time_s: float | None = None
     ) -> EgoState:
         """The state ``dt`` seconds after ``state`` under the (clipped) commands, stamped ``time_s`` if given."""
+        # Clamps as conditional expressions, which give what min(max(...)) gives at a fraction of the calls.
         vehicle = self.vehicle
-        accel = min(max(acceleration, -vehicle.max_deceleration), vehicle.max_acceleration)
+        low, high = -vehicle.max_deceleration, vehicle.max_acceleration
+        accel = low if low > acceleration else acceleration
+        accel = high if high < accel else accel
         velocity = state.velocity
         if velocity + accel * dt < 0.0:
             accel = -velocity / dt  # stop, do not reverse
         max_delta = self.max_steering_rate * dt
-        steer = min(max(steering_angle, state.steering_angle - max_delta), state.steering_angle + max_delta)
-        steer = min(max(steer, -vehicle.max_steering_angle), vehicle.max_steering_angle)
+        low, high = state.steering_angle - max_delta, state.steering_angle + max_delta
+        steer = low if low > steering_angle else steering_angle
+        steer = high if high < steer else steer
+        low, high = -vehicle.max_steering_angle, vehicle.max_steering_angle
+        steer = low if low > steer else steer
+        steer = high if high < steer else steer
 
         mean_velocity = velocity + 0.5 * accel * dt
         yaw_rate = mean_velocity * math.tan(steer) / vehicle.wheel_base
         mid_heading = state.heading + 0.5 * yaw_rate * dt
         distance = mean_velocity * dt
-        return EgoState(
-            time_s=state.time_s + dt if time_s is None else time_s,
-            x=state.x + distance * math.cos(mid_heading),
-            y=state.y + distance * math.sin(mid_heading),
-            heading=wrap_angle(state.heading + yaw_rate * dt),
-            velocity=max(velocity + accel * dt, 0.0),
-            acceleration=accel,
-            steering_angle=steer,
-            yaw_rate=yaw_rate,
+        new_velocity = velocity + accel * dt
+        return EgoState(  # positional: time_s, x, y, heading, velocity, acceleration, steering_angle, yaw_rate
+            state.time_s + dt if time_s is None else time_s,
+            state.x + distance * math.cos(mid_heading),
+            state.y + distance * math.sin(mid_heading),
+            wrap_angle(state.heading + yaw_rate * dt),
+            0.0 if 0.0 > new_velocity else new_velocity,
+            accel,
+            steer,
+            yaw_rate,
         )

@@ -37,8 +37,7 @@ def sample_trajectory(states: FloatArray, time_s: float, times: list[float] | No
     elif index >= count:
         row = states[-1].tolist()
     else:
-        before: list[float] = states[index - 1].tolist()
-        after: list[float] = states[index].tolist()
+        before, after = states[index - 1 : index + 1].tolist()
         weight = (time_s - before[T]) / (after[T] - before[T])
         row = [b + weight * (a - b) for b, a in zip(before, after)]
         row[HEADING] = wrap_angle(before[HEADING] + weight * wrap_angle(after[HEADING] - before[HEADING]))
