@@ -5,10 +5,12 @@
     python scripts/benchmark.py --scenarios 256 --skip sequential_threads
 
 It prints, for each pool: wall time (pool start included), efficiency = (sequential time / cores) / wall,
-and the ratio to a plain ``concurrent.futures.ProcessPoolExecutor`` calling ``run_simulation``; then the
-per-runner overhead of ``execute_runners`` on DaskDistributed against raw ``client.submit`` on no-op
-runners, and the driver's peak memory (RSS) with many no-op runners queued. Ray (one remote task per
-runner, as nuPlan's pool does) runs only when ray is importable.
+the ratio to a plain ``concurrent.futures.ProcessPoolExecutor`` calling ``run_simulation``, when the first
+simulation started, and the CPU seconds of this (driver) process and of the worker processes (wall times
+are noisy on a shared machine; the CPU figures show where the time goes); then the per-runner overhead
+of ``execute_runners`` on DaskDistributed against raw ``client.submit`` on no-op runners, and the
+driver's peak memory (RSS) with many no-op runners queued. Ray (one remote task per runner, as nuPlan's
+pool does) runs only when ray is importable.
 """
 
 from __future__ import annotations
@@ -16,11 +18,13 @@ from __future__ import annotations
 import argparse
 import gc
 import os
+import resource
 import sys
 import threading
 import time
 from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass
 from typing import Any, Self
 
 import psutil
@@ -72,48 +76,82 @@ def build_runners(count: int, unique: int) -> list[AbstractRunner]:
     return list(build_simulation_runners(scenarios, [IDMPlanner]))
 
 
-def timed(run: Callable[[], list[RunnerReport]]) -> tuple[float, int]:
+# What a pool run returns: its reports and the CPU seconds of its worker processes (None: the driver's).
+PoolResult = tuple[list[RunnerReport], float | None]
+
+
+@dataclass(frozen=True)
+class PoolRun:
+    wall: float
+    succeeded: int
+    first_start: float  # from the pool's creation to the first simulation's start
+    driver_cpu: float  # this process: for Dask also its scheduler, nannies and client
+    workers_cpu: float | None
+
+
+def cpu_seconds(who: int = resource.RUSAGE_SELF) -> float:
+    usage = resource.getrusage(who)
+    return usage.ru_utime + usage.ru_stime
+
+
+def timed(run: Callable[[], PoolResult]) -> PoolRun:
     gc.collect()
+    driver_cpu = cpu_seconds()
+    started = time.time()
     start = time.perf_counter()
-    reports = run()
+    reports, workers_cpu = run()
     wall = time.perf_counter() - start
-    return wall, sum(1 for r in reports if r.succeeded)
+    first_start = min((r.start_time for r in reports if r.start_time is not None), default=started) - started
+    return PoolRun(wall, sum(1 for r in reports if r.succeeded), first_start, cpu_seconds() - driver_cpu, workers_cpu)
 
 
-def run_sequential(runners: list[AbstractRunner], cores: int) -> list[RunnerReport]:
+def run_sequential(runners: list[AbstractRunner], cores: int) -> PoolResult:
     from dask_runner.runner.executor import execute_runners
     from dask_runner.workers.sequential import Sequential
 
     with Sequential() as pool:
-        return execute_runners(runners, pool)
+        return execute_runners(runners, pool), None
 
 
-def run_parallel(runners: list[AbstractRunner], cores: int, processes: bool) -> list[RunnerReport]:
+def run_parallel(runners: list[AbstractRunner], cores: int, processes: bool) -> PoolResult:
     from dask_runner.runner.executor import execute_runners
     from dask_runner.workers.parallel import SingleMachineParallelExecutor
 
+    children = cpu_seconds(resource.RUSAGE_CHILDREN)
     with SingleMachineParallelExecutor(use_process_pool=processes, max_workers=cores) as pool:
-        return execute_runners(runners, pool)
+        reports = execute_runners(runners, pool)
+    return reports, (cpu_seconds(resource.RUSAGE_CHILDREN) - children if processes else None)
 
 
-def run_process_pool(runners: list[AbstractRunner], cores: int) -> list[RunnerReport]:
+def run_process_pool(runners: list[AbstractRunner], cores: int) -> PoolResult:
     import multiprocessing
 
     from dask_runner.runner.run_simulation import run_simulation
 
+    children = cpu_seconds(resource.RUSAGE_CHILDREN)
     with ProcessPoolExecutor(max_workers=cores, mp_context=multiprocessing.get_context("spawn")) as pool:
-        return list(pool.map(run_simulation, runners))
+        reports = list(pool.map(run_simulation, runners))
+    return reports, cpu_seconds(resource.RUSAGE_CHILDREN) - children  # the pool's workers, joined
 
 
-def run_dask(runners: list[AbstractRunner], cores: int) -> list[RunnerReport]:
+def worker_cpu_seconds() -> float:
+    times = psutil.Process().cpu_times()
+    return float(times.user + times.system)
+
+
+def run_dask(runners: list[AbstractRunner], cores: int) -> PoolResult:
     from dask_runner.runner.executor import execute_runners
     from dask_runner.workers.dask import DaskDistributed
 
-    with DaskDistributed(n_workers=cores, threads_per_worker=1, dashboard_address="127.0.0.1:0") as pool:
-        return execute_runners(runners, pool)
+    pool = DaskDistributed(n_workers=cores, threads_per_worker=1, dashboard_address="127.0.0.1:0")
+    with pool:
+        reports = execute_runners(runners, pool)
+        # Asked of the workers before they close (they are not this process's children to be joined).
+        workers_cpu = sum(pool.client.run(worker_cpu_seconds).values())
+    return reports, workers_cpu
 
 
-def run_ray(runners: list[AbstractRunner], cores: int) -> list[RunnerReport]:
+def run_ray(runners: list[AbstractRunner], cores: int) -> PoolResult:
     import ray
 
     from dask_runner.runner.run_simulation import run_simulation
@@ -121,7 +159,7 @@ def run_ray(runners: list[AbstractRunner], cores: int) -> list[RunnerReport]:
     ray.init(num_cpus=cores, include_dashboard=False, log_to_driver=False)
     try:
         remote = ray.remote(run_simulation)
-        return list(ray.get([remote.remote(runner) for runner in runners]))
+        return list(ray.get([remote.remote(runner) for runner in runners])), None
     finally:
         ray.shutdown()
 
@@ -137,7 +175,7 @@ def compare_pools(args: argparse.Namespace, cores: int) -> None:
 
     # Each mode gets freshly built runners: a runner that has run carries its whole history, and
     # shipping those to workers would measure pickling, not the pool.
-    modes: dict[str, Callable[[list[AbstractRunner]], list[RunnerReport]]] = {
+    modes: dict[str, Callable[[list[AbstractRunner]], PoolResult]] = {
         "sequential": lambda runners: run_sequential(runners, cores),
         "parallel_threads": lambda runners: run_parallel(runners, cores, processes=False),
         "parallel_processes": lambda runners: run_parallel(runners, cores, processes=True),
@@ -151,25 +189,28 @@ def compare_pools(args: argparse.Namespace, cores: int) -> None:
     except ImportError:
         print("ray is not importable: skipping the Ray comparison (pip install 'dask_runner[ray]' elsewhere to add it)")
 
-    results: dict[str, tuple[float, int]] = {}
+    results: dict[str, PoolRun] = {}
     for name, run in modes.items():
         if name in args.skip:
             continue
         runners = build_runners(args.scenarios, unique)
         clear_scenario_cache()  # modes that run in this process must not reuse scenarios an earlier one built
-        wall, succeeded = timed(lambda: run(runners))
-        results[name] = (wall, succeeded)
-        print(f"  {name:<20} {wall:8.2f} s   {succeeded}/{len(runners)} succeeded", flush=True)
+        result = timed(lambda: run(runners))
+        results[name] = result
+        print(f"  {name:<20} {result.wall:8.2f} s   {result.succeeded}/{len(runners)} succeeded", flush=True)
 
-    sequential = results.get("sequential", (None, 0))[0]
-    baseline = results.get("process_pool", (None, 0))[0]
-    print(f"\n  {'pool':<20} {'wall s':>8} {'efficiency':>11} {'x process pool':>15}")
-    for name, (wall, _) in results.items():
-        efficiency = f"{(sequential / cores) / wall:11.2f}" if sequential else f"{'-':>11}"
-        ratio = f"{wall / baseline:15.2f}" if baseline else f"{'-':>15}"
-        print(f"  {name:<20} {wall:8.2f} {efficiency} {ratio}")
+    sequential = results["sequential"].wall if "sequential" in results else None
+    baseline = results["process_pool"].wall if "process_pool" in results else None
+    print(f"\n  {'pool':<20} {'wall s':>8} {'efficiency':>11} {'x process pool':>15} {'first sim s':>12} "
+          f"{'driver CPU s':>13} {'workers CPU s':>14}")
+    for name, result in results.items():
+        efficiency = f"{(sequential / cores) / result.wall:11.2f}" if sequential else f"{'-':>11}"
+        ratio = f"{result.wall / baseline:15.2f}" if baseline else f"{'-':>15}"
+        workers = f"{result.workers_cpu:14.1f}" if result.workers_cpu is not None else f"{'-':>14}"
+        print(f"  {name:<20} {result.wall:8.2f} {efficiency} {ratio} {result.first_start:12.2f} "
+              f"{result.driver_cpu:13.1f} {workers}")
     if "dask" in results and sequential and baseline:
-        wall = results["dask"][0]
+        wall = results["dask"].wall
         print(f"\n  targets: dask efficiency {(sequential / cores) / wall:.2f} (>= 0.85), "
               f"dask / process pool {wall / baseline:.2f} (<= 1.10)")
 

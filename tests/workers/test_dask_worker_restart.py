@@ -1,0 +1,30 @@
+"""A Nanny of a cluster DaskDistributed starts keeps restarting its worker, however long the worker is down."""
+
+from __future__ import annotations
+
+import os
+import time
+
+import pytest
+from distributed import wait
+from runners_for_tests import scripted
+
+from dask_runner.runner.executor import execute_runners
+from dask_runner.workers.dask import DaskDistributed
+
+
+@pytest.mark.processes
+def test_a_worker_still_down_when_the_lost_worker_timeout_ends_comes_back() -> None:
+    import dask
+
+    # Dask closes a Nanny whose worker is not back this long after it died; here that is always the case.
+    with (
+        dask.config.set({"distributed.deploy.lost-worker-timeout": "0.1s"}),
+        DaskDistributed(n_workers=1, threads_per_worker=1, dashboard_address=None) as pool,
+    ):
+        wait(pool.client.submit(os._exit, 13, pure=False))
+        pool.client.wait_for_workers(1, timeout=60)
+        time.sleep(1.0)  # a closed Nanny would be taking its restarted worker down now
+        assert len(pool.client.scheduler_info()["workers"]) == 1
+        reports = execute_runners(scripted(["ok", "kill", "ok"], seconds=0.05), pool)
+        assert [r.error_stage for r in reports] == [None, "worker_lost", None]
