@@ -156,7 +156,7 @@ def run_ray(runners: list[AbstractRunner], cores: int) -> PoolResult:
 
     from dask_runner.runner.run_simulation import run_simulation
 
-    ray.init(num_cpus=cores, include_dashboard=False, log_to_driver=False)
+    ray.init(num_cpus=cores, include_dashboard=False, log_to_driver=False, _node_ip_address="127.0.0.1")
     try:
         remote = ray.remote(run_simulation)
         return list(ray.get([remote.remote(runner) for runner in runners])), None
