@@ -70,7 +70,8 @@ class DaskDistributed(WorkerPool):
     Connect with ``address=`` or ``scheduler_file=``, wrap ``cluster=`` or ``client=``, or (with none of
     them) start a local cluster: ``n_workers`` processes of ``threads_per_worker`` threads,
     ``memory_limit`` per worker, spill/temporary files under ``local_directory``, the dashboard on
-    ``dashboard_address`` (a free port when taken) and extra worker ``resources`` such as ``{"GPU": 1}``.
+    ``dashboard_address`` (a free port when taken) and extra worker ``resources`` such as ``{"GPU": 1}``;
+    its workers fork from a fork server that has imported Dask already (see ``dask_runner.clusters.local``).
 
     Batch tuning: ``max_in_flight_per_slot`` runner groups per worker slot are submitted at once;
     a runner is reported ``worker_lost`` after killing ``max_worker_deaths`` workers; a runner still
