@@ -2,7 +2,7 @@
 
     python scripts/benchmark.py                      # 1024 scenarios, 2000 no-op runners, 20,000 queued
     python scripts/benchmark.py --quick              # a smoke run in well under a minute
-    python scripts/benchmark.py --scenarios 256 --skip sequential_threads
+    python scripts/benchmark.py --scenarios 256 --skip parallel_threads
 
 It prints, for each pool: wall time (pool start included), efficiency = (sequential time / cores) / wall,
 the ratio to a plain ``concurrent.futures.ProcessPoolExecutor`` calling ``run_simulation``, when the first
