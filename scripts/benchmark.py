@@ -1,10 +1,12 @@
 """Side-by-side timings of the worker pools on one batch of built-in scenarios (ratios, not absolute targets).
 
-    python scripts/benchmark.py                      # 1024 scenarios, 2000 no-op runners, 20,000 queued
+    python scripts/benchmark.py                      # 1024 scenarios x 3 rounds, 2000 no-op runners, 20,000 queued
     python scripts/benchmark.py --quick              # a smoke run in well under a minute
-    python scripts/benchmark.py --scenarios 256 --skip parallel_threads
+    python scripts/benchmark.py --scenarios 256 --rounds 5 --skip parallel_threads
 
-It prints, for each pool: wall time (pool start included), efficiency = (sequential time / cores) / wall,
+Each pool runs the batch in a fresh Python process, as a user's batch starts; the pools take turns,
+round after round, and the medians over rounds are printed (one round on a shared machine can be 20%
+off). It prints, for each pool: wall time (pool start included), efficiency = (sequential time / cores) / wall,
 the ratio to a plain ``concurrent.futures.ProcessPoolExecutor`` calling ``run_simulation``, when the first
 simulation started, and the CPU seconds of this (driver) process and of the worker processes (wall times
 are noisy on a shared machine; the CPU figures show where the time goes); then the per-runner overhead
@@ -16,9 +18,14 @@ pool does) runs only when ray is importable.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import gc
+import importlib.util
+import json
 import os
 import resource
+import statistics
+import subprocess
 import sys
 import threading
 import time
@@ -164,55 +171,85 @@ def run_ray(runners: list[AbstractRunner], cores: int) -> PoolResult:
         ray.shutdown()
 
 
+MODE_RUNS: dict[str, Callable[[list[AbstractRunner], int], PoolResult]] = {
+    "sequential": run_sequential,
+    "parallel_threads": lambda runners, cores: run_parallel(runners, cores, processes=False),
+    "parallel_processes": lambda runners, cores: run_parallel(runners, cores, processes=True),
+    "process_pool": run_process_pool,
+    "dask": run_dask,
+    "ray": run_ray,
+}
+_RESULT_MARK = "POOL-RESULT "
+
+
+def run_child(mode: str, scenarios: int, unique: int, cores: int) -> None:
+    """In a fresh interpreter: build the batch (not timed), time one pool on it, print the result as JSON."""
+    runners = build_runners(scenarios, unique)
+    result = timed(lambda: MODE_RUNS[mode](runners, cores))
+    print(_RESULT_MARK + json.dumps(dataclasses.asdict(result)), flush=True)
+
+
+def measure_in_child(mode: str, args: argparse.Namespace, unique: int, cores: int) -> PoolRun:
+    """One pool on one batch, in a new Python process: every pool starts cold, as a user's batch does.
+
+    In one long-lived process the pools measured later would find distributed, bokeh or Ray already
+    imported and the scenario caches warm, and the order of the modes would decide the ratios."""
+    command = [sys.executable, os.path.abspath(__file__), "--child", mode, "--scenarios", str(args.scenarios),
+               "--unique", str(unique), "--cores", str(cores)]
+    done = subprocess.run(command, capture_output=True, text=True, check=False)
+    lines = [line for line in done.stdout.splitlines() if line.startswith(_RESULT_MARK)]
+    if done.returncode != 0 or not lines:
+        raise RuntimeError(f"the {mode} measurement failed (exit {done.returncode}):\n{done.stderr[-3000:]}")
+    return PoolRun(**json.loads(lines[-1][len(_RESULT_MARK):]))
+
+
 def compare_pools(args: argparse.Namespace, cores: int) -> None:
-    from dask_runner.scenarios.scenario_ref import clear_scenario_cache
-
     unique = args.unique or args.scenarios
-    print(f"\n== {args.scenarios} IDM simulations ({unique} distinct scenarios) on {cores} cores ==")
-    start = time.perf_counter()
-    build_runners(args.scenarios, unique)
-    print(f"built the batch in {time.perf_counter() - start:.1f} s (not timed below)")
+    print(f"\n== {args.scenarios} IDM simulations ({unique} distinct scenarios) on {cores} cores, "
+          f"{args.rounds} round(s) ==")
+    print("each pool runs in a fresh Python process (cold start included); rounds interleave the pools, so\n"
+          "a slow spell of a shared machine hits every pool alike; ratios are taken within a round")
+    modes = [m for m in MODES if m not in args.skip]
+    if "ray" in modes and importlib.util.find_spec("ray") is None:
+        print("ray is not importable: skipping the Ray comparison (pip install 'dask_runner[ray]' to add it)")
+        modes.remove("ray")
 
-    # Each mode gets freshly built runners: a runner that has run carries its whole history, and
-    # shipping those to workers would measure pickling, not the pool.
-    modes: dict[str, Callable[[list[AbstractRunner]], PoolResult]] = {
-        "sequential": lambda runners: run_sequential(runners, cores),
-        "parallel_threads": lambda runners: run_parallel(runners, cores, processes=False),
-        "parallel_processes": lambda runners: run_parallel(runners, cores, processes=True),
-        "process_pool": lambda runners: run_process_pool(runners, cores),
-        "dask": lambda runners: run_dask(runners, cores),
-    }
-    try:
-        import ray  # noqa: F401
+    rounds: list[dict[str, PoolRun]] = []
+    for number in range(1, args.rounds + 1):
+        results: dict[str, PoolRun] = {}
+        for name in modes:
+            result = results[name] = measure_in_child(name, args, unique, cores)
+            print(f"  round {number}  {name:<20} {result.wall:8.2f} s   {result.succeeded}/{args.scenarios} "
+                  f"succeeded", flush=True)
+        rounds.append(results)
 
-        modes["ray"] = lambda runners: run_ray(runners, cores)
-    except ImportError:
-        print("ray is not importable: skipping the Ray comparison (pip install 'dask_runner[ray]' elsewhere to add it)")
+    def per_round(name: str, value: Callable[[dict[str, PoolRun]], float | None]) -> list[float]:
+        return [v for results in rounds if name in results and (v := value(results)) is not None]
 
-    results: dict[str, PoolRun] = {}
-    for name, run in modes.items():
-        if name in args.skip:
-            continue
-        runners = build_runners(args.scenarios, unique)
-        clear_scenario_cache()  # modes that run in this process must not reuse scenarios an earlier one built
-        result = timed(lambda: run(runners))
-        results[name] = result
-        print(f"  {name:<20} {result.wall:8.2f} s   {result.succeeded}/{len(runners)} succeeded", flush=True)
+    def efficiency(name: str) -> list[float]:
+        return per_round(name, lambda r: (r["sequential"].wall / cores) / r[name].wall if "sequential" in r else None)
 
-    sequential = results["sequential"].wall if "sequential" in results else None
-    baseline = results["process_pool"].wall if "process_pool" in results else None
-    print(f"\n  {'pool':<20} {'wall s':>8} {'efficiency':>11} {'x process pool':>15} {'first sim s':>12} "
+    def ratio(name: str) -> list[float]:
+        return per_round(name, lambda r: r[name].wall / r["process_pool"].wall if "process_pool" in r else None)
+
+    def cell(values: list[float], width: int, digits: int = 2) -> str:
+        return f"{statistics.median(values):{width}.{digits}f}" if values else f"{'-':>{width}}"
+
+    print(f"\n  medians over {args.rounds} round(s)")
+    print(f"  {'pool':<20} {'wall s':>8} {'efficiency':>11} {'x process pool':>15} {'first sim s':>12} "
           f"{'driver CPU s':>13} {'workers CPU s':>14}")
-    for name, result in results.items():
-        efficiency = f"{(sequential / cores) / result.wall:11.2f}" if sequential else f"{'-':>11}"
-        ratio = f"{result.wall / baseline:15.2f}" if baseline else f"{'-':>15}"
-        workers = f"{result.workers_cpu:14.1f}" if result.workers_cpu is not None else f"{'-':>14}"
-        print(f"  {name:<20} {result.wall:8.2f} {efficiency} {ratio} {result.first_start:12.2f} "
-              f"{result.driver_cpu:13.1f} {workers}")
-    if "dask" in results and sequential and baseline:
-        wall = results["dask"].wall
-        print(f"\n  targets: dask efficiency {(sequential / cores) / wall:.2f} (>= 0.85), "
-              f"dask / process pool {wall / baseline:.2f} (<= 1.10)")
+    for name in modes:
+        workers = per_round(name, lambda r: r[name].workers_cpu)
+        print(f"  {name:<20} {cell(per_round(name, lambda r: r[name].wall), 8)} {cell(efficiency(name), 11)} "
+              f"{cell(ratio(name), 15)} {cell(per_round(name, lambda r: r[name].first_start), 12)} "
+              f"{cell(per_round(name, lambda r: r[name].driver_cpu), 13, 1)} {cell(workers, 14, 1)}")
+    dask_efficiency, dask_ratio = efficiency("dask"), ratio("dask")
+    if dask_efficiency and dask_ratio:
+        def spread(values: list[float]) -> str:
+            return f"median {statistics.median(values):.2f}, rounds {', '.join(f'{v:.2f}' for v in values)}"
+
+        print(f"\n  targets: dask efficiency {spread(dask_efficiency)} (>= 0.85); "
+              f"dask / process pool {spread(dask_ratio)} (<= 1.10)")
 
 
 def measure_overhead(count: int, cores: int) -> None:
@@ -222,7 +259,8 @@ def measure_overhead(count: int, cores: int) -> None:
     from dask_runner.workers.dask import DaskDistributed
 
     print(f"\n== overhead per runner: {count} no-op runners on a warm DaskDistributed ({cores} workers) ==")
-    with DaskDistributed(n_workers=cores, threads_per_worker=1, dashboard_address="127.0.0.1:0") as pool:
+    pool = DaskDistributed(n_workers=cores, threads_per_worker=1, dashboard_address="127.0.0.1:0")
+    with pool:
         client = pool.client
         client.gather(client.map(noop, range(cores * 4), pure=False))  # warm the workers up
         execute_runners([NoOpRunner(i) for i in range(min(count, 100))], pool)
@@ -300,14 +338,22 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--cores", type=int, default=None, help="workers per pool (default: usable cores)")
     parser.add_argument("--skip", nargs="*", default=[], choices=MODES + ("overhead", "memory"),
                         help="parts to leave out")
-    parser.add_argument("--quick", action="store_true", help="small sizes, for a smoke test")
+    parser.add_argument("--rounds", type=int, default=3,
+                        help="interleaved rounds of the pool comparison; medians are printed")
+    parser.add_argument("--quick", action="store_true", help="small sizes and one round, for a smoke test")
+    parser.add_argument("--child", choices=MODES, help=argparse.SUPPRESS)  # one measurement, in a fresh process
     args = parser.parse_args(argv)
     if args.quick:
-        args.scenarios, args.unique, args.noop, args.queued = 16, 8, 200, 1000
+        args.scenarios, args.unique, args.noop, args.queued, args.rounds = 16, 8, 200, 1000, 1
+    if args.rounds < 1:
+        parser.error("--rounds must be at least 1")
 
     from dask_runner.clusters.local import usable_cpu_count
 
     cores = args.cores or usable_cpu_count()
+    if args.child:
+        run_child(args.child, args.scenarios, args.unique or args.scenarios, cores)
+        return 0
     print(f"python {sys.version.split()[0]}, pid {os.getpid()}, {cores} cores")
     compare_pools(args, cores)
     if "overhead" not in args.skip:
