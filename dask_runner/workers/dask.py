@@ -142,8 +142,12 @@ class DaskDistributed(WorkerPool):
                 # Dask's statistical profiler samples every worker thread every 10 ms; with Python
                 # simulations it cost ~11% of worker CPU (measured on 512 IDM simulations), so the
                 # clusters we start leave it off unless asked (worker_profiling=True).
+                from dask_runner.workers.worker_setup import PRELOAD
+
+                preload = [*(dask.config.get("distributed.worker.preload") or []), PRELOAD]
                 with dask.config.set({"distributed.scheduler.allowed-failures": ALLOWED_FAILURES_OF_OUR_CLUSTERS,
                                       "distributed.worker.profile.enabled": worker_profiling,
+                                      "distributed.worker.preload": preload,
                                       **BACKGROUND_CONFIG_OF_OUR_CLUSTERS}):
                     cluster = self._own_cluster = start_local_cluster(
                         n_workers=n_workers, threads_per_worker=threads_per_worker, memory_limit=memory_limit,

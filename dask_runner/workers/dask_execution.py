@@ -232,8 +232,8 @@ class DaskBatch:
             self._submit(indices, isolated=False)
 
     def _submit(self, indices: list[int], isolated: bool) -> None:
-        runners = [self.runners[i] for i in indices]
-        key = simulation_key(runners[0], len(runners))
+        runners: list[AbstractRunner | None] = [self.runners[i] for i in indices]  # the task's own list
+        key = simulation_key(self.runners[indices[0]], len(runners))
         sim = self.client.submit(run_group, runners, self.options.time_limit_s, key, key=key, pure=False,
                                  resources=self.resources or None, retries=0)
         summary = self.client.submit(summarize, sim, key="summary-" + key.partition("-")[2], pure=False,

@@ -37,3 +37,25 @@ def test_memory_is_flat_with_20000_queued_runners() -> None:
     # Everything in flight at once would cost hundreds of MiB (20,000 pickled runners, futures, task
     # states on the scheduler and the worker); bounded submission keeps it to a few dozen at most.
     assert large < 4 * small + 48
+
+
+def test_a_group_task_keeps_no_runner_alive_once_it_has_run() -> None:
+    """A runner that has run holds its whole history; the group task must not keep it for the group's lifetime."""
+    import weakref
+
+    from dask_runner.planners import IDMPlanner
+    from dask_runner.scenarios.synthetic import generate_scenario
+    from dask_runner.simulation.builder import build_simulation_runners
+    from dask_runner.workers.dask_tasks import run_group
+
+    scenarios = [generate_scenario("following_lane_with_lead", seed) for seed in (1, 2)]
+    names = [scenario.scenario_name for scenario in scenarios]
+    built = build_simulation_runners(scenarios, [IDMPlanner])
+    alive = [weakref.ref(runner) for runner in built]
+    task_arguments: list = list(built)
+    del built
+    outcomes = run_group(task_arguments, None, "group")
+    gc.collect()
+    assert [o.report.succeeded for o in outcomes] == [True, True]
+    assert [o.report.scenario_name for o in outcomes] == names
+    assert [ref() for ref in alive] == [None, None]
