@@ -338,13 +338,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--cores", type=int, default=None, help="workers per pool (default: usable cores)")
     parser.add_argument("--skip", nargs="*", default=[], choices=MODES + ("overhead", "memory"),
                         help="parts to leave out")
-    parser.add_argument("--rounds", type=int, default=3,
-                        help="interleaved rounds of the pool comparison; medians are printed")
+    parser.add_argument("--rounds", type=int, default=None,
+                        help="interleaved rounds of the pool comparison, medians printed (default 3; 1 with --quick)")
     parser.add_argument("--quick", action="store_true", help="small sizes and one round, for a smoke test")
     parser.add_argument("--child", choices=MODES, help=argparse.SUPPRESS)  # one measurement, in a fresh process
     args = parser.parse_args(argv)
     if args.quick:
-        args.scenarios, args.unique, args.noop, args.queued, args.rounds = 16, 8, 200, 1000, 1
+        args.scenarios, args.unique, args.noop, args.queued = 16, 8, 200, 1000
+    if args.rounds is None:
+        args.rounds = 1 if args.quick else 3
     if args.rounds < 1:
         parser.error("--rounds must be at least 1")
 
