@@ -29,7 +29,7 @@ _EXPORTS: dict[str, str] = {
     "SingleMachineParallelExecutor": "dask_runner.workers.parallel",
     "DaskDistributed": "dask_runner.workers.dask",
     "RayDistributed": "dask_runner.workers.ray_shim",
-    "per_worker": "dask_runner.workers.worker_resources",
+    "per_worker": "dask_runner.workers.per_worker",
     # callbacks
     "AbstractCallback": "dask_runner.simulation.callback.abstract_callback",
     "MultiCallback": "dask_runner.simulation.callback.abstract_callback",
@@ -91,7 +91,7 @@ if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs only
     )
     from dask_runner.workers.dask import DaskDistributed  # noqa: F401
     from dask_runner.workers.parallel import SingleMachineParallelExecutor  # noqa: F401
+    from dask_runner.workers.per_worker import per_worker  # noqa: F401
     from dask_runner.workers.pool import Task, WorkerPool, WorkerResources  # noqa: F401
     from dask_runner.workers.ray_shim import RayDistributed  # noqa: F401
     from dask_runner.workers.sequential import Sequential  # noqa: F401
-    from dask_runner.workers.worker_resources import per_worker  # noqa: F401

@@ -23,7 +23,7 @@ def max_overlap(intervals: list[tuple[float, float]]) -> int:
 
 
 def loaded_models() -> list[str]:
-    from dask_runner.workers.worker_resources import per_worker_keys
+    from dask_runner.workers.per_worker import per_worker_keys
 
     return per_worker_keys()
 

@@ -11,7 +11,7 @@ import pytest
 
 from dask_runner.planners.abstract_planner import PlannerInitialization
 from dask_runner.planners.idm_planner import IDMPlanner
-from dask_runner.workers.worker_resources import clear_per_worker, per_worker, per_worker_keys
+from dask_runner.workers.per_worker import clear_per_worker, per_worker, per_worker_keys
 
 LOADS: list[int] = []
 
