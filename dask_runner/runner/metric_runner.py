@@ -11,7 +11,6 @@ is its scenario). ``planner`` is always a :class:`LoggedPlanner`: only the plann
 from __future__ import annotations
 
 import time
-import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -61,7 +60,7 @@ class MetricRunner(AbstractRunner):
         self._log: SimulationLog | None = simulation_log if isinstance(simulation_log, SimulationLog) else None
         self._log_path = self._log.file_path if self._log is not None else Path(simulation_log)  # type: ignore[arg-type]
         self._metric_callback = metric_callback
-        self.runner_id = runner_id or uuid.uuid4().hex[:12]
+        self.runner_id = runner_id or ""  # execute_runners assigns one when none is given
 
     @property
     def log_path(self) -> Path:

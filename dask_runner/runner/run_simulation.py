@@ -31,7 +31,7 @@ class SimulationOutcome:
     """What a simulation task returns: the report, the deferred callback work, and the exception if it failed."""
 
     report: RunnerReport
-    work: list[CallbackWork] = field(default_factory=list)
+    work: list[CallbackWork | PickledWork | UnsendableWork] = field(default_factory=list)
     exception: BaseException | None = None
 
 
@@ -58,7 +58,7 @@ def current_worker() -> str:
     return f"{socket.gethostname()}:{os.getpid()}"
 
 
-def runner_names(runner: AbstractRunner) -> tuple[str, str, str]:
+def runner_names(runner: Any) -> tuple[str, str, str]:
     """(scenario_name, planner_name, log_name), best effort: used to report runners that failed early."""
     scenario = _safe(lambda: runner.scenario)
     planner = _safe(lambda: runner.planner)
@@ -130,7 +130,72 @@ def simulate(runner: AbstractRunner, time_limit_s: float | None = None) -> Simul
     return SimulationOutcome(report, list(work))
 
 
-def run_callback_work(work: CallbackWork) -> CallbackResult:
+@dataclass(frozen=True)
+class PickledWork:
+    """Callback work pickled where it was made: the driver passes the bytes on without unpickling them."""
+
+    name: str
+    payload: bytes = field(repr=False)
+
+    def run(self) -> Any:
+        work = pickle.loads(self.payload)
+        return work.run()
+
+
+@dataclass(frozen=True)
+class UnsendableWork:
+    """Callback work that could not be pickled: running it fails with the reason, as stage "callback"."""
+
+    name: str
+    reason: str
+
+    def run(self) -> Any:
+        raise CallbackTransferError(self.reason)
+
+
+class CallbackTransferError(RuntimeError):
+    """Callback work could not be sent from the process that ran the simulation."""
+
+
+def _pickle_error(what: str, exc: BaseException) -> str:
+    return (f"{what} could not be pickled to leave the worker process: {type(exc).__name__}: {exc}. "
+            "Everything a runner returns or defers (reports, planner reports, callback work) must pickle "
+            "when it runs on a process or Dask pool.")
+
+
+def simulate_for_transfer(runner: AbstractRunner, time_limit_s: float | None = None) -> SimulationOutcome:
+    """:func:`simulate` for a pool whose results go back to another process: each part is checked here.
+
+    A report (with its planner report) that does not pickle becomes a failed report of stage
+    "simulation"; callback work that does not pickle fails as stage "callback" when run; the rest of
+    the batch never sees the error. The work is pickled once, here, and passed on as bytes.
+    """
+    outcome = simulate(runner, time_limit_s)
+    report = sendable_report(outcome.report)
+    if report is not outcome.report:
+        return SimulationOutcome(report, [], outcome.exception)
+    work: list[CallbackWork | PickledWork | UnsendableWork] = []
+    for item in outcome.work:
+        try:
+            work.append(PickledWork(item.name, pickle.dumps(item, protocol=pickle.HIGHEST_PROTOCOL)))
+        except Exception as exc:  # noqa: BLE001  (any pickling failure: the callback fails alone)
+            work.append(UnsendableWork(item.name, _pickle_error(f"callback work {item.name!r}", exc)))
+    return SimulationOutcome(report, work, outcome.exception)
+
+
+def sendable_report(report: RunnerReport) -> RunnerReport:
+    """``report`` if it pickles, else a failed copy of stage "simulation" that says why (and always pickles)."""
+    try:
+        pickle.dumps(report, protocol=pickle.HIGHEST_PROTOCOL)
+    except Exception as exc:  # noqa: BLE001
+        what = "the runner's report" + (" (its planner_report)" if report.planner_report is not None else "")
+        return replace(report, succeeded=False, planner_report=None, error_stage="simulation",
+                       error_message=_pickle_error(what, exc) + "\n" + traceback.format_exc(),
+                       end_time=report.end_time if report.end_time is not None else time.time())
+    return report
+
+
+def run_callback_work(work: CallbackWork | PickledWork | UnsendableWork) -> CallbackResult:
     """Run one piece of deferred callback work; a failure is returned, not raised."""
     try:
         work.run()
@@ -158,12 +223,12 @@ def raise_for_failure(report: RunnerReport, cause: BaseException | None) -> None
     raise SimulationFailedError(message) from cause
 
 
-def run_simulation(runner: AbstractRunner, exit_on_failure: bool = False) -> RunnerReport:
+def run_simulation(sim_runner: AbstractRunner, exit_on_failure: bool = False) -> RunnerReport:
     """Run one runner and its callback work here and now; failures give a failed report.
 
     With ``exit_on_failure`` a failure raises SimulationFailedError whose ``__cause__`` is the original.
     """
-    outcome = simulate(runner)
+    outcome = simulate(sim_runner)
     results = [run_callback_work(w) for w in outcome.work]
     report = with_callback_results(outcome.report, results)
     if exit_on_failure and not report.succeeded:

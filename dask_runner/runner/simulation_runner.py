@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 import time
-import uuid
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, Callable, Iterable
 
 from dask_runner.runner.abstract_runner import AbstractRunner
 from dask_runner.runner.report import RunnerReport
@@ -22,7 +21,7 @@ class SimulationRunner(AbstractRunner):
     def __init__(self, simulation: Simulation, planner: AbstractPlanner, runner_id: str | None = None) -> None:
         self._simulation = simulation
         self._planner = planner
-        self.runner_id = runner_id or uuid.uuid4().hex[:12]
+        self.runner_id = runner_id or ""  # execute_runners assigns one when none is given
 
     @property
     def simulation(self) -> Simulation:
@@ -72,3 +71,9 @@ class SimulationRunner(AbstractRunner):
             log_name=scenario.log_name,
             runner_id=self.runner_id,
         )
+
+
+def for_each(fn: Callable[[Any], Any], items: Iterable[Any]) -> None:
+    """``fn(item)`` for each item (nuPlan's helper in this module, kept for code that imports it)."""
+    for item in items:
+        fn(item)

@@ -191,7 +191,7 @@ class DaskDistributed(WorkerPool):
 
     @property
     def number_of_threads(self) -> int:
-        return self.config.number_of_threads()
+        return self.config.number_of_threads
 
     # -- the pool contract ------------------------------------------------------------------------
 

@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING, Any
 
 from dask_runner.errors import ConfigError
 from dask_runner.runner.abstract_runner import AbstractRunner
-from dask_runner.runner.executor import BatchState, ExecutionOptions, infrastructure_failure
+from dask_runner.runner.batch_execution import BatchState, ExecutionOptions, infrastructure_failure
 from dask_runner.runner.progress import log_batch_summary
 from dask_runner.runner.report import ErrorStage, RunnerReport
 from dask_runner.runner.run_simulation import (
@@ -79,12 +79,11 @@ def key_part(text: str, limit: int = 48) -> str:
     return _KEY_UNSAFE.sub("_", text)[:limit] or "_"
 
 
-def simulation_key(runner: AbstractRunner, group_size: int) -> str:
+def simulation_key(runner: AbstractRunner, runner_id: str, group_size: int) -> str:
     """``simulate-<planner>-<scenario>-<runner id>[-and_<n>_more]-<token>``, readable on the dashboard."""
     scenario, planner, _ = runner_names(runner)
     more = f"-and_{group_size - 1}_more" if group_size > 1 else ""
-    runner_id = key_part(str(getattr(runner, "runner_id", "")) or "runner")
-    return f"simulate-{key_part(planner)}-{key_part(scenario)}-{runner_id}{more}-{uuid.uuid4().hex[:8]}"
+    return f"simulate-{key_part(planner)}-{key_part(scenario)}-{key_part(runner_id)}{more}-{uuid.uuid4().hex[:8]}"
 
 
 @dataclass
@@ -233,15 +232,38 @@ class DaskBatch:
 
     def _submit(self, indices: list[int], isolated: bool) -> None:
         runners: list[AbstractRunner | None] = [self.runners[i] for i in indices]  # the task's own list
-        key = simulation_key(self.runners[indices[0]], len(runners))
-        sim = self.client.submit(run_group, runners, self.options.time_limit_s, key, key=key, pure=False,
-                                 resources=self.resources or None, retries=0)
+        key = simulation_key(self.runners[indices[0]], self.state.ids[indices[0]], len(runners))
+        try:
+            sim = self.client.submit(run_group, runners, self.options.time_limit_s, key, key=key, pure=False,
+                                     resources=self.resources or None, retries=0)
+        except Exception:  # the client pickles the task here: one runner may not travel
+            unsendable = self._unsendable(indices)
+            if not unsendable:
+                raise
+            for index, cause in unsendable.items():
+                self.state.finalize(index, infrastructure_failure(self.runners[index], self.pool, cause), cause)
+            rest = [i for i in indices if i not in unsendable]
+            if rest:
+                self._submit(rest, isolated)
+            return
         summary = self.client.submit(summarize, sim, key="summary-" + key.partition("-")[2], pure=False,
                                      priority=10)
         group = _Group(key, [_Member(i) for i in indices], isolated, time.time(), sim, summary)
         self.groups[key] = group
         self.summaries[summary] = group
         self.ac.add(summary)
+
+    def _unsendable(self, indices: list[int]) -> dict[int, BaseException]:
+        """The runners among ``indices`` that Dask cannot pickle, each with its error (checked one by one)."""
+        from distributed.protocol.pickle import dumps
+
+        found: dict[int, BaseException] = {}
+        for index in indices:
+            try:
+                dumps(self.runners[index])
+            except Exception as exc:  # noqa: BLE001  (whatever pickling raises, the runner cannot travel)
+                found[index] = exc
+        return found
 
     # -- completion -------------------------------------------------------------------------------
 
@@ -293,7 +315,7 @@ class DaskBatch:
             for work_index in range(summary.work_count):
                 callback = self.client.submit(
                     run_member_work, group.sim, position, work_index, pure=False, priority=5,
-                    key=f"callback-{summary.report.runner_id and key_part(summary.report.runner_id)}-"
+                    key=f"callback-{key_part(self.state.ids[member.index])}-"
                         f"{work_index}-{uuid.uuid4().hex[:8]}",
                 )
                 member.callbacks.append(callback)
@@ -405,7 +427,7 @@ class DaskBatch:
             self.client.restart_workers([address], raise_for_error=False)
         else:
             action = f"its worker {address} has no nanny and cannot be restarted (the thread keeps running)"
-        logger.warning("Runner %s is past its hard time limit; %s", self.runners[index].runner_id, action)
+        logger.warning("Runner %s is past its hard time limit; %s", self.state.ids[index], action)
         message = (
             f"runner exceeded its time limit of {limit:g} s and was still running {self.settings.timeout_grace_s:g} s "
             f"later (a step that never returned); {action}"

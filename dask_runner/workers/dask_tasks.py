@@ -11,7 +11,13 @@ from dataclasses import dataclass
 
 from dask_runner.runner.abstract_runner import AbstractRunner
 from dask_runner.runner.report import RunnerReport
-from dask_runner.runner.run_simulation import CallbackResult, SimulationOutcome, run_callback_work, simulate
+from dask_runner.runner.run_simulation import (
+    CallbackResult,
+    SimulationOutcome,
+    run_callback_work,
+    sendable_report,
+    simulate,
+)
 
 # On each worker: "<group key>:<member>" -> epoch start of the runner executing now. The driver reads
 # it (``running_since``) to find runners past their hard time limit.
@@ -57,9 +63,17 @@ def run_group(
 
 
 def summarize(outcomes: list[SimulationOutcome]) -> list[MemberSummary]:
-    return [MemberSummary(o.report, len(o.work), o.exception) for o in outcomes]
+    """What the driver fetches of a group; a report that cannot be pickled fails its own runner only.
 
-
+    The exceptions are portable already (``simulate`` keeps only those that pickle); the callback work
+    stays here, on the worker that holds the histories.
+    """
+    summaries = []
+    for outcome in outcomes:
+        report = sendable_report(outcome.report)
+        work_count = len(outcome.work) if report is outcome.report else 0
+        summaries.append(MemberSummary(report, work_count, outcome.exception))
+    return summaries
 def run_member_work(outcomes: list[SimulationOutcome], member: int, work_index: int) -> CallbackResult:
     return run_callback_work(outcomes[member].work[work_index])
 

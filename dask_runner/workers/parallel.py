@@ -34,6 +34,10 @@ class SingleMachineParallelExecutor(WorkerPool):
     def use_process_pool(self) -> bool:
         return self._use_process_pool
 
+    @property
+    def runs_tasks_in_other_processes(self) -> bool:
+        return self._use_process_pool
+
     def _map(self, task: Task, *item_lists: list[Any], verbose: bool = False) -> list[Any]:
         results = self._executor.map(task.fn, *item_lists)
         return list(tqdm(results, total=len(item_lists[0]), leave=False, disable=not verbose))

@@ -115,3 +115,20 @@ def test_ctrl_c_cancels_and_leaves_no_worker_processes(tmp_path: Path) -> None:
     finally:
         if driver.poll() is None:
             driver.kill()
+
+
+def test_nuplan_style_runners_without_ids_each_get_one_report_through_every_fault() -> None:
+    """60 runners that define no runner_id: one raises, one exits, one hangs, one outgrows its worker."""
+    from travel_runners import FaultRunner
+
+    faults = ["ok"] * 60
+    faults[5], faults[20], faults[35], faults[50] = "raise", "exit", "hang", "memory"
+    runners = [FaultRunner(fault) for fault in faults]
+    with DaskDistributed(n_workers=2, threads_per_worker=1, memory_limit="600MB", dashboard_address=None,
+                         timeout_grace_s=1.0) as pool:
+        reports = execute_runners(runners, pool, time_limit_s=3.0)
+    assert len(reports) == 60
+    expected = {5: "simulation", 20: "worker_lost", 35: "timeout", 50: "worker_lost"}
+    assert {i: r.error_stage for i, r in enumerate(reports) if not r.succeeded} == expected
+    ids = [r.runner_id for r in reports]
+    assert len(set(ids)) == 60 and ids[0] == "same_planner-same_log-same_scenario-0"

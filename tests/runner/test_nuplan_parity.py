@@ -250,13 +250,7 @@ NUPLAN: dict[str, Module] = {
 }
 
 # Cases that fail against today's code; each is a strict xfail. Delete an entry when its defect is fixed.
-KNOWN_DEFECTS: dict[str, str] = {
-    "worker_pool.get_max_size_of_arguments": "missing: ours has only align_item_lists(item_lists)",
-    "worker_pool.align_size_of_arguments": "missing: ours has only align_item_lists(item_lists)",
-    "worker_pool.WorkerResources.number_of_threads": "a method in ours, a property in nuPlan",
-    "executor.run_simulation": "first parameter is named `runner` in ours, `sim_runner` in nuPlan",
-    "simulations_runner.for_each": "missing from dask_runner.runner.simulation_runner",
-}
+KNOWN_DEFECTS: dict[str, str] = {}
 
 
 # --------------------------------------------------------------------------------------------------

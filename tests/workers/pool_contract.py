@@ -30,7 +30,7 @@ def fail(message: str) -> None:
 def check_pool_contract(pool: WorkerPool) -> None:
     """Map alignment, squaring a list, matrix products, submit, errors — as nuPlan's worker tests do."""
     assert pool.number_of_threads >= 1
-    assert pool.config.number_of_threads() == pool.number_of_threads
+    assert pool.config.number_of_threads == pool.number_of_threads
 
     # Squaring a list keeps the input order.
     assert pool.map(Task(square), list(range(20))) == [x * x for x in range(20)]

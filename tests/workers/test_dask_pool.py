@@ -133,9 +133,9 @@ def test_gpu_shares_limit_concurrency_on_one_gpu_worker() -> None:
 
 
 def test_keys_are_readable_and_safe() -> None:
-    key = simulation_key(ScriptedRunner("abc-1", planner="my planner (v2)"), 1)
+    key = simulation_key(ScriptedRunner("abc-1", planner="my planner (v2)"), "abc-1", 1)
     assert re.fullmatch(r"simulate-my_planner_v2_-scenario_abc_1-abc_1-[0-9a-f]{8}", key), key
-    assert simulation_key(ScriptedRunner("x"), 5).split("-")[4] == "and_4_more"
+    assert simulation_key(ScriptedRunner("x"), "x", 5).split("-")[4] == "and_4_more"
 
 
 def test_many_short_runners_are_grouped(pool: DaskDistributed) -> None:

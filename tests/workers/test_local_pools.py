@@ -39,5 +39,5 @@ def test_shutdown_stops_the_pool_and_is_idempotent() -> None:
 def test_bad_pool_arguments_fail_at_construction() -> None:
     with pytest.raises(ConfigError, match="max_workers"):
         SingleMachineParallelExecutor(max_workers=0)
-    assert WorkerResources(2, 1, 4).number_of_threads() == 8
+    assert WorkerResources(2, 1, 4).number_of_threads == 8
     assert WorkerResources.current_node_cpu_count() >= 1
