@@ -6,31 +6,20 @@ file), while the others are scored.
 
 from __future__ import annotations
 
-import logging
 import sys
 from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, TextIO
 
 from dask_runner.errors import ConfigError
-from dask_runner.experiment.batch import (
-    JobResult,
-    execute_pending,
-    finish_job,
-    pending_runners,
-    prepare_job_output,
-    resolve_output_dir,
-)
 from dask_runner.experiment.config_loading import METRIC_CONFIG, compose_config
-from dask_runner.io.driver_log import driver_log
-from dask_runner.io.report_store import ReportStore
+from dask_runner.experiment.job import JobKind, JobResult, run_job
 
 if TYPE_CHECKING:
     from omegaconf import DictConfig
 
+    from dask_runner.io.output_dir import OutputLayout
     from dask_runner.runner.abstract_runner import AbstractRunner
-
-logger = logging.getLogger("dask_runner")
 
 LOG_PATTERNS = ("*.msgpack.xz", "*.pkl.xz")
 
@@ -70,32 +59,25 @@ def build_metric_runners(cfg: DictConfig, metrics_dir: Path) -> list[AbstractRun
     ]
 
 
-def run_metric_job(cfg: DictConfig, out: TextIO = sys.stdout) -> JobResult:
-    """Score every log below ``cfg.simulation_log_dir``; writes reports, metrics/, aggregator_metric/ and report.html."""
+def _build(cfg: DictConfig, layout: OutputLayout) -> list[AbstractRunner]:
     from omegaconf import OmegaConf
 
     if OmegaConf.is_missing(cfg, "simulation_log_dir"):
         raise ConfigError("the metrics command needs simulation_log_dir=<folder of simulation logs>, "
                           "e.g. simulation_log_dir=output/simulation/<timestamp>/simulation_logs")
-    layout = resolve_output_dir(cfg)
-    runners = build_metric_runners(cfg, layout.metrics_dir)
-    layout = prepare_job_output(cfg, layout)
-    store = ReportStore(layout.reports_dir)
-    print(f"Output folder: {layout.root}", file=out, flush=True)
-    with driver_log(layout.logs_dir, "metrics", verbose=bool(cfg.verbose)):
-        logger.info("Computing metrics of %d simulation logs from %s", len(runners), cfg.simulation_log_dir)
-        todo = pending_runners(runners, store, bool(cfg.resume))
-        try:
-            if todo:
-                from dask_runner.experiment.components import build_worker
+    return build_metric_runners(cfg, layout.metrics_dir)
 
-                with build_worker(cfg) as worker:
-                    execute_pending(cfg, todo, worker, store, out)
-        except BaseException as exc:  # interrupted or stopped: leave a consistent runner_report.parquet behind
-            logger.info("Job stopped by %s", type(exc).__name__, exc_info=not isinstance(exc, KeyboardInterrupt))
-            store.consolidate(layout.runner_report)
-            raise
-        return finish_job(cfg, layout, store, ran=len(todo), skipped=len(runners) - len(todo), out=out)
+
+def _describe(cfg: DictConfig, runners: Sequence[AbstractRunner]) -> str:
+    return f"Computing metrics of {len(runners)} simulation logs from {cfg.simulation_log_dir}"
+
+
+METRIC_JOB = JobKind("metrics", _build, _describe)
+
+
+def run_metric_job(cfg: DictConfig, out: TextIO = sys.stdout) -> JobResult:
+    """Score every log below ``cfg.simulation_log_dir``; writes reports, metrics/, aggregator_metric/ and report.html."""
+    return run_job(METRIC_JOB, cfg, out)
 
 
 def compute_metrics(overrides: Sequence[str] = (), out: TextIO = sys.stdout) -> JobResult:

@@ -22,7 +22,11 @@ AGGREGATOR_METRIC = "aggregator_metric"
 SIMULATION_LOGS = "simulation_logs"
 LOGS = "logs"
 CONFIG = "config.yaml"
+CONFIG_HISTORY = "configs"
 HTML_REPORT = "report.html"
+# Everything a job writes at the top of its folder: a folder holding only these (and no result) is ours to reuse.
+LAYOUT_ENTRIES = frozenset({RUNNER_REPORT, REPORTS, METRICS, AGGREGATOR_METRIC, SIMULATION_LOGS, LOGS, CONFIG,
+                            CONFIG_HISTORY, HTML_REPORT})
 
 
 @dataclass(frozen=True)
@@ -61,8 +65,66 @@ class OutputLayout:
         return self.root / CONFIG
 
     @property
+    def config_history_dir(self) -> Path:
+        """The configuration of every later invocation on this folder (``resume=true``), one file each."""
+        return self.root / CONFIG_HISTORY
+
+    @property
     def html_report(self) -> Path:
         return self.root / HTML_REPORT
+
+    def holds_results(self) -> bool:
+        """Whether any runner has left a result here: a report, a metrics file, a simulation log, or a
+        ``runner_report.parquet`` with rows (or one that cannot be read: it is not ours to overwrite).
+
+        A folder with only a config and empty sub-folders (a job stopped before its first report) holds
+        none, so the corrected command may use it again without ``resume``.
+        """
+        if any(_any_file(folder) for folder in (self.reports_dir, self.metrics_dir, self.simulation_logs_dir)):
+            return True
+        return self.runner_report.is_file() and _parquet_rows(self.runner_report) != 0
+
+
+def _parquet_rows(path: Path) -> int | None:
+    """Rows of a parquet file from its footer, or None when it cannot be read as parquet."""
+    import pyarrow.parquet as pq
+
+    try:
+        return int(pq.read_metadata(path).num_rows)
+    except Exception:  # noqa: BLE001  (not a parquet file: someone's data)
+        return None
+
+
+def _any_file(folder: Path) -> bool:
+    if not folder.is_dir():
+        return False
+    return any(path.is_file() and not path.name.startswith(".") for path in folder.rglob("*"))
+
+
+def check_output_dir(root: str | Path, resume: bool = False) -> OutputLayout:
+    """The checks that need no write, made before anything is built: a file, or results without ``resume``.
+
+    Files that are not a dask_runner output (someone's documents) are never taken over.
+    """
+    path = Path(root).expanduser()
+    layout = OutputLayout(path)
+    if path.exists() and not path.is_dir():
+        raise OutputDirError(f"output_dir {path} is a file, not a folder; choose another output_dir=...")
+    if not path.is_dir() or resume:
+        return layout
+    foreign = sorted(entry.name for entry in path.iterdir()
+                     if entry.name not in LAYOUT_ENTRIES and not entry.name.startswith("."))
+    if foreign:
+        shown = ", ".join(foreign[:5]) + (" ..." if len(foreign) > 5 else "")
+        raise OutputDirError(f"output_dir {path} holds files that are not a dask_runner output ({shown}); "
+                             "choose an empty or new folder with output_dir=..., or pass resume=true if it "
+                             "is the folder of an earlier run")
+    if layout.holds_results():
+        raise OutputDirError(
+            f"output_dir {path} already holds results; pass resume=true to continue that run, "
+            "or choose another folder with output_dir=..."
+        )
+    return layout
 
 
 def default_output_dir(experiment_name: str, base: str | Path = "output") -> Path:
@@ -73,17 +135,11 @@ def default_output_dir(experiment_name: str, base: str | Path = "output") -> Pat
 def prepare_output_dir(root: str | Path, resume: bool = False, min_free_disk_gb: float = 1.0) -> OutputLayout:
     """Create (or, with ``resume``, reuse) the folder and check it can take the results.
 
-    Refuses a non-empty folder without ``resume`` (never a silent overwrite), a folder that cannot
-    be written, and a disk with less than ``min_free_disk_gb`` free: all before any simulation runs.
+    Refuses what :func:`check_output_dir` refuses (results without ``resume``: never a silent
+    overwrite), a folder that cannot be written, and a disk with less than ``min_free_disk_gb`` free:
+    all before any simulation runs.
     """
-    path = Path(root).expanduser()
-    if path.exists() and not path.is_dir():
-        raise OutputDirError(f"output_dir {path} is a file, not a folder; choose another output_dir=...")
-    if path.is_dir() and any(path.iterdir()) and not resume:
-        raise OutputDirError(
-            f"output_dir {path} already holds results; pass resume=true to continue that run, "
-            "or choose another folder with output_dir=..."
-        )
+    path = check_output_dir(root, resume).root
     try:
         path.mkdir(parents=True, exist_ok=True)
         probe = path / f".write-probe-{uuid.uuid4().hex}"

@@ -82,3 +82,22 @@ def test_metrics_without_log_folder_names_the_key(workdir: Path) -> None:
 def test_no_command_prints_usage(workdir: Path) -> None:
     result = run_cli([], workdir)
     assert result.returncode == USAGE and "simulate" in result.stderr
+
+
+def test_a_worker_config_error_touches_no_folder_and_the_fix_runs_there(workdir: Path) -> None:
+    run = workdir / "run"
+    common = ["simulate", "scenario_filter.limit_total_scenarios=2", "show_progress=false", f"output_dir={run}",
+              "html_report=false"]
+    bad = run_cli([*common, "worker=single_machine_thread_pool", "worker.max_workers=-1"], workdir)
+    _assert_usage_error(bad, "max_workers must be at least 1")
+    assert not run.exists()
+    fixed = run_cli([*common, "worker=single_machine_thread_pool", "worker.max_workers=2"], workdir)
+    assert fixed.returncode == 0, fixed.stderr
+    assert len(list((run / "reports").glob("*.json"))) == 2
+
+
+def test_negative_gpu_share_is_refused_before_the_folder(workdir: Path) -> None:
+    run = workdir / "run"
+    result = run_cli(["simulate", *QUICK, f"output_dir={run}", "number_of_gpus_allocated_per_simulation=-1"], workdir)
+    _assert_usage_error(result, "number_of_gpus_allocated_per_simulation must be a share >= 0")
+    assert not run.exists()

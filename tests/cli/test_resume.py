@@ -50,3 +50,30 @@ def test_sigkill_mid_run_then_resume_runs_only_the_rest(workdir: Path) -> None:
                     workdir)
     assert third.returncode == 0 and "nothing to run" in third.stdout
     assert len(pd.read_parquet(run / "runner_report.parquet")) == TOTAL
+
+
+def test_resume_with_settings_that_change_results_is_refused_unless_asked(workdir: Path) -> None:
+    run = workdir / "run"
+    common = ["simulate", "worker=sequential", "scenario_filter.limit_total_scenarios=2", "show_progress=false",
+              "html_report=false", f"output_dir={run}"]
+    first = run_cli([*common, "planner=idm_planner", "scenario_filter.limit_total_scenarios=1"], workdir)
+    assert first.returncode == 0, first.stderr
+    original = (run / "config.yaml").read_text()
+
+    changed = run_cli([*common, "planner=simple_planner", "resume=true"], workdir)
+    assert changed.returncode == 2, changed.stderr
+    assert "another configuration" in changed.stderr and "planner.idm_planner" in changed.stderr
+    assert "planner.simple_planner" in changed.stderr and "resume_allow_config_change=true" in changed.stderr
+    assert len(list((run / "reports").glob("*.json"))) == 1 and (run / "config.yaml").read_text() == original
+
+    # Settings that do not change results (the worker, the progress bar) resume without a word.
+    same = run_cli([*common, "planner=idm_planner", "resume=true", "worker=single_machine_thread_pool"], workdir)
+    assert same.returncode == 0, same.stderr
+    assert len(list((run / "reports").glob("*.json"))) == 2
+
+    mixed = run_cli([*common, "planner=simple_planner", "resume=true", "resume_allow_config_change=true"], workdir)
+    assert mixed.returncode == 0, mixed.stderr
+    assert (run / "config.yaml").read_text() == original  # still says how the first rows were made
+    history = sorted(p.name for p in (run / "configs").glob("*.yaml"))
+    assert history == ["resume-1.yaml", "resume-2.yaml"]
+    assert "simple_planner" in (run / "configs" / "resume-2.yaml").read_text()

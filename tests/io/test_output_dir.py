@@ -70,3 +70,17 @@ def test_atomic_write_leaves_no_temporary_file(tmp_path: Path) -> None:
     atomic_write_bytes(target, b"[1]")
     assert target.read_bytes() == b"[1]"
     assert [p.name for p in tmp_path.iterdir()] == ["a.json"]
+
+
+def test_a_folder_without_a_single_result_is_not_holding_results(tmp_path: Path) -> None:
+    """A job stopped before its first report (say, by a config error) must not block the corrected command."""
+    run = tmp_path / "run"
+    layout = prepare_output_dir(run)
+    layout.config_file.write_text("planner: idm\n")
+    (layout.logs_dir / "simulation.log").write_text("started\n")
+    assert not layout.holds_results()
+    assert prepare_output_dir(run).root == run
+    (layout.reports_dir / "r1.json").write_text("{}")
+    assert layout.holds_results()
+    with pytest.raises(OutputDirError, match="already holds results; pass resume=true"):
+        prepare_output_dir(run)
