@@ -22,9 +22,10 @@ def cli_env(*extra_paths: Path | str) -> dict[str, str]:
     return {**os.environ, "PYTHONPATH": os.pathsep.join(paths)}
 
 
-def run_cli(args: Sequence[str], cwd: Path, timeout: float = 180) -> subprocess.CompletedProcess[str]:
+def run_cli(args: Sequence[str], cwd: Path, timeout: float = 180,
+            pythonpath: Sequence[Path | str] = ()) -> subprocess.CompletedProcess[str]:
     return subprocess.run([sys.executable, "-m", "dask_runner.cli", *args], cwd=cwd, capture_output=True,
-                          check=False, text=True, timeout=timeout, env=cli_env())
+                          check=False, text=True, timeout=timeout, env=cli_env(*pythonpath))
 
 
 def run_script(script: str, args: Sequence[str], cwd: Path, timeout: float = 180) -> subprocess.CompletedProcess[str]:
