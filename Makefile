@@ -35,13 +35,14 @@ typecheck: $(STAMP)
 lint: $(STAMP)
 	$(BIN)/ruff check dask_runner tests scripts
 
-# The whole suite (slow tiers included), after the type check. pytest exits non-zero when no test ran.
+# The whole suite (slow and network tiers included), after the type check and `make data`. pytest exits non-zero when no test ran.
 test: $(STAMP) browser data typecheck lint
 	$(BIN)/python -m pytest -q $(ARGS)
 
-# The quick tier for development: skips tests marked slow.
+# The quick tier for development, offline: skips tests marked slow or network. Tests that read the NGSIM
+# data skip (saying to run `make data`) when it has not been fetched.
 test-fast: $(STAMP) typecheck
-	$(BIN)/python -m pytest -q -m "not slow" $(ARGS)
+	$(BIN)/python -m pytest -q -m "not slow and not network" $(ARGS)
 
 benchmark: $(STAMP)
 	$(BIN)/python scripts/benchmark.py $(ARGS)

@@ -6,12 +6,12 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pandas as pd
 import pytest
-from cli_helpers import run_cli
+from cli_helpers import cli_env, run_cli
+from sync_helpers import wait_until
 
 TOTAL = 12
 
@@ -22,13 +22,13 @@ def test_sigkill_mid_run_then_resume_runs_only_the_rest(workdir: Path) -> None:
     args = ["simulate", "worker=sequential", "planner=idm_planner", f"scenario_filter.limit_total_scenarios={TOTAL}",
             f"output_dir={run}", "show_progress=false", "max_report_scenario_plots=2"]
     driver = subprocess.Popen([sys.executable, "-m", "dask_runner.cli", *args], cwd=workdir,
-                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=cli_env())
     try:
-        deadline = time.monotonic() + 120
-        while len(list((run / "reports").glob("*.json"))) < 3:
-            assert driver.poll() is None, "the run finished before it could be killed"
-            assert time.monotonic() < deadline, "no report was streamed to disk"
-            time.sleep(0.02)
+        def three_reports_or_exit() -> bool:
+            return driver.poll() is not None or len(list((run / "reports").glob("*.json"))) >= 3
+
+        wait_until(three_reports_or_exit, 120, "3 reports streamed to disk")
+        assert driver.poll() is None, "the run finished before it could be killed"
         os.kill(driver.pid, signal.SIGKILL)
     finally:
         driver.wait(timeout=30)

@@ -10,8 +10,9 @@ from pathlib import Path
 
 import pytest
 from distributed import LocalCluster
+from sync_helpers import thread_is_inside, wait_until
 
-from dask_runner.clusters.address import connect_client, normalize_address
+from dask_runner.clusters.address import connect_client, normalize_address, wait_for_file
 from dask_runner.errors import ClusterError, ConfigError
 
 
@@ -46,9 +47,11 @@ def test_waits_for_a_scheduler_file_that_appears_later(tcp_cluster: tuple[LocalC
                                                        tmp_path: Path) -> None:
     _, real_file = tcp_cluster
     late = tmp_path / "late.json"
+    waiter = threading.get_ident()
 
     def write_later() -> None:
-        time.sleep(0.5)
+        # Only once connect_client is inside wait_for_file: the file appears while it waits.
+        wait_until(lambda: thread_is_inside(waiter, wait_for_file), 15, "connect_client to wait for the file")
         late.write_text(real_file.read_text())
 
     writer = threading.Thread(target=write_later)

@@ -16,11 +16,13 @@ import psutil
 import pytest
 
 # Test runners live next to the worker tests; spawned Dask workers inherit this sys.path.
+REPO = str(Path(__file__).resolve().parents[2])
 TEST_RUNNERS_DIR = str(Path(__file__).resolve().parent.parent / "workers")
 if TEST_RUNNERS_DIR not in sys.path:
     sys.path.insert(0, TEST_RUNNERS_DIR)
 
 from runners_for_tests import scripted  # noqa: E402  (needs the sys.path entry above)
+from sync_helpers import wait_until  # noqa: E402
 
 from dask_runner.runner.executor import execute_runners  # noqa: E402
 from dask_runner.runner.report import RunnerReport  # noqa: E402
@@ -87,7 +89,7 @@ DRIVER = textwrap.dedent("""
         with DaskDistributed(n_workers=2, threads_per_worker=1, dashboard_address="127.0.0.1:0") as pool:
             print("ready", flush=True)
             try:
-                execute_runners(scripted(["ok"] * 20, seconds=5.0), pool)
+                execute_runners(scripted(["ok"] * 20, seconds=5.0, started_dir=sys.argv[1]), pool)
             except KeyboardInterrupt:
                 print("interrupted", flush=True)
                 raise
@@ -97,13 +99,17 @@ DRIVER = textwrap.dedent("""
 def test_ctrl_c_cancels_and_leaves_no_worker_processes(tmp_path: Path) -> None:
     script = tmp_path / "driver.py"
     script.write_text(DRIVER)
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join([TEST_RUNNERS_DIR, os.environ.get("PYTHONPATH", "")])}
-    driver = subprocess.Popen([sys.executable, str(script)], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
+    started = tmp_path / "started"
+    started.mkdir()
+    # The checkout's dask_runner (not another installed copy) and the test runners.
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([REPO, TEST_RUNNERS_DIR, os.environ.get("PYTHONPATH", "")])}
+    driver = subprocess.Popen([sys.executable, str(script), str(started)], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
                               text=True, env=env)
     try:
         assert driver.stdout is not None
         assert driver.stdout.readline().strip() == "ready"
-        time.sleep(1.5)  # the batch is running now
+        # the batch is running now: a runner has started on each of the two workers
+        wait_until(lambda: len(list(started.iterdir())) >= 2, 60, "a runner running on each worker")
         children = psutil.Process(driver.pid).children(recursive=True)
         assert len(children) >= 2  # nannies and their workers
         driver.send_signal(signal.SIGINT)

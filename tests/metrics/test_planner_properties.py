@@ -4,7 +4,6 @@ judging them: what a planner researcher would check before trusting the scores."
 from __future__ import annotations
 
 import functools
-import os
 from pathlib import Path
 
 import numpy as np
@@ -14,11 +13,8 @@ from dask_runner.metrics import build_metric_engine
 from dask_runner.metrics.metric_result import MetricResult
 from dask_runner.planners import IDMPlanner, LogFuturePlanner, SimplePlanner
 from dask_runner.scenarios.commonroad import load_commonroad_scenarios
-from dask_runner.scenarios.data_fetch import DATA_DIR_ENV, fetch_ngsim_scenarios
 from dask_runner.scenarios.synthetic import generate_scenario
 from dask_runner.simulation.builder import build_simulation_runners
-
-REPO_DATA_DIR = Path(__file__).resolve().parents[2] / "data" / "commonroad"
 
 
 def closed_loop(scenarios: list, planner_factory: object) -> list[MetricResult]:  # type: ignore[type-arg]
@@ -65,10 +61,8 @@ def test_idm_scores_higher_than_simple_with_a_lead_vehicle_and_collides_less() -
 
 
 @pytest.fixture(scope="module")
-def ngsim_scenarios() -> list:  # type: ignore[type-arg]
-    data_dir = Path(os.environ[DATA_DIR_ENV]) if os.environ.get(DATA_DIR_ENV) else REPO_DATA_DIR
-    paths = fetch_ngsim_scenarios(data_dir)
-    return load_commonroad_scenarios(paths)
+def ngsim_scenarios(ngsim_paths: list[Path]) -> list:  # type: ignore[type-arg]
+    return load_commonroad_scenarios(ngsim_paths)
 
 
 @pytest.mark.slow

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import pickle
 import time
 from pathlib import Path
@@ -23,15 +22,6 @@ from dask_runner.scenarios.state import (
     Y,
     rear_axle_to_center,
 )
-
-REPO_DATA_DIR = Path(__file__).resolve().parents[2] / "data" / "commonroad"
-
-
-@pytest.fixture(scope="session")
-def ngsim_paths() -> list[Path]:
-    """The four files, fetched once (no network when they are already there)."""
-    data_dir = Path(os.environ[DATA_DIR_ENV]) if os.environ.get(DATA_DIR_ENV) else REPO_DATA_DIR
-    return fetch_ngsim_scenarios(data_dir)
 
 
 @pytest.fixture(scope="session")

