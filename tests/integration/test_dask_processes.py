@@ -15,7 +15,7 @@ from pathlib import Path
 import psutil
 import pytest
 
-# Test runners live next to the worker tests; spawned Dask workers inherit this sys.path.
+# Test runners live next to the worker tests; Dask workers (forked from the fork server) inherit this sys.path.
 REPO = str(Path(__file__).resolve().parents[2])
 TEST_RUNNERS_DIR = str(Path(__file__).resolve().parent.parent / "workers")
 if TEST_RUNNERS_DIR not in sys.path:

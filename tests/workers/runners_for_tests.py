@@ -1,4 +1,4 @@
-"""Small runners with scripted behaviour, importable by Dask worker processes (they start by spawn)."""
+"""Small runners with scripted behaviour, importable by Dask worker processes (they inherit the test process's sys.path)."""
 
 from __future__ import annotations
 
