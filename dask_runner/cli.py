@@ -34,7 +34,7 @@ def _print_config(config_name: str, overrides: Sequence[str]) -> int:
 
     from dask_runner.experiment.config_loading import compose_config
 
-    print(OmegaConf.to_yaml(compose_config(config_name, overrides)), end="")
+    print(OmegaConf.to_yaml(compose_config(config_name, overrides), resolve=True), end="")
     return EXIT_OK
 
 

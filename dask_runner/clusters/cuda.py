@@ -21,7 +21,12 @@ import shutil
 import subprocess
 from typing import TYPE_CHECKING, Any
 
-from dask_runner.clusters.local import LOCALHOST, resolve_dashboard_address, validate_resources
+from dask_runner.clusters.local import (
+    LOCALHOST,
+    LocalClusterSettings,
+    resolve_dashboard_address,
+    validate_resources,
+)
 from dask_runner.errors import ClusterError, ConfigError
 
 if TYPE_CHECKING:
@@ -143,7 +148,7 @@ def start_cuda_cluster(
     threads_per_worker: int | None = None,
     num_gpus_per_simulation: float | None = None,
     local_directory: str | None = None,
-    dashboard_address: str | None = "127.0.0.1:8787",
+    dashboard_address: str | None = LocalClusterSettings.dashboard_address,
     workers_per_gpu: int = 1,
     **kwargs: Any,
 ) -> LocalCluster:

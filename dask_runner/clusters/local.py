@@ -11,16 +11,22 @@ Worker processes are forked from a fork server that has already imported what ev
 from __future__ import annotations
 
 import contextlib
-import functools
 import logging
 import multiprocessing
 import os
 import socket
 import sys
 from collections.abc import Iterator
+from dataclasses import dataclass, fields
 from importlib.machinery import PathFinder
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
+from dask_runner.clusters.dask_internals import (
+    UNKNOWN,
+    forkserver_pid,
+    nanny_keeping_local_cluster,
+    skip_dask_forkserver_preload,
+)
 from dask_runner.errors import ClusterError, ConfigError
 
 if TYPE_CHECKING:
@@ -160,27 +166,55 @@ def local_cluster_size(n_workers: int | None, threads_per_worker: int | None, pr
     return n_workers, threads_per_worker or max(1, cpus // n_workers)
 
 
+@dataclass(frozen=True)
+class LocalClusterSettings:
+    """The settings of a local cluster, checked at construction. These defaults are the only ones: the
+    signatures of ``start_local_cluster`` and ``DaskDistributed`` and the worker YAML files refer to them.
+
+    ``memory_limit`` is per worker ("auto" splits the RAM between workers; None or 0 means no limit).
+    ``local_directory`` holds the workers' spill files and temporary data (defaults to Dask's choice).
+    ``dashboard_address=None`` runs without a dashboard; a taken port moves to a free one.
+    """
+
+    n_workers: int | None = None  # worker processes; None = one per usable CPU
+    threads_per_worker: int | None = None  # None = 1 (Python planners hold the GIL)
+    memory_limit: str | float | None = "auto"
+    local_directory: str | None = None
+    dashboard_address: str | None = "127.0.0.1:8787"
+    processes: bool = True
+    resources: dict[str, float] | None = None  # extra resources each worker declares, e.g. {"GPU": 1}
+
+    def __post_init__(self) -> None:
+        _check_positive_int("n_workers", self.n_workers)
+        _check_positive_int("threads_per_worker", self.threads_per_worker)
+        validate_memory_limit(self.memory_limit)
+        validate_resources(self.resources)
+        if not isinstance(self.processes, bool):
+            raise ConfigError(f"processes must be True or False, got {self.processes!r}; e.g. {EXAMPLE_CALL}")
+        if self.dashboard_address:
+            _split_host_port(self.dashboard_address)
+
+    def changed(self) -> list[str]:
+        """The settings that differ from the defaults."""
+        return [f.name for f in fields(self) if getattr(self, f.name) != f.default]
+
+
 def start_local_cluster(
-    n_workers: int | None = None,
-    threads_per_worker: int | None = None,
-    memory_limit: str | float | None = "auto",
-    local_directory: str | None = None,
-    dashboard_address: str | None = "127.0.0.1:8787",
-    processes: bool = True,
-    resources: dict[str, float] | None = None,
+    n_workers: int | None = LocalClusterSettings.n_workers,
+    threads_per_worker: int | None = LocalClusterSettings.threads_per_worker,
+    memory_limit: str | float | None = LocalClusterSettings.memory_limit,
+    local_directory: str | None = LocalClusterSettings.local_directory,
+    dashboard_address: str | None = LocalClusterSettings.dashboard_address,
+    processes: bool = LocalClusterSettings.processes,
+    resources: dict[str, float] | None = LocalClusterSettings.resources,
 ) -> LocalCluster:
     """Start a ``LocalCluster`` on 127.0.0.1 whose workers declare ``{"CPU": threads}`` plus ``resources``.
 
-    ``memory_limit`` is per worker ("auto" splits the RAM between workers; None or 0 means no limit).
-    ``local_directory`` holds the workers' spill files and temporary data (defaults to Dask's choice);
-    it is created when missing. ``dashboard_address=None`` runs without a dashboard.
+    The arguments are those of :class:`LocalClusterSettings`; ``local_directory`` is created when missing.
     """
-    _check_positive_int("n_workers", n_workers)
-    _check_positive_int("threads_per_worker", threads_per_worker)
-    validate_memory_limit(memory_limit)
+    LocalClusterSettings(n_workers, threads_per_worker, memory_limit, local_directory, dashboard_address,
+                         processes, resources)
     extra = validate_resources(resources)
-    if not isinstance(processes, bool):
-        raise ConfigError(f"processes must be True or False, got {processes!r}; e.g. {EXAMPLE_CALL}")
     workers, threads = local_cluster_size(n_workers, threads_per_worker, processes)
     worker_resources = {"CPU": float(threads), **extra}
     dashboard = resolve_dashboard_address(dashboard_address)
@@ -249,27 +283,24 @@ def start_forkserver() -> bool:
     global _forkserver_launch
     from multiprocessing import forkserver
 
-    # The process-wide fork server every forkserver context uses; whether it runs is not public API.
-    server = getattr(forkserver, "_forkserver", None)
-    if server is None or not hasattr(server, "_forkserver_pid") or working_directory_shadows_imports():
+    running = forkserver_pid()
+    if running is UNKNOWN or working_directory_shadows_imports():
         return False
     from distributed.proctitle import enable_proctitle_on_children
 
     enable_proctitle_on_children()  # a variable the Nanny sets before it starts a worker, as below
     wanted = worker_environ()
     environ = {**os.environ, **wanted}
-    if server._forkserver_pid is not None:
-        return _forkserver_launch == (server._forkserver_pid, environ)
+    if running is not None:
+        return _forkserver_launch == (running, environ)
     os.environ.update(wanted)
     multiprocessing.get_context("forkserver").set_forkserver_preload(list(WORKER_PRELOAD))
     forkserver.ensure_running()
-    _forkserver_launch = (server._forkserver_pid, environ)
-    # On first use of the fork server Dask imports numpy, pandas and lz4 here to preload them (pandas
-    # alone costs this process ~0.7 s while the scheduler starts); our server already runs, so skip it.
-    import distributed.utils
-
-    if getattr(distributed.utils, "_forkserver_preload_set", None) is False:
-        distributed.utils._forkserver_preload_set = True
+    started = forkserver_pid()
+    if not isinstance(started, int):
+        return False
+    _forkserver_launch = (started, environ)
+    skip_dask_forkserver_preload()
     return True
 
 
@@ -305,31 +336,6 @@ def forked_workers(processes: bool) -> Iterator[None]:
 
     with dask.config.set({"distributed.worker.multiprocessing-method": "forkserver"}):
         yield
-
-
-@functools.cache
-def nanny_keeping_local_cluster() -> type[LocalCluster]:
-    """``LocalCluster`` whose Nannies stay in the cluster while they run, however long their worker is down.
-
-    Dask's clusters close a worker's Nanny if no worker of that name is registered
-    ``distributed.deploy.lost-worker-timeout`` (15 s) after it was removed. A Nanny restarts its worker
-    itself, so a worker that happened to be dead again at that moment (a runner killing it twice, a
-    restart for a hard time limit) cost the cluster that Nanny for good, and a batch waited forever.
-    """
-    from distributed import LocalCluster, Nanny
-    from distributed.core import Status
-    from distributed.deploy.cluster import Cluster
-
-    class NannyKeepingLocalCluster(LocalCluster):
-        def _update_worker_status(self, op: str, msg: Any) -> None:
-            name = self.scheduler_info.get("workers", {}).get(msg, {}).get("name") if op == "remove" else None
-            nanny = self.workers.get(name) if name is not None else None
-            if isinstance(nanny, Nanny) and nanny.status == Status.running:
-                Cluster._update_worker_status(self, op, msg)  # skip the lost-worker close; the Nanny restarts it
-                return
-            super()._update_worker_status(op, msg)
-
-    return NannyKeepingLocalCluster
 
 
 def _make_cluster(

@@ -14,6 +14,7 @@ import uuid
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
+from dask_runner.clusters.local import LocalClusterSettings
 from dask_runner.errors import ConfigError
 from dask_runner.workers.dask_execution import DaskBatchSettings
 from dask_runner.workers.dask_resources import (
@@ -88,18 +89,18 @@ class DaskDistributed(WorkerPool):
         scheduler_file: str | None = None,
         cluster: Any = None,
         client: Client | None = None,
-        n_workers: int | None = None,
-        threads_per_worker: int | None = None,
-        memory_limit: str | float | None = "auto",
-        local_directory: str | None = None,
-        dashboard_address: str | None = "127.0.0.1:8787",
-        processes: bool = True,
-        resources: dict[str, float] | None = None,
-        max_in_flight_per_slot: int = 2,
-        max_worker_deaths: int = 2,
-        timeout_grace_s: float = 10.0,
-        target_task_duration_s: float = 1.0,
-        max_group_size: int = 256,
+        n_workers: int | None = LocalClusterSettings.n_workers,
+        threads_per_worker: int | None = LocalClusterSettings.threads_per_worker,
+        memory_limit: str | float | None = LocalClusterSettings.memory_limit,
+        local_directory: str | None = LocalClusterSettings.local_directory,
+        dashboard_address: str | None = LocalClusterSettings.dashboard_address,
+        processes: bool = LocalClusterSettings.processes,
+        resources: dict[str, float] | None = LocalClusterSettings.resources,
+        max_in_flight_per_slot: int = DaskBatchSettings.max_in_flight_per_slot,
+        max_worker_deaths: int = DaskBatchSettings.max_worker_deaths,
+        timeout_grace_s: float = DaskBatchSettings.timeout_grace_s,
+        target_task_duration_s: float = DaskBatchSettings.target_task_duration_s,
+        max_group_size: int = DaskBatchSettings.max_group_size,
         worker_profiling: bool = False,
     ) -> None:
         given = [name for name, value in (("address", address), ("scheduler_file", scheduler_file),
@@ -107,10 +108,9 @@ class DaskDistributed(WorkerPool):
         if len(given) > 1:
             raise ConfigError(f"pass at most one of address=, scheduler_file=, cluster=, client= (got {given}); "
                               f"e.g. {EXAMPLE}")
-        local_options = [name for name, value, default in (
-            ("n_workers", n_workers, None), ("threads_per_worker", threads_per_worker, None),
-            ("memory_limit", memory_limit, "auto"), ("local_directory", local_directory, None),
-            ("processes", processes, True), ("resources", resources, None)) if value != default]
+        local = LocalClusterSettings(n_workers, threads_per_worker, memory_limit, local_directory,
+                                     dashboard_address, processes, resources)
+        local_options = [name for name in local.changed() if name != "dashboard_address"]
         if given and local_options:
             raise ConfigError(f"{local_options} configure a local cluster, but this pool uses an existing one "
                               f"({given[0]}=); set them on that cluster's workers, or drop {given[0]}= to start "

@@ -76,4 +76,7 @@ def nuplan_dask_distributed(output_dir: str | Path | None = None, logs_subdir: s
     return pool
 
 
+# Its keywords are DaskDistributed's: the nuPlan worker YAML takes their defaults from there.
+nuplan_dask_distributed.keyword_defaults_from = "dask_runner.workers.dask.DaskDistributed"  # type: ignore[attr-defined]
+
 __all__ = ["nuplan_dask_distributed", "register_with_nuplan"]

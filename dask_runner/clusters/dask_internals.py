@@ -1,0 +1,98 @@
+"""Every private attribute of distributed and multiprocessing that dask_runner touches, in one place.
+
+Each is looked up when it is used, never assumed: when a release has moved it, one log line says
+what is lost and we fall back to the public behaviour (spawned workers, Dask's own preloads, Dask's
+own Nanny handling). ``setup.cfg`` bounds ``distributed`` to the releases the test suite has passed
+on; raising that bound means running the suite, which exercises every use here.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from distributed import LocalCluster
+
+logger = logging.getLogger(__name__)
+
+_reported: set[str] = set()
+
+
+def _missing(name: str, consequence: str) -> None:
+    """One log line per missing attribute and process."""
+    if name not in _reported:
+        _reported.add(name)
+        logger.warning("%s is missing in this Python/distributed version; %s", name, consequence)
+
+
+class _Unknown:
+    """Returned where a private attribute could not be read (distinct from its value None)."""
+
+
+UNKNOWN = _Unknown()
+
+
+def forkserver_pid() -> int | None | _Unknown:
+    """The pid of multiprocessing's process-wide fork server (None when not running), or UNKNOWN.
+
+    Whether the server runs, and with which pid, is not public API (``forkserver._forkserver._forkserver_pid``).
+    """
+    from multiprocessing import forkserver
+
+    server = getattr(forkserver, "_forkserver", None)
+    if server is None or not hasattr(server, "_forkserver_pid"):
+        _missing("multiprocessing.forkserver._forkserver._forkserver_pid",
+                 "local clusters spawn their workers instead of forking them (each re-imports Dask: slower start)")
+        return UNKNOWN
+    pid = server._forkserver_pid
+    return int(pid) if pid is not None else None
+
+
+def skip_dask_forkserver_preload() -> None:
+    """Tell distributed that the fork server is preloaded already (``distributed.utils._forkserver_preload_set``).
+
+    On first use of the fork server Dask imports numpy, pandas and lz4 in the driver to preload them
+    (pandas alone costs ~0.7 s while the scheduler starts); ours already runs with what workers need.
+    """
+    import distributed.utils
+
+    if not hasattr(distributed.utils, "_forkserver_preload_set"):
+        _missing("distributed.utils._forkserver_preload_set",
+                 "Dask may import pandas into the driver when the cluster starts (~0.7 s)")
+        return
+    if distributed.utils._forkserver_preload_set is False:
+        distributed.utils._forkserver_preload_set = True
+
+
+@functools.cache
+def nanny_keeping_local_cluster() -> type[LocalCluster]:
+    """``LocalCluster`` whose Nannies stay in the cluster while they run, however long their worker is down.
+
+    Dask's clusters close a worker's Nanny if no worker of that name is registered
+    ``distributed.deploy.lost-worker-timeout`` (15 s) after it was removed. A Nanny restarts its worker
+    itself, so a worker that happened to be dead again at that moment (a runner killing it twice, a
+    restart for a hard time limit) cost the cluster that Nanny for good, and a batch waited forever.
+    The hook is the private ``Cluster._update_worker_status``; without it, plain ``LocalCluster`` is
+    used and the timeout is the only protection.
+    """
+    from distributed import LocalCluster, Nanny
+    from distributed.core import Status
+    from distributed.deploy.cluster import Cluster
+
+    if not callable(getattr(Cluster, "_update_worker_status", None)):
+        _missing("distributed.deploy.cluster.Cluster._update_worker_status",
+                 "a Nanny whose worker stays down past distributed.deploy.lost-worker-timeout is closed for good")
+        return LocalCluster
+
+    class NannyKeepingLocalCluster(LocalCluster):
+        def _update_worker_status(self, op: str, msg: Any) -> None:
+            name = self.scheduler_info.get("workers", {}).get(msg, {}).get("name") if op == "remove" else None
+            nanny = self.workers.get(name) if name is not None else None
+            if isinstance(nanny, Nanny) and nanny.status == Status.running:
+                Cluster._update_worker_status(self, op, msg)  # skip the lost-worker close; the Nanny restarts it
+                return
+            super()._update_worker_status(op, msg)
+
+    return NannyKeepingLocalCluster

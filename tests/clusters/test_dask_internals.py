@@ -1,0 +1,59 @@
+"""Private attributes of distributed and multiprocessing: checked at use, with a fallback and one log line."""
+
+from __future__ import annotations
+
+import logging
+from multiprocessing import forkserver
+
+import pytest
+from distributed import LocalCluster
+from distributed.deploy.cluster import Cluster
+
+from dask_runner.clusters import dask_internals
+from dask_runner.clusters.local import forked_workers, start_forkserver
+
+
+@pytest.fixture(autouse=True)
+def _fresh_reports() -> None:
+    dask_internals._reported.clear()
+    dask_internals.nanny_keeping_local_cluster.cache_clear()
+
+
+def test_they_are_all_present_in_the_distributed_we_support() -> None:
+    assert dask_internals.forkserver_pid() is not dask_internals.UNKNOWN
+    assert dask_internals.nanny_keeping_local_cluster() is not LocalCluster
+    import distributed.utils
+
+    assert hasattr(distributed.utils, "_forkserver_preload_set")
+
+
+def test_without_the_fork_server_internals_workers_are_spawned(monkeypatch: pytest.MonkeyPatch,
+                                                               caplog: pytest.LogCaptureFixture) -> None:
+    monkeypatch.setattr(forkserver, "_forkserver", object())
+    with caplog.at_level(logging.WARNING, logger=dask_internals.__name__):
+        assert dask_internals.forkserver_pid() is dask_internals.UNKNOWN
+        assert start_forkserver() is False
+        with forked_workers(processes=True):
+            import dask
+
+            assert dask.config.get("distributed.worker.multiprocessing-method") == "spawn"
+    lines = [r.getMessage() for r in caplog.records]
+    assert len(lines) == 1 and "_forkserver_pid is missing" in lines[0] and "spawn" in lines[0]
+
+
+def test_without_the_cluster_hook_plain_local_clusters_are_used(monkeypatch: pytest.MonkeyPatch,
+                                                                 caplog: pytest.LogCaptureFixture) -> None:
+    monkeypatch.delattr(Cluster, "_update_worker_status")
+    with caplog.at_level(logging.WARNING, logger=dask_internals.__name__):
+        assert dask_internals.nanny_keeping_local_cluster() is LocalCluster
+    assert "lost-worker-timeout" in caplog.text
+
+
+def test_without_dasks_preload_flag_nothing_breaks(monkeypatch: pytest.MonkeyPatch,
+                                                   caplog: pytest.LogCaptureFixture) -> None:
+    import distributed.utils
+
+    monkeypatch.delattr(distributed.utils, "_forkserver_preload_set")
+    with caplog.at_level(logging.WARNING, logger=dask_internals.__name__):
+        dask_internals.skip_dask_forkserver_preload()
+    assert "_forkserver_preload_set is missing" in caplog.text
