@@ -149,11 +149,7 @@ class DaskDistributed(WorkerPool):
                                       "distributed.worker.profile.enabled": worker_profiling,
                                       "distributed.worker.preload": preload,
                                       **BACKGROUND_CONFIG_OF_OUR_CLUSTERS}):
-                    cluster = self._own_cluster = start_local_cluster(
-                        n_workers=n_workers, threads_per_worker=threads_per_worker, memory_limit=memory_limit,
-                        local_directory=local_directory, dashboard_address=dashboard_address,
-                        processes=processes, resources=resources,
-                    )
+                    cluster = self._own_cluster = start_local_cluster(**vars(local))
             from distributed import Client
 
             try:
