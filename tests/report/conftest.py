@@ -22,7 +22,8 @@ def finished_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
     )
     simulate(
         ["planner=idm_planner", "worker=sequential", "scenario_filter.limit_total_scenarios=3",
-         f"output_dir={root}", "resume=true", "time_limit_s=0.001", "show_progress=false", "html_report=false"],
+         f"output_dir={root}", "resume=true", "resume_allow_config_change=true", "time_limit_s=0.001",
+         "show_progress=false", "html_report=false"],
         out=io.StringIO(),
     )
     return root
