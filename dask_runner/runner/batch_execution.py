@@ -45,6 +45,14 @@ class ExecutionOptions:
     verbose: bool = False
     on_report: ReportHook | None = None
     time_limit_s: float | None = None
+    # Which failures end the batch (SimulationFailedError from the original exception); exit_on_failure: all.
+    # Called with the failed report and its cause (the exception, where it could travel).
+    stop_on_failure: Callable[[RunnerReport, BaseException | None], bool] | None = None
+
+    def ends_batch(self, report: RunnerReport, cause: BaseException | None) -> bool:
+        if report.succeeded:
+            return False
+        return self.exit_on_failure or (self.stop_on_failure is not None and self.stop_on_failure(report, cause))
 
 
 class SubmittingPool(Protocol):
@@ -114,7 +122,7 @@ class BatchState:
         self.progress.update(report)
         if self.options.on_report is not None:
             self.options.on_report(report)
-        if self.options.exit_on_failure and not report.succeeded:
+        if self.options.ends_batch(report, cause):
             raise_for_failure(report, cause)
 
     def finished(self) -> list[RunnerReport]:

@@ -78,6 +78,8 @@ class DaskDistributed(WorkerPool):
     a runner is reported ``worker_lost`` after killing ``max_worker_deaths`` workers; a runner still
     running ``timeout_grace_s`` after its time limit gets its worker restarted; short runners are
     grouped up to ``max_group_size`` per task, aiming at ``target_task_duration_s`` per task.
+    ``time_limit_s`` limits each call of ``map`` (nuPlan's executor runs its simulations through ``map``
+    and cannot pass one); ``execute_runners(time_limit_s=...)`` sets its own.
     ``worker_profiling=True`` turns Dask's worker profiler (the dashboard's Profile page) back on for a
     cluster this pool starts; it is off by default because it costs about a tenth of the workers' CPU.
     """
@@ -102,6 +104,7 @@ class DaskDistributed(WorkerPool):
         target_task_duration_s: float = DaskBatchSettings.target_task_duration_s,
         max_group_size: int = DaskBatchSettings.max_group_size,
         worker_profiling: bool = False,
+        time_limit_s: float | None = None,
     ) -> None:
         given = [name for name, value in (("address", address), ("scheduler_file", scheduler_file),
                                           ("cluster", cluster), ("client", client)) if value is not None]
@@ -122,6 +125,11 @@ class DaskDistributed(WorkerPool):
                               f"{type(cluster).__name__}; e.g. {EXAMPLE}")
         self._settings = DaskBatchSettings(max_in_flight_per_slot, max_worker_deaths, timeout_grace_s,
                                            target_task_duration_s, max_group_size)
+        if time_limit_s is not None and (isinstance(time_limit_s, bool) or not isinstance(time_limit_s, (int, float))
+                                         or time_limit_s <= 0):
+            raise ConfigError(f"time_limit_s must be a number of seconds > 0 or None, got {time_limit_s!r}; "
+                              "e.g. DaskDistributed(time_limit_s=600)")
+        self._map_time_limit_s = float(time_limit_s) if time_limit_s is not None else None
         self._own_cluster: Any = None
         self._own_client = client is None
         self._closed = False
@@ -198,16 +206,11 @@ class DaskDistributed(WorkerPool):
         return resources
 
     def _map(self, task: Task, *item_lists: list[Any], verbose: bool = False) -> list[Any]:
-        resources = self._resources_for(task)
-        futures = self._client.map(task.fn, *item_lists, pure=False, resources=resources or None,
-                                   key=_task_name(task))
-        if verbose:
-            from distributed import as_completed
-            from tqdm import tqdm
+        """Each call runs as a runner of the Dask strategy: bounded, grouped, time-limited, isolated from
+        worker deaths (see :mod:`dask_runner.workers.mapped_calls`); nuPlan's executor maps through here."""
+        from dask_runner.workers.mapped_calls import map_with_guarantees
 
-            for _ in tqdm(as_completed(futures), total=len(futures), leave=False):
-                pass
-        return list(self._client.gather(futures))
+        return map_with_guarantees(self.execute_runners, task, item_lists, verbose, self._map_time_limit_s)
 
     def submit(self, task: Task, *args: Any, **kwargs: Any) -> concurrent.futures.Future[Any]:
         """Start one call of ``task`` on the cluster; the returned concurrent future follows the Dask future."""

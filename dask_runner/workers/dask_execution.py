@@ -80,10 +80,16 @@ def key_part(text: str, limit: int = 48) -> str:
 
 
 def simulation_key(runner: AbstractRunner, runner_id: str, group_size: int) -> str:
-    """``simulate-<planner>-<scenario>-<runner id>[-and_<n>_more]-<token>``, readable on the dashboard."""
-    scenario, planner, _ = runner_names(runner)
+    """``simulate-<planner>-<scenario>-<runner id>[-and_<n>_more]-<token>``, readable on the dashboard.
+
+    A runner may name its own stem (``key_stem``): a mapped call is named after its function.
+    """
+    stem = getattr(runner, "key_stem", None)
+    if stem is None:
+        scenario, planner, _ = runner_names(runner)
+        stem = f"simulate-{key_part(planner)}-{key_part(scenario)}"
     more = f"-and_{group_size - 1}_more" if group_size > 1 else ""
-    return f"simulate-{key_part(planner)}-{key_part(scenario)}-{key_part(runner_id)}{more}-{uuid.uuid4().hex[:8]}"
+    return f"{stem}-{key_part(runner_id)}{more}-{uuid.uuid4().hex[:8]}"
 
 
 @dataclass

@@ -64,6 +64,11 @@ def nuplan_dask_distributed(output_dir: str | Path | None = None, logs_subdir: s
     from dask_runner.workers.dask import DaskDistributed
 
     register_with_nuplan()
+    if logs_subdir and output_dir is None:
+        from dask_runner.errors import ConfigError
+
+        raise ConfigError(f"worker.logs_subdir={logs_subdir!r} needs nuPlan's output_dir, which is not set; set "
+                          "output_dir=... or worker.logs_subdir=null")
     pool = DaskDistributed(**options)
     if output_dir is not None and logs_subdir:
         from dask_runner.workers.task_logs import TASK_LOG_PLUGIN, TaskLogPlugin

@@ -1,0 +1,182 @@
+"""``DaskDistributed.map`` with the guarantees of ``execute_runners``: nuPlan's scripts get them too.
+
+nuPlan's executor does not call ``execute_runners`` on our pool: it calls
+``worker.map(Task(run_simulation, num_gpus, num_cpus), runners, exit_on_failure)``. A plain
+``client.map`` there meant no bounded in-flight work, no grouping, no time limit, and one planner
+that killed its worker aborted the whole run with ``KilledWorker`` (and failed an innocent neighbour).
+
+So every call of a mapped function becomes a :class:`MappedCall`, a runner that the Dask batch
+strategy (:mod:`dask_runner.workers.dask_execution`) runs like any other: grouped, bounded, re-run
+alone when a worker died under it, stopped at the pool's time limit. Then:
+
+- a function that returns runner reports (``run_simulation``, nuPlan's or ours, recognised by a
+  ``RunnerReport`` class in its module) gets, for a call the cluster could not finish (the culprit of
+  worker deaths, a call past its time limit, arguments that do not pickle), a failed report of that
+  same class that says so, and the batch goes on; if the function itself raises (nuPlan's
+  ``exit_on_failure``), that exception ends the map, as it would in nuPlan;
+- any other function: the first failure, in the order it is known, ends the map with its exception
+  (the original one when it could travel); innocent calls that shared a dying worker are re-run, and
+  only the culprit's error is raised.
+"""
+
+from __future__ import annotations
+
+import pickle
+import sys
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from dask_runner.errors import SimulationFailedError
+from dask_runner.runner.abstract_runner import AbstractRunner
+from dask_runner.runner.batch_execution import ExecutionOptions
+from dask_runner.runner.report import RunnerReport
+
+if TYPE_CHECKING:
+    from dask_runner.workers.task import Task
+
+
+@dataclass(frozen=True)
+class CallReport(RunnerReport):
+    """The report of a mapped call that returned: it carries the return value back to the driver."""
+
+    value: Any = None
+
+
+class MappedCall(AbstractRunner):
+    """One call ``fn(*args)`` of a mapped function, as a runner (named after its runner argument, if any)."""
+
+    def __init__(self, fn: Callable[..., Any], args: tuple[Any, ...], position: int) -> None:
+        self.fn = fn
+        self.args = args
+        self.runner_id = f"call-{position}"
+
+    @property
+    def _subject(self) -> Any:
+        """The runner this call simulates (nuPlan's ``run_simulation(sim_runner, ...)``), if its first argument is one."""
+        first = self.args[0] if self.args else None
+        return first if hasattr(first, "scenario") and hasattr(first, "planner") else None
+
+    @property
+    def key_stem(self) -> str:
+        """Its Dask key: ``<function>[-<planner>-<scenario>]``, so the dashboard and task logs name what ran."""
+        from dask_runner.workers.dask_execution import key_part
+
+        name = key_part(getattr(self.fn, "__name__", type(self.fn).__name__))
+        subject = self._subject
+        if subject is None:
+            return name
+        planner = self.planner
+        planner_name = planner.name() if hasattr(planner, "name") else type(planner).__name__
+        return f"{name}-{key_part(str(planner_name))}-{key_part(str(getattr(self.scenario, 'scenario_name', '')))}"
+
+    @property
+    def scenario(self) -> Any:
+        subject = self._subject
+        return subject.scenario if subject is not None else _Named(getattr(self.fn, "__name__", "call"))
+
+    @property
+    def planner(self) -> Any:
+        subject = self._subject
+        return subject.planner if subject is not None else None
+
+    def run(self) -> RunnerReport:
+        start = time.time()
+        try:
+            value = self.fn(*self.args)
+        except Exception as exc:
+            raise CallRaised.of(exc) from exc
+        scenario = self.scenario
+        planner = self.planner
+        return CallReport(
+            succeeded=True, error_message=None, start_time=start, end_time=time.time(), planner_report=None,
+            scenario_name=str(getattr(scenario, "scenario_name", "")),
+            planner_name=str(planner.name()) if planner is not None and hasattr(planner, "name") else "",
+            log_name=str(getattr(scenario, "log_name", "")), value=value,
+        )
+
+
+class CallRaised(Exception):
+    """The mapped function itself raised (not the cluster). Always travels: the original goes along when it can."""
+
+    def __init__(self, original: BaseException | None, text: str) -> None:
+        super().__init__(text)
+        self.original = original
+        self.text = text
+
+    @classmethod
+    def of(cls, exc: BaseException) -> CallRaised:
+        try:
+            pickle.dumps(exc)
+        except Exception:  # noqa: BLE001  (it cannot travel: its text does)
+            return cls(None, f"{type(exc).__name__}: {exc}")
+        return cls(exc, f"{type(exc).__name__}: {exc}")
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (CallRaised, (self.original, self.text))
+
+
+@dataclass(frozen=True)
+class _Named:
+    scenario_name: str
+    log_name: str = ""
+
+
+def report_class_of(fn: Callable[..., Any]) -> type | None:
+    """The ``RunnerReport`` class of a ``run_simulation`` function's module (nuPlan's or ours), else None."""
+    if getattr(fn, "__name__", None) != "run_simulation":
+        return None
+    module = sys.modules.get(getattr(fn, "__module__", "") or "")
+    report_class = getattr(module, "RunnerReport", None)
+    return report_class if isinstance(report_class, type) else None
+
+
+def map_with_guarantees(
+    run_batch: Callable[[Sequence[AbstractRunner], ExecutionOptions], list[RunnerReport]],
+    task: Task, item_lists: Sequence[list[Any]], verbose: bool, time_limit_s: float | None,
+) -> list[Any]:
+    """``task.fn`` over the aligned ``item_lists`` through ``run_batch`` (the pool's batch strategy)."""
+    calls = [MappedCall(task.fn, args, position) for position, args in enumerate(zip(*item_lists))]
+    if not calls:
+        return []
+    report_class = report_class_of(task.fn)
+
+    def ends_the_map(report: RunnerReport, cause: BaseException | None) -> bool:
+        # The function raised (not the cluster): that ends the map, as it would without a pool. A function
+        # that returns reports gets the cluster's failures as reports instead.
+        return report_class is None or isinstance(cause, CallRaised)
+
+    options = ExecutionOptions(
+        num_gpus=float(task.num_gpus) if task.num_gpus else None, num_cpus=task.num_cpus, verbose=verbose,
+        time_limit_s=time_limit_s, stop_on_failure=ends_the_map,
+    )
+    try:
+        reports = run_batch(calls, options)
+    except SimulationFailedError as failure:
+        cause = failure.__cause__
+        if isinstance(cause, CallRaised):  # the function's own exception, as client.gather would raise it
+            raise (cause.original or RuntimeError(cause.text)) from None
+        if cause is not None:  # the cluster's: the culprit's KilledWorker, a pickling error, a timeout
+            raise cause from None
+        raise
+    return [_result(report, call, report_class) for report, call in zip(reports, calls)]
+
+
+def _result(report: RunnerReport, call: MappedCall, report_class: type | None) -> Any:
+    if isinstance(report, CallReport) and report.succeeded:
+        return report.value
+    assert report_class is not None  # other failures ended the map
+    subject = call._subject
+    scenario = getattr(subject, "scenario", None)
+    planner = getattr(subject, "planner", None)
+    return report_class(
+        succeeded=False,
+        error_message=f"[{report.error_stage}] {report.error_message}",
+        start_time=report.start_time,
+        end_time=report.end_time,
+        planner_report=None,
+        scenario_name=getattr(scenario, "scenario_name", report.scenario_name),
+        planner_name=planner.name() if planner is not None and hasattr(planner, "name") else report.planner_name,
+        log_name=getattr(scenario, "log_name", report.log_name),
+    )
