@@ -5,7 +5,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.stamp-install
-EXTRAS ?= dev,slurm
+EXTRAS ?= dev,slurm,report,commonroad
 ARGS ?=
 
 .PHONY: run test test-fast typecheck lint data browser benchmark clean

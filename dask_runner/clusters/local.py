@@ -35,6 +35,7 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 LOCALHOST = "127.0.0.1"
+DASHBOARD_ATTRIBUTE = "dask_runner_dashboard"  # set on clusters we start: whether their dashboard runs
 EXAMPLE_CALL = "start_local_cluster(n_workers=4, threads_per_worker=1, memory_limit='4GB')"
 
 # What every worker process imports before its first task. Spawned workers imported it each, after the
@@ -217,7 +218,7 @@ def start_local_cluster(
     extra = validate_resources(resources)
     workers, threads = local_cluster_size(n_workers, threads_per_worker, processes)
     worker_resources = {"CPU": float(threads), **extra}
-    dashboard = resolve_dashboard_address(dashboard_address)
+    dashboard = resolve_dashboard_address(dashboard_address) if _dashboard_possible(dashboard_address) else None
     if local_directory is not None:
         try:
             os.makedirs(local_directory, exist_ok=True)
@@ -245,7 +246,23 @@ def start_local_cluster(
                                    "and memory on 127.0.0.1") from retry_exc
     logger.info("Local Dask cluster: %d worker(s) x %d thread(s), resources %s, dashboard %s",
                 workers, threads, worker_resources, cluster.dashboard_link if dashboard else "off")
+    # Dask serves its HTTP routes (and a dashboard_link) even with the dashboard off: say which it is.
+    setattr(cluster, DASHBOARD_ATTRIBUTE, dashboard is not None)
     return cluster
+
+
+def _dashboard_possible(dashboard_address: str | None) -> bool:
+    """Whether the asked-for dashboard can run here: Dask's needs bokeh 3 (nuPlan environments have 2.4)."""
+    if not dashboard_address:
+        return False
+    from dask_runner.optional_dependencies import DASHBOARD
+
+    reason = DASHBOARD.missing()
+    if reason is not None:
+        logger.warning("No Dask dashboard: it needs bokeh>=%s (%s); pip install 'dask_runner[%s]'",
+                       DASHBOARD.minimum, reason, DASHBOARD.extra)
+        return False
+    return True
 
 
 def worker_environ() -> dict[str, str]:

@@ -212,10 +212,15 @@ def finish_job(
 
 def write_report_safely(root: Path, max_scenario_plots: int, simulation_log_dir: Path | None = None) -> Path | None:
     """report.html; a failure to draw it never loses the job's results (it is logged, and can be redone)."""
+    from dask_runner.optional_dependencies import MissingDependencyError
     from dask_runner.report.html_report import write_html_report
 
     try:
         return write_html_report(root, max_scenario_plots=max_scenario_plots, simulation_log_dir=simulation_log_dir)
+    except MissingDependencyError as exc:  # the results are complete without it
+        logger.warning("No report.html: %s", exc)
+        print(f"No report.html: {exc}", file=sys.stderr)
+        return None
     except Exception:
         logger.exception("Could not write report.html; run `dask-runner report %s` to retry", root)
         return None

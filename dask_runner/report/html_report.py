@@ -206,6 +206,9 @@ def write_html_report(output_dir: str | Path, max_scenario_plots: int = DEFAULT_
 
     ``simulation_log_dir`` defaults to the folder's ``simulation_logs/`` (the metrics command passes its own).
     """
+    from dask_runner.optional_dependencies import REPORT
+
+    REPORT.require("report.html")
     root = Path(output_dir)
     text = build_html(root, max_scenario_plots, None if simulation_log_dir is None else Path(simulation_log_dir))
     path = OutputLayout(root).html_report

@@ -697,6 +697,9 @@ def load_commonroad_scenarios(
 
     ``lazy=True`` reads only each file's header here and returns references that load the
     file where the scenario is first used (every file must still exist now)."""
+    from dask_runner.optional_dependencies import COMMONROAD
+
+    COMMONROAD.require("Reading CommonRoad scenarios")
     if paths_or_dir is None:
         paths_or_dir = default_data_dir()
     if isinstance(paths_or_dir, (str, Path)):

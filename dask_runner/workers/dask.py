@@ -177,6 +177,11 @@ class DaskDistributed(WorkerPool):
 
     @property
     def dashboard_link(self) -> str | None:
+        """The dashboard's address, or None when the scheduler runs none (no bokeh 3, or turned off)."""
+        from dask_runner.clusters.local import DASHBOARD_ATTRIBUTE
+
+        if not getattr(self._own_cluster, DASHBOARD_ATTRIBUTE, True):
+            return None
         try:
             link = self._client.dashboard_link
         except Exception:  # noqa: BLE001  (no dashboard on this scheduler)

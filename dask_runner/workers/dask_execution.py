@@ -45,6 +45,7 @@ logger = logging.getLogger(__name__)
 
 _KEY_UNSAFE = re.compile(r"[^A-Za-z0-9_.]+")
 _REFRESH_WORKERS_S = 2.0
+SUMMARY_PREFIX = "summary-"  # our bookkeeping tasks: no task log of their own
 _HARD_LIMIT_POLL_S = 0.5
 
 
@@ -252,7 +253,7 @@ class DaskBatch:
             if rest:
                 self._submit(rest, isolated)
             return
-        summary = self.client.submit(summarize, sim, key="summary-" + key.partition("-")[2], pure=False,
+        summary = self.client.submit(summarize, sim, key=SUMMARY_PREFIX + key.partition("-")[2], pure=False,
                                      priority=10)
         group = _Group(key, [_Member(i) for i in indices], isolated, time.time(), sim, summary)
         self.groups[key] = group

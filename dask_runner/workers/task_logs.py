@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import re
+import time
 from pathlib import Path
 from typing import Any
 
@@ -67,6 +68,20 @@ class TaskLogPlugin(WorkerPlugin):
         if self.raise_root_level_to_info and root.level > logging.INFO:
             # Worker processes start with the root at WARNING; a task's info lines belong in its log.
             root.setLevel(logging.INFO)
+
+    def transition(self, key: Any, start: str, finish: str, **kwargs: Any) -> None:
+        """Every task gets its file, opened when it starts and closed with its outcome, even if it logs nothing."""
+        from dask_runner.workers.dask_execution import SUMMARY_PREFIX
+
+        if str(key).startswith(SUMMARY_PREFIX):
+            return
+        if finish == "executing" or (start == "executing" and finish in ("memory", "error")):
+            line = "started" if finish == "executing" else ("finished" if finish == "memory" else "failed")
+            try:
+                with task_log_path(self.log_dir, key).open("a", encoding="utf-8") as log_file:
+                    log_file.write(f"{time.strftime('%Y-%m-%d %H:%M:%S')} task {key} {line}\n")
+            except OSError:  # logging must never fail the task
+                pass
 
     def teardown(self, worker: Worker) -> None:
         if self._handler is not None:

@@ -16,7 +16,7 @@ from dask_runner.workers.dask import DaskDistributed
 from dask_runner.workers.dask_execution import DaskBatchSettings
 
 CONFIG = Path(dask_runner.config.__file__).parent
-WORKER_FILES = sorted(CONFIG.glob("worker/*.yaml")) + sorted(CONFIG.glob("nuplan/worker/*.yaml"))
+WORKER_FILES = sorted(CONFIG.glob("worker/*.yaml")) + sorted(CONFIG.glob("nuplan*/worker/*.yaml"))
 # Keys whose value is not a default but comes from elsewhere in the job's config.
 FROM_THE_JOB = {"output_dir", "num_gpus_per_simulation"}
 

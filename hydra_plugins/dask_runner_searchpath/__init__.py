@@ -1,0 +1,1 @@
+"""Hydra finds this plugin in every Hydra application of an environment where dask_runner is installed."""

@@ -1,0 +1,31 @@
+"""Adds dask_runner's nuPlan worker configs to the search path of every Hydra application (nuPlan's scripts).
+
+With dask_runner installed, nuPlan's own ``run_simulation.py worker=dask_distributed`` works without a
+``hydra.searchpath`` override (an override there replaces nuPlan's own entries instead of adding to
+them). With ``DASK_RUNNER_RAY_SHIM=1`` in the environment, ``worker=ray_distributed`` resolves to
+dask_runner's Ray-compatible pool instead of nuPlan's Ray worker; without it nuPlan's Ray worker is
+untouched.
+"""
+
+from __future__ import annotations
+
+import os
+
+from hydra.core.config_search_path import ConfigSearchPath
+from hydra.plugins.search_path_plugin import SearchPathPlugin
+
+RAY_SHIM_ENV = "DASK_RUNNER_RAY_SHIM"
+NUPLAN_WORKERS = "pkg://dask_runner.config.nuplan"
+RAY_SHIM_WORKERS = "pkg://dask_runner.config.nuplan_ray_shim"
+
+
+def ray_shim_requested() -> bool:
+    return os.environ.get(RAY_SHIM_ENV, "").strip().lower() in ("1", "true", "yes", "on")
+
+
+class DaskRunnerSearchPathPlugin(SearchPathPlugin):
+    def manipulate_search_path(self, search_path: ConfigSearchPath) -> None:
+        search_path.append(provider="dask_runner", path=NUPLAN_WORKERS)
+        if ray_shim_requested():
+            # Ahead of every other entry, so this worker/ray_distributed.yaml is the one Hydra finds.
+            search_path.prepend(provider="dask_runner-ray-shim", path=RAY_SHIM_WORKERS)

@@ -1,0 +1,159 @@
+"""nuplan-devkit's own run_simulation.py, unmodified, with dask_runner as its worker pool.
+
+nuplan-devkit is not on the package index, so these tests need an environment where it is installed
+beside dask_runner (see the README's nuPlan section) and two variables naming it:
+``DASK_RUNNER_NUPLAN_PYTHON`` (that environment's interpreter) and ``DASK_RUNNER_NUPLAN_DEVKIT`` (the
+checkout). Without them the tests are skipped, with that reason printed. Scenarios come from nuPlan's
+dataset-free mock scenario builder (``nuplan_parts.py``: with a past, and a name of their own).
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+PYTHON = os.environ.get("DASK_RUNNER_NUPLAN_PYTHON", "")
+DEVKIT = os.environ.get("DASK_RUNNER_NUPLAN_DEVKIT", "")
+HERE = Path(__file__).resolve().parent
+REPO = HERE.parents[1]
+
+pytestmark = [
+    pytest.mark.slow,
+    pytest.mark.skipif(not (PYTHON and DEVKIT), reason="no nuplan-devkit environment: set DASK_RUNNER_NUPLAN_PYTHON "
+                       "and DASK_RUNNER_NUPLAN_DEVKIT (nuplan-devkit is not on the package index; see the README)"),
+]
+
+SCENARIOS = 4
+COMMON = [
+    "+simulation=closed_loop_nonreactive_agents",
+    "planner=simple_planner",
+    "ego_controller.motion_model.vehicle={_target_:nuplan.common.actor_state.vehicle_parameters.get_pacifica_parameters}",
+    "main_callback=[time_callback,metric_file_callback,metric_aggregator_callback]",
+    # the mock map has no lanes: only the map-free metrics
+    "selected_simulation_metrics=[ego_jerk_statistics,ego_lat_acceleration_statistics,ego_lon_acceleration_statistics,"
+    "ego_lon_jerk_statistics,ego_yaw_acceleration_statistics,ego_yaw_rate_statistics,ego_is_comfortable_statistics]",
+    "scenario_builder=mock_abstract_scenario_builder",
+    "scenario_builder._target_=nuplan_parts.NamedMockScenarioBuilder",
+    f"scenario_builder.num_scenarios={SCENARIOS}",
+]
+
+
+def run_nuplan(tmp_path: Path, name: str, *overrides: str, env: dict[str, str] | None = None,
+               script: str = "run_simulation.py") -> tuple[subprocess.CompletedProcess[str], Path]:
+    """nuPlan's script as a user runs it, with its outputs in ``tmp_path/name``."""
+    output = tmp_path / name
+    scratch = tmp_path / "nuplan_roots"
+    for root in ("exp", "data", "maps"):
+        (scratch / root).mkdir(parents=True, exist_ok=True)
+    environment = {
+        **os.environ, **(env or {}),
+        "NUPLAN_SIMULATION_ALLOW_ANY_BUILDER": "1", "NUPLAN_EXP_ROOT": str(scratch / "exp"),
+        "NUPLAN_DATA_ROOT": str(scratch / "data"), "NUPLAN_MAPS_ROOT": str(scratch / "maps"),
+        "PYTHONPATH": os.pathsep.join([str(HERE), str(REPO), os.environ.get("PYTHONPATH", "")]),
+    }
+    command = [PYTHON, str(Path(DEVKIT) / "nuplan/planning/script" / script), *COMMON, f"output_dir={output}",
+               *overrides]
+    result = subprocess.run(command, cwd=tmp_path, env=environment, capture_output=True, text=True, timeout=600,
+                            check=False)
+    return result, output
+
+
+def reports(output: Path) -> pd.DataFrame:
+    return pd.read_parquet(output / "runner_report.parquet").sort_values(["planner_name", "scenario_name"])
+
+
+def metric_tables(output: Path) -> dict[str, pd.DataFrame]:
+    tables = {}
+    for path in sorted((output / "metrics").glob("*.parquet")):
+        frame = pd.read_parquet(path)
+        frame = frame[[c for c in frame.columns if frame[c].map(lambda v: not hasattr(v, "__len__") or
+                                                                 isinstance(v, str)).all()]]
+        tables[path.name] = frame.sort_values(list(frame.columns)).reset_index(drop=True)
+    return tables
+
+
+@pytest.fixture(scope="module")
+def sequential(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """nuPlan's own worker=sequential: the results every dask_runner run must reproduce."""
+    result, output = run_nuplan(tmp_path_factory.mktemp("nuplan"), "sequential", "worker=sequential")
+    assert result.returncode == 0, result.stderr[-3000:]
+    return output
+
+
+def assert_same_results(output: Path, expected: Path) -> None:
+    assert reports(output)["succeeded"].all()
+    ours, theirs = metric_tables(output), metric_tables(expected)
+    assert sorted(ours) == sorted(theirs) and ours
+    for name in theirs:
+        pd.testing.assert_frame_equal(ours[name], theirs[name], check_like=True, obj=name)
+
+
+def test_the_readme_command_runs_without_a_search_path_override(tmp_path: Path, sequential: Path) -> None:
+    result, output = run_nuplan(tmp_path, "dask", "worker=dask_distributed", "worker.n_workers=2")
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "Starting 4 simulations using DaskDistributed" in result.stdout + result.stderr
+    assert_same_results(output, sequential)
+
+
+def test_worker_ray_distributed_runs_on_dask_behind_the_switch(tmp_path: Path, sequential: Path) -> None:
+    shim = {"DASK_RUNNER_RAY_SHIM": "1"}
+    result, output = run_nuplan(tmp_path, "ray", "worker=ray_distributed", "worker.threads_per_node=2",
+                                "worker.debug_mode=false", "worker.log_to_driver=true", "worker.use_distributed=false",
+                                "worker.master_node_ip=null", "worker.logs_subdir=logs", env=shim)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "RayDistributed runs on Dask distributed" in result.stdout + result.stderr
+    assert_same_results(output, sequential)
+    assert list((output / "logs").glob("run_simulation-*.log")), "logs_subdir wrote no task log"
+
+    # The seed's GPU command: on a machine without GPUs, the no-GPU error at once.
+    gpu, _ = run_nuplan(tmp_path, "ray_gpu", "worker=ray_distributed", "worker.threads_per_node=4",
+                        "number_of_gpus_allocated_per_simulation=0.25", env=shim)
+    assert gpu.returncode != 0
+    assert "no worker can ever run a task that needs {'GPU': 0.25}" in gpu.stderr
+    assert "number_of_gpus_allocated_per_simulation=0" in gpu.stderr
+
+
+def test_without_the_switch_nuplans_ray_worker_is_untouched(tmp_path: Path) -> None:
+    result, _ = run_nuplan(tmp_path, "cfg", "worker=ray_distributed", "--cfg", "job")
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "_target_: nuplan.planning.utils.multithreading.worker_ray.RayDistributed" in result.stdout
+
+
+def test_logs_subdir_writes_one_log_per_task_under_nuplans_output_dir(tmp_path: Path) -> None:
+    result, output = run_nuplan(tmp_path, "logs", "worker=dask_distributed", "worker.n_workers=2",
+                                "worker.logs_subdir=logs")
+    assert result.returncode == 0, result.stderr[-3000:]
+    logs = sorted((output / "logs").glob("*.log"))
+    assert logs and all(log.name.startswith("run_simulation-SimplePlanner-mock_scenario_") for log in logs)
+
+
+def test_a_raising_planner_fails_its_runners_only(tmp_path: Path) -> None:
+    result, output = run_nuplan(tmp_path, "raising", "worker=dask_distributed", "worker.n_workers=2",
+                                "+planner.raising={_target_:nuplan_parts.RaisingPlanner,horizon_seconds:10.0,"
+                                "sampling_time:0.25,acceleration:[0.0,0.0]}")
+    assert result.returncode == 0, result.stderr[-3000:]
+    table = reports(output)
+    by_planner = table.groupby("planner_name")["succeeded"].apply(list).to_dict()
+    assert by_planner == {"RaisingPlanner": [False] * SCENARIOS, "SimplePlanner": [True] * SCENARIOS}
+    assert table[~table["succeeded"]]["error_message"].str.contains("RaisingPlanner raised on purpose").all()
+
+
+def test_a_planner_that_kills_its_worker_fails_only_its_runners(tmp_path: Path, sequential: Path) -> None:
+    result, output = run_nuplan(tmp_path, "exiting", "worker=dask_distributed", "worker.n_workers=2",
+                                "+planner.exiting={_target_:nuplan_parts.ExitingPlanner,horizon_seconds:10.0,"
+                                "sampling_time:0.25,acceleration:[0.0,0.0]}")
+    assert result.returncode == 0, result.stderr[-3000:]
+    table = reports(output)
+    by_planner = table.groupby("planner_name")["succeeded"].apply(list).to_dict()
+    assert by_planner == {"ExitingPlanner": [False] * SCENARIOS, "SimplePlanner": [True] * SCENARIOS}
+    lost = table[~table["succeeded"]]["error_message"]
+    assert lost.str.contains(r"\[worker_lost\]").all() and lost.str.contains("KilledWorker").all()
+    # The innocent runners that shared the dying workers were re-run: their results are nuPlan's own.
+    simple = {name: frame[frame["planner_name"] == "SimplePlanner"].reset_index(drop=True)
+              for name, frame in metric_tables(output).items()}
+    for name, expected in metric_tables(sequential).items():
+        pd.testing.assert_frame_equal(simple[name], expected, check_like=True, obj=name)
