@@ -13,6 +13,7 @@ from dask_runner.errors import ConfigError
 from dask_runner.metrics.abstract_metric import AbstractMetric
 from dask_runner.metrics.drivable_area_compliance import DrivableAreaCompliance
 from dask_runner.metrics.driving_direction_compliance import DrivingDirectionCompliance
+from dask_runner.metrics.ego_expert_l2_error import EgoExpertL2Error
 from dask_runner.metrics.ego_is_comfortable import EgoIsComfortable
 from dask_runner.metrics.ego_progress import EgoIsMakingProgress, EgoProgressAlongExpertRoute
 from dask_runner.metrics.no_ego_at_fault_collisions import NoEgoAtFaultCollisions
@@ -35,8 +36,11 @@ BUILTIN_METRICS: dict[str, type[AbstractMetric]] = {
 }
 
 
-# The closed-loop metrics above (the default set) and the open-loop ones of nuPlan's open_loop_boxes challenge.
-METRICS_BY_NAME: dict[str, type[AbstractMetric]] = {**BUILTIN_METRICS, **{cls.name: cls for cls in OPEN_LOOP_METRICS}}
+# The closed-loop metrics above (the default set), the open-loop ones of nuPlan's open_loop_boxes challenge, and
+# ego_expert_l2_error (reported only).
+METRICS_BY_NAME: dict[str, type[AbstractMetric]] = {
+    **BUILTIN_METRICS, **{cls.name: cls for cls in (*OPEN_LOOP_METRICS, EgoExpertL2Error)}
+}
 
 
 def resolve_metric(spec: str | AbstractMetric) -> AbstractMetric:
