@@ -38,9 +38,8 @@ BUILTIN_METRICS: dict[str, type[AbstractMetric]] = {
 
 # The closed-loop metrics above (the default set), the open-loop ones of nuPlan's open_loop_boxes challenge, and
 # ego_expert_l2_error (reported only).
-METRICS_BY_NAME: dict[str, type[AbstractMetric]] = {
-    **BUILTIN_METRICS, **{cls.name: cls for cls in (*OPEN_LOOP_METRICS, EgoExpertL2Error)}
-}
+_OTHER_METRICS: tuple[type[AbstractMetric], ...] = (*OPEN_LOOP_METRICS, EgoExpertL2Error)
+METRICS_BY_NAME: dict[str, type[AbstractMetric]] = {**BUILTIN_METRICS, **{cls.name: cls for cls in _OTHER_METRICS}}
 
 
 def resolve_metric(spec: str | AbstractMetric) -> AbstractMetric:
