@@ -19,7 +19,7 @@ def scheduler_address() -> Iterator[str]:
     from distributed import LocalCluster
 
     with LocalCluster(n_workers=1, threads_per_worker=2, processes=False, host="127.0.0.1", protocol="tcp://",
-                      dashboard_address=None) as cluster:
+                      dashboard_address="127.0.0.1:0") as cluster:
         yield str(cluster.scheduler_address)
 
 
