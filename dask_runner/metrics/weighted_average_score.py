@@ -78,5 +78,6 @@ class WeightedAverageScore:
         else:
             table = dict(self._weights)
             default = table.get(DEFAULT_WEIGHT_KEY, 1.0)
-            weights = tuple(table.get(m.name, default) for m in metrics)
+            # A multiplier is not in the average: its weight is 0, as the closed-loop metrics declare theirs.
+            weights = tuple(0.0 if multiplier else table.get(m.name, default) for m, multiplier in zip(metrics, multipliers))
         return weights, multipliers
