@@ -17,6 +17,7 @@ if TYPE_CHECKING:
     from omegaconf import DictConfig
 
     from dask_runner.metrics.metric_engine import MetricEngine
+    from dask_runner.metrics.weighted_average_score import WeightedAverageScore
     from dask_runner.scenarios.abstract_scenario import AbstractScenario
     from dask_runner.workers.pool import WorkerPool
 
@@ -100,8 +101,44 @@ def build_callback_factories(cfg: DictConfig) -> list[functools.partial[Any]]:
     return [partial_from_config(node, f"callback {name}") for name, node in callbacks.items() if node is not None]
 
 
+def build_scenario_part_factory(cfg: DictConfig, group: str) -> functools.partial[Any] | None:
+    """``functools.partial(cls, **arguments)`` of the ``observation`` or ``ego_controller`` group, called with each
+    runner's scenario; None when the config has no such group (the builder's default is used)."""
+    node = cfg.get(group)
+    if node is None:
+        return None
+    return partial_from_config(node, group)
+
+
+def build_score(cfg: DictConfig) -> WeightedAverageScore | None:
+    """The aggregator of ``cfg.metric_aggregator`` (one entry, as each nuPlan challenge has); None without one."""
+    from dask_runner.metrics.weighted_average_score import WeightedAverageScore
+
+    aggregators = _container(cfg.get("metric_aggregator")) or {}
+    entries = [(name, node) for name, node in aggregators.items() if node is not None]
+    if not entries:
+        return None
+    if len(entries) > 1:
+        raise ConfigError(
+            f"metric_aggregator lists {len(entries)} aggregators ({[n for n, _ in entries]}); a job has one score: "
+            "choose one, e.g. metric_aggregator=closed_loop_reactive_agents_weighted_average"
+        )
+    name, node = entries[0]
+    try:
+        score = partial_from_config(node, f"metric_aggregator {name}")()
+    except DaskRunnerError:
+        raise
+    except Exception as exc:
+        raise _cause_or(exc, f"metric_aggregator {name}") from exc
+    if not isinstance(score, WeightedAverageScore):
+        raise ConfigError(f"metric_aggregator {name} must build a dask_runner.metrics.weighted_average_score."
+                          f"WeightedAverageScore, got {type(score).__name__}")
+    return score
+
+
 def build_metric_engine_from_config(cfg: DictConfig) -> MetricEngine:
-    """The metric engine of ``cfg.simulation_metric``: built-in metrics and users' ``_target_`` classes."""
+    """The metric engine of ``cfg.simulation_metric`` (built-in metrics and users' ``_target_`` classes), scored by
+    ``cfg.metric_aggregator``."""
     from dask_runner.metrics.metric_engine import build_metric_engine
 
     metrics = _container(cfg.get("simulation_metric")) or {}
@@ -117,7 +154,7 @@ def build_metric_engine_from_config(cfg: DictConfig) -> MetricEngine:
             raise _cause_or(exc, f"simulation_metric {name}") from exc
     if not instances:
         raise ConfigError("simulation_metric lists no metric; use simulation_metric=default or run_metric=false")
-    return build_metric_engine(instances)
+    return build_metric_engine(instances, build_score(cfg))
 
 
 def build_scenarios(cfg: DictConfig) -> list[AbstractScenario]:

@@ -19,23 +19,31 @@ def build_runners(cfg: DictConfig, metrics_dir: str) -> list[AbstractRunner]:
     """One SimulationRunner per (scenario, planner), with the configured callbacks and, if on, the metric callback."""
     import functools
 
+    from dask_runner.experiment.challenges import check_challenge_parts
     from dask_runner.experiment.components import (
         build_callback_factories,
         build_metric_engine_from_config,
         build_planner_factories,
+        build_scenario_part_factory,
         build_scenarios,
     )
     from dask_runner.simulation.builder import build_simulation_runners
 
     planner_factories = build_planner_factories(cfg)
     callback_factories = build_callback_factories(cfg)
-    if cfg.run_metric:
+    if cfg.run_metric:  # first: a metric set that its aggregator does not match is the first conflict to name
         from dask_runner.simulation.callback.metric_callback import MetricCallback
 
         engine = build_metric_engine_from_config(cfg)
         callback_factories.append(functools.partial(MetricCallback, engine, metrics_dir))
+    check_challenge_parts(cfg)
+    ego_controller = build_scenario_part_factory(cfg, "ego_controller")
+    observation = build_scenario_part_factory(cfg, "observation")
     scenarios = build_scenarios(cfg)
-    return list(build_simulation_runners(scenarios, planner_factories, callback_factories))
+    return list(build_simulation_runners(
+        scenarios, planner_factories, callback_factories,
+        ego_controller=ego_controller or "two_stage", observation=observation or "tracks",
+    ))
 
 
 def _describe(cfg: DictConfig, runners: Sequence[AbstractRunner]) -> str:

@@ -9,6 +9,7 @@ from dask_runner.metrics.metric_file import metric_file_path, save_metric_result
 from dask_runner.metrics.metric_registry import BUILTIN_METRICS, resolve_metric
 from dask_runner.metrics.metric_result import METRIC_COLUMNS, MetricResult
 from dask_runner.metrics.metric_statistic import MetricStatistic
+from dask_runner.metrics.weighted_average_score import WeightedAverageScore
 
 __all__ = [
     "AbstractMetric",
@@ -19,6 +20,7 @@ __all__ = [
     "MetricEngine",
     "MetricResult",
     "MetricStatistic",
+    "WeightedAverageScore",
     "aggregate_metrics",
     "aggregate_scores",
     "build_metric_engine",

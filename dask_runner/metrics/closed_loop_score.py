@@ -18,13 +18,20 @@ CLOSED_LOOP_SCORE = "closed_loop_score"
 
 def closed_loop_score(metrics: Sequence[AbstractMetric], statistics: Sequence[MetricStatistic]) -> float:
     """Score of one scenario from its metrics' statistics (paired by position); 1 with no soft metric."""
+    return weighted_score(
+        [float(m.weight) for m in metrics], [bool(m.multiplier) for m in metrics], [s.score for s in statistics]
+    )
+
+
+def weighted_score(weights: Sequence[float], multipliers: Sequence[bool], scores: Sequence[float]) -> float:
+    """The product of the multipliers' scores times the weighted average of the other scores (1 with none)."""
     product = 1.0
     weighted, total_weight = 0.0, 0.0
-    for metric, stat in zip(metrics, statistics, strict=True):
-        if metric.multiplier:
-            product *= stat.score
-        elif metric.weight > 0:
-            weighted += metric.weight * stat.score
-            total_weight += metric.weight
+    for weight, multiplier, score in zip(weights, multipliers, scores, strict=True):
+        if multiplier:
+            product *= score
+        elif weight > 0:
+            weighted += weight * score
+            total_weight += weight
     average = weighted / total_weight if total_weight > 0 else 1.0
     return product * average

@@ -165,15 +165,16 @@ class Polyline:
 
 
 @lru_cache(maxsize=64)
-def _savgol_operators(window: int, polyorder: int, deriv: int) -> tuple[FloatArray, FloatArray, FloatArray]:
-    """(centre coefficients [W], left-edge matrix [W//2, W], right-edge matrix [W//2, W]).
+def _savgol_coefficients(window: int, polyorder: int, deriv: int) -> tuple[FloatArray, FloatArray, FloatArray]:
+    """(interior coefficients [W], first-edge matrix [W//2, W], last-edge matrix [W//2, W]) of scipy's filter.
 
-    Each row maps a window of samples to the ``deriv``-th derivative, at one position, of the
-    least-squares polynomial through them: the interior uses the centre position, the edges the
-    first/last positions of the first/last window (scipy's ``mode="interp"``).
+    Each row maps a window of samples to the ``deriv``-th derivative of their least-squares polynomial at
+    one position: the interior at the window's centre (odd) or half a sample after it (even, as scipy),
+    the edges at the first/last positions of the first/last window (scipy's ``mode="interp"``).
     """
     half = window // 2
-    x = np.arange(window, dtype=np.float64) - half
+    centre = (window - 1) / 2.0
+    x = np.arange(window, dtype=np.float64) - centre  # centred: a better conditioned fit
     pinv = np.linalg.pinv(np.vander(x, polyorder + 1, increasing=True))  # [P+1, W]: values -> poly coeffs
     powers = np.arange(polyorder + 1)
     # d^k/dx^k x^p = p!/(p-k)! x^(p-k): evaluate at each position.
@@ -181,40 +182,39 @@ def _savgol_operators(window: int, polyorder: int, deriv: int) -> tuple[FloatArr
     exponents = np.clip(powers - deriv, 0, None)
 
     def at(positions: FloatArray) -> FloatArray:
-        basis = falling[None, :] * positions[:, None] ** exponents[None, :]  # [N, P+1]
-        return basis @ pinv
+        local = positions - centre
+        return (falling[None, :] * local[:, None] ** exponents[None, :]) @ pinv  # [N, W]
 
-    centre = at(np.zeros(1))[0]
-    left = at(x[:half])
-    right = at(x[window - half :])
-    return centre, left, right
+    interior = at(np.array([half - 0.5 * (1 - window % 2)]))[0]
+    first = at(np.arange(half, dtype=np.float64))
+    last = at(np.arange(window - half, window, dtype=np.float64))
+    return interior, first, last
 
 
-def savgol_derivative(
-    values: FloatArray, dt: float, window: int = 15, polyorder: int = 2, deriv: int = 1
-) -> FloatArray:
-    """Savitzky-Golay smoothed derivative of ``values`` [..., T] sampled every ``dt`` seconds.
+def savgol_filter(values: FloatArray, window: int, polyorder: int, deriv: int = 0, delta: float = 1.0) -> FloatArray:
+    """scipy's ``savgol_filter(values, window, polyorder, deriv, delta)`` (``mode="interp"``), odd or even window.
 
-    nuPlan filters its comfort signals this way so single-step noise does not fail a planner. The
-    window shrinks to the longest odd length the series allows; edges use the polynomial fitted to
-    the first/last window, as scipy's ``mode="interp"``. Several series can be stacked on the
-    leading axes and are filtered in one call.
+    nuPlan smooths its comfort signals with scipy's filter, some with an even window (8), so the same
+    numbers need the same rules: an even window's interior output at sample ``i`` is the polynomial fitted
+    to samples ``i-W/2+1 .. i+W/2`` evaluated half a sample after ``i``; the first and last ``W//2``
+    outputs come from the polynomials fitted to the first and last windows. ``values`` [..., T] with
+    ``polyorder < window <= T``; series stacked on leading axes are filtered in one call.
     """
     n = values.shape[-1]
-    if n < 3:
-        return np.zeros_like(values) if deriv > 0 else values.copy()
-    window = min(window, n if n % 2 else n - 1)
-    polyorder = min(polyorder, window - 1)
-    if deriv > polyorder:
-        return np.zeros_like(values)
+    if not polyorder < window <= n:
+        raise ValueError(f"savgol_filter needs polyorder < window <= len(values), got {polyorder}, {window}, {n}")
     half = window // 2
-    centre, left, right = _savgol_operators(window, polyorder, deriv)
-    windows = np.lib.stride_tricks.sliding_window_view(values, window, axis=-1)  # [..., T-W+1, W]
+    even = 1 - window % 2
+    interior_coefficients, first, last = _savgol_coefficients(window, polyorder, deriv)
     out = np.empty(values.shape, dtype=np.float64)
-    out[..., half : n - half] = windows @ centre
-    out[..., :half] = values[..., :window] @ left.T
-    out[..., n - half :] = values[..., n - window :] @ right.T
-    return out / dt**deriv
+    interior = n - 2 * half
+    if interior > 0:
+        windows = np.lib.stride_tricks.sliding_window_view(values, window, axis=-1)[..., even : even + interior, :]
+        out[..., half : n - half] = windows @ interior_coefficients
+    out[..., :half] = values[..., :window] @ first.T
+    out[..., n - half :] = values[..., n - window :] @ last.T
+    result: FloatArray = out / delta**deriv
+    return result
 
 
 def wrap_angle(angle: FloatArray) -> FloatArray:

@@ -3,9 +3,10 @@
 :func:`aggregate_metrics` reads every ``*.parquet`` under a metric folder into one long table (the
 columns of ``METRIC_COLUMNS``). :func:`aggregate_scores` turns it into one wide row per
 (planner_name, scenario_type), plus one row per planner with ``scenario_type == "all"``: column
-``num_scenarios``, one column per metric with its mean score, and ``closed_loop_score`` (the mean of
-the scenarios' closed-loop scores). :func:`save_aggregates` writes that table to
-``<output_dir>/aggregator_metric/closed_loop_scores.parquet``.
+``num_scenarios``, one column per metric with its mean score, and the score (the mean of the
+scenarios' scores: ``closed_loop_score``, or ``<challenge>_score`` for a challenge, e.g.
+``closed_loop_reactive_agents_score``). :func:`save_aggregates` writes one table per score to
+``<output_dir>/aggregator_metric/``: ``closed_loop_scores.parquet``, or ``<challenge>_scores.parquet``.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from typing import TYPE_CHECKING
 
 from dask_runner.metrics.closed_loop_score import CLOSED_LOOP_SCORE
 from dask_runner.metrics.metric_file import METRIC_FILE_SUFFIX
-from dask_runner.metrics.metric_result import METRIC_COLUMNS
+from dask_runner.metrics.metric_result import METRIC_COLUMNS, SCORE_CATEGORY
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -33,6 +34,20 @@ def aggregate_metrics(metrics_dir: Path | str) -> pd.DataFrame:
     if not files:
         return pd.DataFrame(columns=list(METRIC_COLUMNS))
     return pd.concat([pd.read_parquet(p) for p in files], ignore_index=True)
+
+
+def score_names(rows: pd.DataFrame) -> list[str]:
+    """The names of the score rows in ``rows`` (``closed_loop_score``, ``<challenge>_score``), sorted."""
+    if rows.empty or "category" not in rows.columns:
+        return []
+    return sorted(set(rows.loc[rows["category"] == SCORE_CATEGORY, "metric_name"].astype(str)))
+
+
+def aggregate_file_name(score_name: str) -> str:
+    """``closed_loop_scores.parquet`` for the closed-loop score, ``<challenge>_scores.parquet`` for a challenge's."""
+    if score_name == CLOSED_LOOP_SCORE:
+        return AGGREGATE_FILE
+    return f"{score_name.removesuffix('_score')}_scores.parquet"
 
 
 def aggregate_scores(rows: pd.DataFrame) -> pd.DataFrame:
@@ -53,7 +68,7 @@ def aggregate_scores(rows: pd.DataFrame) -> pd.DataFrame:
     )
     per_planner.insert(1, "scenario_type", ALL_SCENARIO_TYPES)
     table = pd.concat([per_type, per_planner], ignore_index=True)
-    ordered = ["planner_name", "scenario_type", "num_scenarios", CLOSED_LOOP_SCORE]
+    ordered = ["planner_name", "scenario_type", "num_scenarios", *score_names(rows)]
     rest = sorted(c for c in table.columns if c not in ordered)
     return table[[c for c in ordered if c in table.columns] + rest].sort_values(
         ["planner_name", "scenario_type"], ignore_index=True
@@ -61,10 +76,17 @@ def aggregate_scores(rows: pd.DataFrame) -> pd.DataFrame:
 
 
 def save_aggregates(metrics_dir: Path | str, output_dir: Path | str) -> Path:
-    """Aggregate the metric files under ``metrics_dir`` into ``<output_dir>/aggregator_metric/``."""
-    table = aggregate_scores(aggregate_metrics(metrics_dir))
+    """Aggregate the metric files under ``metrics_dir`` into ``<output_dir>/aggregator_metric/``, one file per
+    score (runs of one configuration have one); returns the first file's path."""
+    rows = aggregate_metrics(metrics_dir)
     folder = Path(output_dir) / AGGREGATOR_DIR
     folder.mkdir(parents=True, exist_ok=True)
-    path = folder / AGGREGATE_FILE
-    table.to_parquet(path, index=False)
-    return path
+    names = score_names(rows) or [CLOSED_LOOP_SCORE]
+    paths = []
+    for name in names:
+        scored = rows["runner_id"].isin(rows.loc[rows["metric_name"] == name, "runner_id"]) if len(names) > 1 else None
+        table = aggregate_scores(rows[scored] if scored is not None else rows)
+        path = folder / aggregate_file_name(name)
+        table.to_parquet(path, index=False)
+        paths.append(path)
+    return paths[0]

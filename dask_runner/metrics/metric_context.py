@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from functools import cached_property
+from typing import TYPE_CHECKING
 
 import numpy as np
 import numpy.typing as npt
@@ -20,6 +21,9 @@ from dask_runner.metrics.lane_index import LaneIndex, lane_index_for
 from dask_runner.scenarios.abstract_scenario import AbstractScenario
 from dask_runner.scenarios.state import HEADING, VELOCITY, FloatArray, IntArray, X, Y, rear_axle_to_center
 from dask_runner.simulation.history import SimulationHistory
+
+if TYPE_CHECKING:
+    from dask_runner.metrics.planner_expert_errors import PlannerExpertErrors
 
 # Below this speed (m/s) an ego or agent counts as stopped when a collision is classified (nuPlan).
 STOPPED_SPEED_THRESHOLD = 5e-2
@@ -69,6 +73,7 @@ class MetricContext:
         self.params = scenario.ego_vehicle_parameters
         self.ego: FloatArray = history.ego_array()
         self.dt = _median_step(self.ego[:, 0], scenario.database_interval)
+        self._planner_expert_errors: dict[tuple[tuple[int, ...], float], PlannerExpertErrors] = {}
 
     @property
     def num_steps(self) -> int:
@@ -213,6 +218,16 @@ class MetricContext:
     @cached_property
     def ego_heading(self) -> FloatArray:
         return np.unwrap(self.ego[:, HEADING])
+
+    def planner_expert_errors(self, horizons: tuple[int, ...], frequency: float) -> PlannerExpertErrors:
+        """The open-loop comparison of planned and expert trajectories (computed once per horizons/frequency)."""
+        key = (horizons, frequency)
+        cached = self._planner_expert_errors.get(key)
+        if cached is None:
+            from dask_runner.metrics.planner_expert_errors import compare_with_expert
+
+            cached = self._planner_expert_errors[key] = compare_with_expert(self, horizons, frequency)
+        return cached
 
 
 def _median_step(times: FloatArray, default: float) -> float:

@@ -13,9 +13,11 @@ from dask_runner.errors import ConfigError
 from dask_runner.metrics.abstract_metric import AbstractMetric
 from dask_runner.metrics.drivable_area_compliance import DrivableAreaCompliance
 from dask_runner.metrics.driving_direction_compliance import DrivingDirectionCompliance
+from dask_runner.metrics.ego_expert_l2_error import EgoExpertL2Error
 from dask_runner.metrics.ego_is_comfortable import EgoIsComfortable
 from dask_runner.metrics.ego_progress import EgoIsMakingProgress, EgoProgressAlongExpertRoute
 from dask_runner.metrics.no_ego_at_fault_collisions import NoEgoAtFaultCollisions
+from dask_runner.metrics.planner_expert_errors import OPEN_LOOP_METRICS
 from dask_runner.metrics.speed_limit_compliance import SpeedLimitCompliance
 from dask_runner.metrics.time_to_collision_within_bound import TimeToCollisionWithinBound
 
@@ -34,15 +36,21 @@ BUILTIN_METRICS: dict[str, type[AbstractMetric]] = {
 }
 
 
+# The closed-loop metrics above (the default set), the open-loop ones of nuPlan's open_loop_boxes challenge, and
+# ego_expert_l2_error (reported only).
+_OTHER_METRICS: tuple[type[AbstractMetric], ...] = (*OPEN_LOOP_METRICS, EgoExpertL2Error)
+METRICS_BY_NAME: dict[str, type[AbstractMetric]] = {**BUILTIN_METRICS, **{cls.name: cls for cls in _OTHER_METRICS}}
+
+
 def resolve_metric(spec: str | AbstractMetric) -> AbstractMetric:
     """A metric instance from a built-in name, a dotted class path, or an instance (returned as is)."""
     if isinstance(spec, AbstractMetric):
         return spec
     if not isinstance(spec, str):
         raise ConfigError(f"a metric is a name, a dotted class path or an AbstractMetric, got {spec!r}")
-    if spec in BUILTIN_METRICS:
-        return BUILTIN_METRICS[spec]()
-    valid = ", ".join(BUILTIN_METRICS)
+    if spec in METRICS_BY_NAME:
+        return METRICS_BY_NAME[spec]()
+    valid = ", ".join(METRICS_BY_NAME)
     if "." not in spec:
         raise ConfigError(
             f"unknown metric {spec!r}; built-in metrics are: {valid}; "

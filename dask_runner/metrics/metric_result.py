@@ -1,6 +1,7 @@
 """The metrics of one (scenario, planner) run: the statistics, the closed-loop score, and their rows.
 
-Columns of :meth:`MetricResult.to_dataframe` (one row per metric plus one ``closed_loop_score`` row):
+Columns of :meth:`MetricResult.to_dataframe` (one row per metric plus one score row, category ``score``,
+named ``closed_loop_score`` or, under a challenge's aggregator, ``<challenge>_score``):
 ``scenario_name, log_name, scenario_type, planner_name, token, runner_id, metric_name, category,
 score, value, unit, weight, multiplier``.
 """
@@ -15,6 +16,8 @@ from dask_runner.metrics.metric_statistic import MetricStatistic
 
 if TYPE_CHECKING:
     import pandas as pd
+
+SCORE_CATEGORY = "score"  # the category of the score row (one per runner), whatever the score's name
 
 METRIC_COLUMNS: tuple[str, ...] = (
     "scenario_name", "log_name", "scenario_type", "planner_name", "token", "runner_id",
@@ -34,10 +37,11 @@ class MetricResult:
     weights: tuple[float, ...] = field(default=())  # per statistic
     multipliers: tuple[bool, ...] = field(default=())  # per statistic
     runner_id: str = ""
+    score_name: str = CLOSED_LOOP_SCORE  # the name of the score row: closed_loop_score, or <challenge>_score
 
     def score_of(self, metric_name: str) -> float:
-        """The score of one metric (``closed_loop_score`` for the combined score); KeyError if absent."""
-        if metric_name == CLOSED_LOOP_SCORE:
+        """The score of one metric (``score_name`` for the combined score); KeyError if absent."""
+        if metric_name == self.score_name:
             return self.closed_loop_score
         for stat in self.statistics:
             if stat.metric_name == metric_name:
@@ -47,7 +51,7 @@ class MetricResult:
     @property
     def scores(self) -> dict[str, float]:
         out = {s.metric_name: s.score for s in self.statistics}
-        out[CLOSED_LOOP_SCORE] = self.closed_loop_score
+        out[self.score_name] = self.closed_loop_score
         return out
 
     def rows(self) -> list[dict[str, Any]]:
@@ -63,7 +67,7 @@ class MetricResult:
              "value": float(s.value), "unit": s.unit, "weight": float(w), "multiplier": bool(m)}
             for s, w, m in zip(self.statistics, weights, multipliers)
         ]
-        rows.append({**common, "metric_name": CLOSED_LOOP_SCORE, "category": "score",
+        rows.append({**common, "metric_name": self.score_name, "category": SCORE_CATEGORY,
                      "score": float(self.closed_loop_score), "value": float(self.closed_loop_score),
                      "unit": "", "weight": 0.0, "multiplier": False})
         return rows

@@ -16,7 +16,7 @@ import pandas as pd
 
 from dask_runner.io.output_dir import OutputLayout, atomic_write_bytes
 from dask_runner.io.report_store import ReportStore
-from dask_runner.report.summary import failures, last_line, planner_summary
+from dask_runner.report.summary import failures, last_line, planner_summary, score_label
 
 if TYPE_CHECKING:
     from bokeh.model import Model
@@ -78,12 +78,12 @@ def failure_section(reports: pd.DataFrame) -> str:
     return f"<table><thead><tr>{head}</tr></thead><tbody>{''.join(rows)}</tbody></table>"
 
 
-def score_chart(aggregates: pd.DataFrame) -> Model | None:
-    """Mean closed-loop score per scenario type, one bar per planner."""
+def score_chart(aggregates: pd.DataFrame, score_name: str = "closed_loop_score") -> Model | None:
+    """Mean score (``closed_loop_score`` or a challenge's) per scenario type, one bar per planner."""
     from bokeh.models import ColumnDataSource, FactorRange, Range1d
     from bokeh.plotting import figure
 
-    if aggregates.empty or "closed_loop_score" not in aggregates.columns:
+    if aggregates.empty or score_name not in aggregates.columns:
         return None
     table = aggregates[aggregates["scenario_type"] != "all"]
     if table.empty:
@@ -93,9 +93,10 @@ def score_chart(aggregates: pd.DataFrame) -> Model | None:
     colors = [PALETTE[planners.index(str(p)) % len(PALETTE)] for p in table["planner_name"]]
     # Scenario-type names are long: give each bar room, and tilt the group labels so they never overlap.
     fig = figure(x_range=FactorRange(factors=factors), height=420, width=max(420, 110 * len(factors)),
-                 title="Mean closed-loop score per scenario type and planner", y_range=Range1d(start=0, end=1.05),
+                 title=f"Mean {score_name.replace('_', ' ')} per scenario type and planner",
+                 y_range=Range1d(start=0, end=1.05),
                  tools="save", output_backend="canvas")
-    source = ColumnDataSource({"x": factors, "top": table["closed_loop_score"].astype(float).fillna(0.0).tolist(),
+    source = ColumnDataSource({"x": factors, "top": table[score_name].astype(float).fillna(0.0).tolist(),
                                "color": colors})
     fig.vbar(x="x", top="top", width=0.8, color="color", source=source)
     fig.xaxis.major_label_orientation = 0.9
@@ -169,7 +170,8 @@ def build_html(root: Path, max_scenario_plots: int = DEFAULT_MAX_SCENARIO_PLOTS,
     aggregates = aggregate_scores(metric_rows)
     log_dir = simulation_log_dir if simulation_log_dir is not None else layout.simulation_logs_dir
     models: dict[str, Model] = {}
-    for name, model in (("scores", score_chart(aggregates)), ("runtime", runtime_histogram(reports))):
+    score_name = score_label(metric_rows).split(", ")[0]
+    for name, model in (("scores", score_chart(aggregates, score_name)), ("runtime", runtime_histogram(reports))):
         if model is not None:
             models[name] = model
     figures, plot_note = scenario_figures(log_dir, max_scenario_plots)
@@ -182,7 +184,7 @@ def build_html(root: Path, max_scenario_plots: int = DEFAULT_MAX_SCENARIO_PLOTS,
     body = f"""
 <h1>dask_runner report: {html.escape(root.name)}</h1>
 <p>{len(reports)} runners: {succeeded} succeeded, {len(reports) - succeeded} failed. Folder: <code>{html.escape(str(root))}</code></p>
-<h2>Scores per planner</h2>
+<h2>Scores per planner: {html.escape(score_label(metric_rows))}</h2>
 {html_table(planner_summary(reports, metric_rows))}
 <h2>Metrics per scenario type</h2>
 {divs_by_name.get("scores", '<p class="note">No metrics (run_metric=false?).</p>')}

@@ -8,13 +8,23 @@ import pandas as pd
 
 SUMMARY_COLUMNS = ("planner", "scenarios", "succeeded", "failed", "mean_score", "mean_runtime_s")
 CLOSED_LOOP_SCORE = "closed_loop_score"
+SCORE_CATEGORY = "score"
 
 
 def closed_loop_scores(metric_rows: pd.DataFrame) -> pd.DataFrame:
-    """The closed-loop score rows of the metric table (one per scored runner)."""
+    """The score rows of the metric table (one per scored runner): ``closed_loop_score``, or a challenge's
+    ``<challenge>_score`` (rows of category ``score``)."""
     if metric_rows.empty or "metric_name" not in metric_rows.columns:
         return metric_rows.iloc[0:0]
+    if "category" in metric_rows.columns:
+        return metric_rows[metric_rows["category"] == SCORE_CATEGORY]
     return metric_rows[metric_rows["metric_name"] == CLOSED_LOOP_SCORE]
+
+
+def score_label(metric_rows: pd.DataFrame) -> str:
+    """What ``mean_score`` means: the score's name(s), e.g. ``closed_loop_reactive_agents_score``."""
+    names = sorted(set(closed_loop_scores(metric_rows)["metric_name"].astype(str)))
+    return ", ".join(names) if names else CLOSED_LOOP_SCORE
 
 
 def planner_summary(reports: pd.DataFrame, metric_rows: pd.DataFrame) -> pd.DataFrame:
@@ -75,6 +85,9 @@ def format_table(frame: pd.DataFrame) -> str:
 def format_summary(reports: pd.DataFrame, metric_rows: pd.DataFrame, max_failures: int = 50) -> str:
     """The text printed at the end of a job."""
     parts = [format_table(planner_summary(reports, metric_rows))]
+    label = score_label(metric_rows)
+    if label != CLOSED_LOOP_SCORE:  # a challenge: say which score mean_score is
+        parts.insert(0, f"mean_score: {label}")
     failed = failures(reports)
     if not failed.empty:
         parts.append(f"\nFailed [log, scenario] ({len(failed)}; full tracebacks in runner_report.parquet and logs/):")

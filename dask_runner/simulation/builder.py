@@ -13,6 +13,7 @@ from dask_runner.planners.abstract_planner import AbstractPlanner
 from dask_runner.scenarios.abstract_scenario import AbstractScenario
 from dask_runner.simulation.callback.abstract_callback import AbstractCallback, MultiCallback
 from dask_runner.simulation.controller.abstract_controller import AbstractEgoController
+from dask_runner.simulation.controller.log_playback import LogPlaybackController
 from dask_runner.simulation.controller.perfect_tracking import PerfectTrackingController
 from dask_runner.simulation.controller.two_stage import TwoStageController
 from dask_runner.simulation.observation.abstract_observation import AbstractObservation
@@ -27,10 +28,15 @@ if TYPE_CHECKING:  # the runner package imports the simulation; import it lazily
 
 PlannerFactory = Union[Callable[..., AbstractPlanner], AbstractPlanner]
 CallbackFactory = Union[Callable[[], AbstractCallback], AbstractCallback]
+EgoControllerChoice = Union[
+    Literal["two_stage", "perfect_tracking", "log_play_back"], Callable[[AbstractScenario], AbstractEgoController]
+]
+ObservationChoice = Union[Literal["tracks", "idm_agents"], Callable[[AbstractScenario], AbstractObservation]]
 
 EGO_CONTROLLERS: dict[str, Callable[[AbstractScenario], AbstractEgoController]] = {
     "two_stage": TwoStageController,
     "perfect_tracking": PerfectTrackingController,
+    "log_play_back": LogPlaybackController,
 }
 OBSERVATIONS: dict[str, Callable[[AbstractScenario], AbstractObservation]] = {
     "tracks": TracksObservation,
@@ -42,8 +48,8 @@ def build_simulation_runners(
     scenarios: Iterable[AbstractScenario],
     planner_factories: Sequence[PlannerFactory],
     callback_factories: Sequence[CallbackFactory] = (),
-    ego_controller: Literal["two_stage", "perfect_tracking"] = "two_stage",
-    observation: Literal["tracks", "idm_agents"] = "tracks",
+    ego_controller: EgoControllerChoice = "two_stage",
+    observation: ObservationChoice = "tracks",
     runner_ids: Sequence[str] | None = None,
     simulation_history_buffer_duration: float = 2.0,
 ) -> list[SimulationRunner]:
@@ -55,13 +61,15 @@ def build_simulation_runners(
     callables (classes, partials) called once per runner, because callbacks keep per-run state; an
     instance is deep-copied per runner. The runner id is ``"<planner name>-<scenario token>"``, with
     ``-2``, ``-3``... for repeats, so a resumed batch recognises its runners; ``runner_ids``
-    overrides them (one per runner, unique).
+    overrides them (one per runner, unique). ``ego_controller`` and ``observation``: a name, or a
+    callable ``(scenario) -> part`` (the command line passes ``functools.partial`` of the classes its
+    ``ego_controller=`` and ``observation=`` groups name, with their arguments).
     """
     from dask_runner.runner.simulation_runner import SimulationRunner
 
     try:
-        make_controller = EGO_CONTROLLERS[ego_controller]
-        make_observation = OBSERVATIONS[observation]
+        make_controller = ego_controller if callable(ego_controller) else EGO_CONTROLLERS[ego_controller]
+        make_observation = observation if callable(observation) else OBSERVATIONS[observation]
     except KeyError as exc:
         raise ConfigError(
             f"unknown {exc}: use ego_controller one of {sorted(EGO_CONTROLLERS)} and observation one of "

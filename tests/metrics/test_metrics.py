@@ -139,11 +139,13 @@ def test_a_hard_brake_is_uncomfortable(road_scenario: RoadScenario) -> None:
     brake_at = 5.0
     v = np.where(t < brake_at, 10.0, np.maximum(10.0 - 8.0 * (t - brake_at), 0.0))
     rows[:, 4] = v
+    rows[:, 5] = np.where((t >= brake_at) & (v > 0.0), -8.0, 0.0)  # comfort reads the states' acceleration (nuPlan)
     rows[:, 1] = 20.0 + np.concatenate([[0.0], np.cumsum(v[:-1] * DT)])
     result = scores(road_scenario, rows)
     assert result["ego_is_comfortable"] == 0.0
     gentle = rows.copy()
     gentle[:, 4] = np.where(t < brake_at, 10.0, np.maximum(10.0 - 1.0 * (t - brake_at), 0.0))
+    gentle[:, 5] = np.where((t >= brake_at) & (gentle[:, 4] > 0.0), -1.0, 0.0)
     gentle[:, 1] = 20.0 + np.concatenate([[0.0], np.cumsum(gentle[:-1, 4] * DT)])
     assert scores(road_scenario, gentle)["ego_is_comfortable"] == 1.0
 
