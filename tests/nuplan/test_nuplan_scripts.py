@@ -157,3 +157,27 @@ def test_a_planner_that_kills_its_worker_fails_only_its_runners(tmp_path: Path, 
               for name, frame in metric_tables(output).items()}
     for name, expected in metric_tables(sequential).items():
         pd.testing.assert_frame_equal(simple[name], expected, check_like=True, obj=name)
+
+
+def test_run_metric_recomputes_the_same_metrics_on_dask(tmp_path: Path, sequential: Path) -> None:
+    result, output = run_nuplan(tmp_path, "metrics", "worker=dask_distributed", "worker.n_workers=2",
+                                f"simulation_log_main_path={sequential}", script="run_metric.py")
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "using DaskDistributed" in result.stdout + result.stderr
+    ours, theirs = metric_tables(output), metric_tables(sequential)
+    assert sorted(ours) == sorted(theirs) and ours
+    for name in theirs:
+        pd.testing.assert_frame_equal(ours[name], theirs[name], check_like=True, obj=name)
+
+
+def test_installing_dask_runner_leaves_nuplans_packages_and_default_callbacks_working(tmp_path: Path) -> None:
+    versions = subprocess.run([PYTHON, "-c", "import bokeh, numpy, dask_runner; print(bokeh.__version__, "
+                               "numpy.__version__)"], capture_output=True, text=True, check=True).stdout.split()
+    assert versions[0].startswith("2.4") and versions[1].startswith("1."), versions  # what nuPlan needs
+    # nuPlan's default main callbacks, the summary rendered with bokeh 2.4 included.
+    result, output = run_nuplan(tmp_path, "defaults", "worker=dask_distributed", "worker.n_workers=2",
+                                "main_callback=[time_callback,metric_file_callback,metric_aggregator_callback,"
+                                "metric_summary_callback]")
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert reports(output)["succeeded"].all()
+    assert list((output / "summary").glob("*.pdf")), "nuPlan's metric summary was not rendered"
