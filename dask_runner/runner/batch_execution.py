@@ -45,6 +45,7 @@ class ExecutionOptions:
     verbose: bool = False
     on_report: ReportHook | None = None
     time_limit_s: float | None = None
+    experiment_name: str | None = None  # tells batches apart on the Dask dashboard's Simulations page
 
 
 class SubmittingPool(Protocol):

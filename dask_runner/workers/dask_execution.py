@@ -11,6 +11,8 @@ Why it looks like this:
   and are re-run one at a time with nothing else running, so a death there is unambiguous. Only a
   runner that dies ``max_worker_deaths`` times is reported ``worker_lost``.
 - A runner still running ``timeout_grace_s`` after its time limit gets its worker restarted.
+- A ``BatchMonitor`` (``dask_runner.dashboard``) is told of submissions, re-runs, reports and the end, for
+  the dashboard's Simulations page; the calls are marked ``# monitor``.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from dask_runner.dashboard.monitor import BatchMonitor
 from dask_runner.errors import ConfigError
 from dask_runner.runner.abstract_runner import AbstractRunner
 from dask_runner.runner.batch_execution import BatchState, ExecutionOptions, infrastructure_failure
@@ -120,11 +123,12 @@ class DaskBatch:
         self.client = client
         self.pool = pool
         self.runners = runners
-        self.options = options
         self.settings = settings
-        self.state = BatchState(runners, options)
         self.resources = task_resources(options.num_cpus, options.num_gpus, workers)
         check_satisfiable(self.resources, workers)
+        self.monitor, options = BatchMonitor.start(client, runners, options)  # monitor: chains its report hook
+        self.options = options
+        self.state = BatchState(runners, options)
         self.workers = workers
         self.slots = max(1, slots_for(self.resources, workers))
         self.workers_checked_at = time.monotonic()
@@ -147,6 +151,8 @@ class DaskBatch:
 
     def run(self) -> list[RunnerReport]:
         try:
+            if self.monitor is not None:  # monitor
+                self.monitor.begin()
             self._fill()
             while self.groups or self.suspects or self._has_todo():
                 for future, result in self._next_batch():
@@ -156,8 +162,12 @@ class DaskBatch:
         except BaseException:
             self._cancel_everything()
             self.state.progress.close()
+            if self.monitor is not None:  # monitor
+                self.monitor.finish(None)
             raise
         reports = self.state.finished()
+        if self.monitor is not None:  # monitor
+            self.monitor.finish(reports)
         log_batch_summary(reports)
         return reports
 
@@ -248,6 +258,8 @@ class DaskBatch:
             return
         summary = self.client.submit(summarize, sim, key="summary-" + key.partition("-")[2], pure=False,
                                      priority=10)
+        if self.monitor is not None:  # monitor
+            self.monitor.submitted(indices)
         group = _Group(key, [_Member(i) for i in indices], isolated, time.time(), sim, summary)
         self.groups[key] = group
         self.summaries[summary] = group
@@ -348,6 +360,8 @@ class DaskBatch:
         if address is not None and address in self.restarted:
             # We restarted that worker ourselves (another runner's hard time limit): not their fault.
             self.retry.extendleft(reversed(indices))
+            if self.monitor is not None:  # monitor
+                self.monitor.rerun(len(indices), "their worker was restarted for another runner's time limit")
             return
         self._refresh_workers()
         for index in indices:
@@ -359,6 +373,8 @@ class DaskBatch:
             if self.deaths_alone[index] < self.settings.max_worker_deaths:
                 self.suspects.append(index)
                 continue
+            if self.monitor is not None:  # monitor
+                self.monitor.rerun(1, f"{self.state.ids[index]} alone, after a worker death")
             message = (
                 "A worker dies when its process exits, crashes (segfault) or is killed by the nanny for "
                 "exceeding its memory limit (raise memory_limit per worker).\n"
@@ -421,6 +437,8 @@ class DaskBatch:
         group.summary = None
         self.client.cancel(stale, reason="runner past its hard time limit")
         self.retry.extendleft(reversed(others))
+        if self.monitor is not None:  # monitor
+            self.monitor.rerun(len(others), "their group's task was stopped for another runner's time limit")
         if any(w.address == address and w.has_nanny for w in self.workers):
             self.restarted.add(address)
             action = f"its worker {address} was restarted"
