@@ -57,10 +57,13 @@ def scheduler_config() -> dict[str, object]:
 
 
 def install_on_scheduler(scheduler: Any, how: str) -> str:
-    """Add the plugin, the JSON route and the page to ``scheduler``; returns how it came (the first time)."""
+    """Add the plugin, the JSON route and the page to ``scheduler``, unless there; returns how they came.
+
+    ``"preload"``, ``"run time"`` (added just now) or ``"earlier run time"`` (another driver added them).
+    """
     existing = plugin_of(scheduler)
     if existing is not None:
-        return existing.installed_by
+        return "earlier run time" if existing.installed_by == "run time" else existing.installed_by
     plugin = SimulationsPlugin()
     plugin.scheduler = scheduler
     plugin.installed_by = how
@@ -90,6 +93,8 @@ def ensure_on_scheduler(client: Client) -> str | None:
     if how == "run time":
         logger.info("Simulations page added at run time to a scheduler started without it (start schedulers with "
                     "`--preload %s` to have it from the start): %s", PRELOAD, link or "no dashboard")
+    elif how == "earlier run time":
+        logger.info("Simulations page already added at run time by an earlier driver: %s", link or "no dashboard")
     else:
         logger.info("Simulations page installed with the scheduler (preload %s): %s", PRELOAD, link or "no dashboard")
     return link

@@ -108,7 +108,7 @@ def _batch(batch: dict[str, Any], now: float) -> str:
     rows = [_planner_row(batch, planner, counts, now) for planner, counts in sorted(batch["planners"].items())]
     if len(batch["planners"]) > 1:
         rows.append(_planner_row(batch, "all planners", total, now, field_prefix="total"))
-    return (f"<h2 data-batch='{_e(batch['batch_id'])}'>{name} <span class='state-{state.replace(' ', '-')}'>"
+    return (f"<h2 data-batch='{_e(batch['batch_id'])}' data-state='{_e(state)}'>{name} <span class='state-{state.replace(' ', '-')}'>"
             f"({_e(state)})</span></h2><div class='sub'>{' &middot; '.join(facts)}</div>{bar}"
             f"<table class='planners'>{header}{''.join(rows)}</table>")
 
