@@ -293,6 +293,7 @@ class PageRun:
     scheduler_cpu: float  # CPU seconds of the scheduler process during the batch
     wall: float
     succeeded: int
+    page_cpu: float  # of which in the page's own code (its plugin counts it; 0 without the page)
 
 
 def _start_scheduler(folder: str, cores: int, page: bool) -> tuple[list[subprocess.Popen[bytes]], str]:
@@ -328,6 +329,15 @@ def _watch_status(url: str, stop: threading.Event) -> None:
             json.load(response)
 
 
+def _page_cpu(url: str | None) -> float:
+    import urllib.request
+
+    if url is None:
+        return 0.0
+    with urllib.request.urlopen(url, timeout=10) as response:
+        return float(json.load(response).get("page_cpu_s", 0.0))
+
+
 def run_page_child(page: bool, count: int, unique: int, cores: int) -> None:
     """In a fresh interpreter: one batch on a scheduler process with or without the page; prints a PageRun."""
     import tempfile
@@ -352,19 +362,21 @@ def run_page_child(page: bool, count: int, unique: int, cores: int) -> None:
                 watcher = threading.Thread(target=_watch_status, args=(url, stop), daemon=True)
                 if page and url:
                     watcher.start()
+                page_before = _page_cpu(url) if page else 0.0
                 before = scheduler.cpu_times()
                 start = time.perf_counter()
                 reports = execute_runners(runners, pool, experiment_name="benchmark")
                 wall = time.perf_counter() - start
                 after = scheduler.cpu_times()
                 stop.set()
+                page_cpu = _page_cpu(url) - page_before if page else 0.0
         finally:
             for process in processes:
                 process.terminate()
             for process in processes:
                 process.wait(timeout=30)
     cpu = (after.user + after.system) - (before.user + before.system)
-    result = PageRun(cpu, wall, sum(1 for r in reports if r.succeeded))
+    result = PageRun(cpu, wall, sum(1 for r in reports if r.succeeded), page_cpu)
     print(_RESULT_MARK + json.dumps(dataclasses.asdict(result)), flush=True)
 
 
@@ -373,6 +385,7 @@ def measure_page_cost(args: argparse.Namespace, cores: int) -> None:
     print(f"\n== the Simulations page's cost to the scheduler: {count} IDM simulations, {cores} worker processes, "
           f"{args.rounds} round(s) ==")
     cpu: dict[bool, list[float]] = {False: [], True: []}
+    own: list[float] = []
     for number in range(1, args.rounds + 1):
         for page in (False, True):
             command = [sys.executable, os.path.abspath(__file__), "--child-page", "on" if page else "off",
@@ -384,12 +397,18 @@ def measure_page_cost(args: argparse.Namespace, cores: int) -> None:
             result = PageRun(**json.loads(lines[-1][len(_RESULT_MARK):]))
             per_thousand = result.scheduler_cpu * 1000 / count
             cpu[page].append(per_thousand)
+            if page:
+                own.append(result.page_cpu * 1000 / count)
             print(f"  round {number}  page {'on ' if page else 'off'}  scheduler CPU {per_thousand:6.3f} s per 1000 "
-                  f"runners   wall {result.wall:6.1f} s   {result.succeeded}/{count} succeeded", flush=True)
+                  f"runners   wall {result.wall:6.1f} s   {result.succeeded}/{count} succeeded"
+                  + (f"   page's own code {own[-1]:.4f} s" if page else ""), flush=True)
     off, on = statistics.median(cpu[False]), statistics.median(cpu[True])
     ratios = [b / a for a, b in zip(cpu[False], cpu[True]) if a > 0]
     print(f"  medians: scheduler CPU per 1000 runners {off:.3f} s without the page, {on:.3f} s with it: "
           f"ratio {on / off:.3f} (rounds {', '.join(f'{r:.3f}' for r in ratios)}; target < 1.05)")
+    print(f"  the page's own code on the scheduler (events, snapshots, status.json each second): "
+          f"{statistics.median(own):.4f} s per 1000 runners = {statistics.median(own) / off:.2%} of the scheduler's "
+          "CPU without the page (the A/B ratio above also carries the machine's noise)")
 
 
 class PeakRss:

@@ -40,10 +40,10 @@ def simulations_doc(scheduler: Any, extra: dict[str, Any], doc: Any) -> None:
     """The bokeh application function (``fn(scheduler, extra, doc)``, as Dask's own pages)."""
     from bokeh.models.widgets.markups import Div
 
-    div = Div(text=render_page(_snapshot(scheduler)), sizing_mode="stretch_width")
+    div = Div(text=_page_text(scheduler), sizing_mode="stretch_width")
 
     def update() -> None:
-        text = render_page(_snapshot(scheduler))
+        text = _page_text(scheduler)
         if text != div.text:
             div.text = text
 
@@ -52,9 +52,13 @@ def simulations_doc(scheduler: Any, extra: dict[str, Any], doc: Any) -> None:
     doc.add_periodic_callback(update, REFRESH_MS)
 
 
-def _snapshot(scheduler: Any) -> dict[str, Any] | None:
+def _page_text(scheduler: Any) -> str:
     plugin = plugin_of(scheduler)
-    return plugin.snapshot() if plugin is not None else None
+    if plugin is None:
+        return render_page(None)
+    snapshot = plugin.snapshot()
+    with plugin.counting_cpu():
+        return render_page(snapshot)
 
 
 # -- HTML -----------------------------------------------------------------------------------------
@@ -68,7 +72,8 @@ def render_page(snapshot: dict[str, Any] | None) -> str:
         "<h1>Simulations</h1>",
         f"<div class='sub'>{snapshot['workers']} worker(s), {snapshot['threads']} thread(s) &middot; "
         f"worker deaths {snapshot['worker_deaths']} &middot; retirements {snapshot['worker_retirements']} "
-        f"&middot; updated {_clock(snapshot['time'])}</div>",
+        f"&middot; updated {_clock(snapshot['time'])} &middot; this page has cost the scheduler "
+        f"{snapshot.get('page_cpu_s', 0):.1f} s of CPU</div>",
     ]
     batches = snapshot["batches"]
     if not batches:

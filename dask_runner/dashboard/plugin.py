@@ -7,6 +7,9 @@ transitions: nothing runs per task, so the page costs the scheduler next to noth
 from __future__ import annotations
 
 import logging
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
 from distributed.diagnostics.plugin import SchedulerPlugin
@@ -30,12 +33,22 @@ class SimulationsPlugin(SchedulerPlugin):
         self.status = SimulationsStatus()
         self.scheduler: Scheduler | None = None
         self.installed_by = ""  # "preload" or "run time": the driver's log line says which
+        self.cpu_s = 0.0  # the scheduler's CPU spent in our code, shown on the page (benchmark.py --page too)
+
+    @contextmanager
+    def counting_cpu(self) -> Iterator[None]:
+        start = time.thread_time()
+        try:
+            yield
+        finally:
+            self.cpu_s += time.thread_time() - start
 
     async def start(self, scheduler: Scheduler) -> None:
         self.scheduler = scheduler
 
     def log_event(self, topic: str, msg: Any) -> None:
-        self.status.handle_event(topic, msg)
+        with self.counting_cpu():
+            self.status.handle_event(topic, msg)
 
     def add_worker(self, scheduler: Scheduler, worker: str) -> None:
         self.status.worker_added(worker)
@@ -46,10 +59,15 @@ class SimulationsPlugin(SchedulerPlugin):
     def snapshot(self) -> dict[str, Any]:
         """The page's data now; call it on the scheduler's event loop."""
         scheduler = self.scheduler
-        if scheduler is None:
-            return self.status.snapshot([])
-        workers = list(scheduler.workers.values())
-        return self.status.snapshot(running_simulations(scheduler), len(workers), sum(ws.nthreads for ws in workers))
+        with self.counting_cpu():
+            if scheduler is None:
+                snapshot = self.status.snapshot([])
+            else:
+                workers = list(scheduler.workers.values())
+                snapshot = self.status.snapshot(running_simulations(scheduler), len(workers),
+                                                sum(ws.nthreads for ws in workers))
+        snapshot["page_cpu_s"] = round(self.cpu_s, 3)
+        return snapshot
 
 
 def plugin_of(scheduler: Any) -> SimulationsPlugin | None:

@@ -25,7 +25,9 @@ class StatusHandler(RequestHandler):
             self.write(json.dumps({"error": "the dask_runner plugin is not installed on this scheduler; start it "
                                             "with `dask scheduler --preload dask_runner.dashboard`"}))
             return
-        self.write(json.dumps(plugin.snapshot()))
+        snapshot = plugin.snapshot()
+        with plugin.counting_cpu():
+            self.write(json.dumps(snapshot))
 
 
 routes: list[tuple[str, type, dict[str, object]]] = [(STATUS_ROUTE, StatusHandler, {})]
