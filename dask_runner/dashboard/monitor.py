@@ -54,7 +54,7 @@ class BatchMonitor:
         self.done: dict[str, list[int]] = {}  # since the last message
         self.reported_in_all: dict[str, list[int]] = {}
         self.failures: list[list[Any]] = []
-        self.reruns: list[list[Any]] = []
+        self.reruns: collections.Counter[str] = collections.Counter()  # runners re-run since the last message, by why
         self.changed = False
         self.lock = threading.Lock()
         self.stop = threading.Event()
@@ -99,7 +99,7 @@ class BatchMonitor:
     def rerun(self, count: int, reason: str) -> None:
         if count:
             with self.lock:
-                self.reruns.append([count, reason])
+                self.reruns[reason] += count
                 self.changed = True
 
     def reported(self, report: RunnerReport) -> None:
@@ -119,18 +119,29 @@ class BatchMonitor:
 
     def finish(self, reports: Sequence[RunnerReport] | None) -> None:
         """The batch ended (``reports``) or was stopped (None); the last message carries the final totals."""
+        stopped = reports is None
         self.stop.set()
         if self.thread.is_alive():
-            self.thread.join(timeout=5)
-        self._flush()
+            self.thread.join(timeout=1 if stopped else 5)
         totals: dict[str, list[int]] = {name: [0, 0] for name in self.totals}
-        if reports is None:  # stopped: what was reported so far is all there is
+        if stopped:  # what was reported so far is all there is
             with self.lock:
                 totals.update({name: list(counts) for name, counts in self.reported_in_all.items()})
         for report in reports or ():
             totals.setdefault(report.planner_name, [0, 0])[0 if report.succeeded else 1] += 1
-        self._send(events.end_message(self.batch_id, totals, "finished" if reports is not None else "stopped",
-                                      time.time()))
+        end = events.end_message(self.batch_id, totals, "stopped" if stopped else "finished", time.time())
+
+        def last_words() -> None:
+            self._flush()
+            self._send(end)
+
+        if not stopped:
+            last_words()
+            return
+        # Ctrl-C, the first failure with exit_on_failure, a lost scheduler: never hold up the way out.
+        sender = threading.Thread(target=last_words, name="dask_runner-batch-monitor-end", daemon=True)
+        sender.start()
+        sender.join(timeout=2)
 
     # -- sending ----------------------------------------------------------------------------------
 
@@ -144,7 +155,8 @@ class BatchMonitor:
                 return
             done, self.done = self.done, {}
             failures, self.failures = self.failures, []
-            reruns, self.reruns = self.reruns, []
+            reruns = [[count, reason] for reason, count in self.reruns.items()]
+            self.reruns = collections.Counter()
             running = {name: self.on_cluster[name] for name in self.totals}
             self.changed = False
         self._send(events.progress_message(self.batch_id, done, running, failures, reruns, time.time()))

@@ -33,6 +33,7 @@ _STYLE = """
  .dr .state-running {color: #2c6ecb;} .dr .state-finished {color: #3a9a4a;}
  .dr .state-stopped, .dr .state-driver-gone {color: #c0392b;}
  .dr .none {color: #888; font-style: italic;}
+ .dr .key {display: inline-block; width: 10px; height: 10px; margin: 0 2px 0 8px; background: #eee;}
 </style>"""
 
 
@@ -136,7 +137,10 @@ def _bar(total: dict[str, Any]) -> str:
         return ""
     widths = [(cls, 100.0 * total[field] / total["total"])
               for cls, field in (("ok", "succeeded"), ("bad", "failed"), ("run", "running"))]
-    return "<div class='bar'>" + "".join(f"<div class='{cls}' style='width:{w:.2f}%'></div>" for cls, w in widths) + "</div>"
+    legend = ("<div class='sub'><span class='key ok'></span> succeeded <span class='key bad'></span> failed "
+              "<span class='key run'></span> running <span class='key'></span> queued</div>")
+    return ("<div class='bar'>" + "".join(f"<div class='{cls}' style='width:{w:.2f}%'></div>" for cls, w in widths)
+            + "</div>" + legend)
 
 
 def _running(rows: list[dict[str, Any]], several_batches: bool) -> str:

@@ -243,6 +243,8 @@ class DaskBatch:
     def _submit(self, indices: list[int], isolated: bool) -> None:
         runners: list[AbstractRunner | None] = [self.runners[i] for i in indices]  # the task's own list
         key = simulation_key(self.runners[indices[0]], self.state.ids[indices[0]], len(runners))
+        if self.monitor is not None:  # monitor (before the submit: a runner that cannot travel is reported here)
+            self.monitor.submitted(indices)
         try:
             sim = self.client.submit(run_group, runners, self.options.time_limit_s, key, key=key, pure=False,
                                      resources=self.resources or None, retries=0)
@@ -258,8 +260,6 @@ class DaskBatch:
             return
         summary = self.client.submit(summarize, sim, key="summary-" + key.partition("-")[2], pure=False,
                                      priority=10)
-        if self.monitor is not None:  # monitor
-            self.monitor.submitted(indices)
         group = _Group(key, [_Member(i) for i in indices], isolated, time.time(), sim, summary)
         self.groups[key] = group
         self.summaries[summary] = group
@@ -372,9 +372,9 @@ class DaskBatch:
             # worker (or as a callback task beside a killer) it may be an innocent bystander.
             if self.deaths_alone[index] < self.settings.max_worker_deaths:
                 self.suspects.append(index)
+                if self.monitor is not None:  # monitor
+                    self.monitor.rerun(1, "one at a time, after a worker death")
                 continue
-            if self.monitor is not None:  # monitor
-                self.monitor.rerun(1, f"{self.state.ids[index]} alone, after a worker death")
             message = (
                 "A worker dies when its process exits, crashes (segfault) or is killed by the nanny for "
                 "exceeding its memory limit (raise memory_limit per worker).\n"

@@ -8,6 +8,8 @@ import urllib.request
 from collections.abc import Iterable
 from typing import Any
 
+from sync_helpers import wait_until
+
 from dask_runner.runner.report import RunnerReport
 
 # The page's rows live inside bokeh's shadow DOM: walk every shadow root.
@@ -70,3 +72,12 @@ def page_rows(browser: Any) -> list[dict[str, Any]]:
 def page_counts(rows: list[dict[str, Any]], experiment: str) -> dict[str, dict[str, int]]:
     """Per planner, the numbers of the rendered planners table of one experiment."""
     return {r["planner"]: r["cells"] for r in rows if r["row"] == "planner" and r["experiment"] == experiment}
+
+
+def wait_for_batch(url: str, experiment: str, state: str, timeout_s: float = 30.0) -> dict[str, Any]:
+    """The batch ``experiment`` of status.json at ``url`` once it is in ``state``."""
+    def ready() -> dict[str, Any] | None:
+        batch = batch_named(get_json(url), experiment)
+        return batch if batch is not None and batch["state"] == state else None
+
+    return wait_until(ready, timeout_s, f"batch {experiment!r} {state} in status.json", 0.1)

@@ -111,8 +111,11 @@ def test_scheduler_without_preload_gets_the_page_at_run_time(tmp_path: Path, cap
                 execute_runners(batch(gate, 6), pool, experiment_name="run time")))
             runner.start()
             try:  # mid-batch: runners on the cluster, nothing finished, the worker's two threads busy
-                mid = wait_until(lambda: (lambda s: s if len(s["running"]) == 2 else None)(get_json(url)), 60,
-                                 "two simulations running in status.json")
+                def two_running() -> dict | None:
+                    status = get_json(url)
+                    return status if len(status["running"]) == 2 else None
+
+                mid = wait_until(two_running, 60, "two simulations running in status.json")
                 found = batch_named(mid, "run time")
                 assert found is not None and found["total"]["succeeded"] + found["total"]["failed"] == 0
                 assert found["total"]["running"] + found["total"]["queued"] == 6

@@ -58,7 +58,11 @@ def browser(tmp_path: Path) -> Iterator[Any]:
 
 def rendered(browser: Any, want: Any, what: str) -> list[dict[str, Any]]:
     """The page's rows once ``want(rows)`` holds (the page redraws every second)."""
-    return wait_until(lambda: (lambda rows: rows if want(rows) else None)(page_rows(browser)), 60, what, 0.2)
+    def wanted() -> list[dict[str, Any]] | None:
+        rows = page_rows(browser)
+        return rows if want(rows) else None
+
+    return wait_until(wanted, 60, what, 0.2)
 
 
 def done(rows: list[dict[str, Any]]) -> int:

@@ -12,7 +12,15 @@ import pytest
 if str(Path(__file__).parent) not in sys.path:
     sys.path.insert(0, str(Path(__file__).parent))
 
-from dashboard_helpers import batch_named, counts_of, get_json, get_text, http_base, json_counts  # noqa: E402
+from dashboard_helpers import (  # noqa: E402
+    batch_named,
+    counts_of,
+    get_json,
+    get_text,
+    http_base,
+    json_counts,
+    wait_for_batch,
+)
 from workers.runners_for_tests import ScriptedRunner  # noqa: E402
 
 from dask_runner.dashboard.routes import STATUS_ROUTE as STATUS  # noqa: E402
@@ -59,8 +67,9 @@ def test_a_batch_stopped_by_its_first_failure_says_so(pool: DaskDistributed) -> 
     seen = []
     with pytest.raises(SimulationFailedError):
         execute_runners(runners("c", 8), pool, exit_on_failure=True, experiment_name="stops", on_report=seen.append)
-    batch = batch_named(get_json(http_base(pool.client) + STATUS), "stops")
-    assert batch is not None and batch["state"] == "stopped"
+    url = http_base(pool.client) + STATUS
+    # A stopped batch's last event is sent without holding up the exception: wait for it to land.
+    batch = wait_for_batch(url, "stops", "stopped")
     assert json_counts(batch) == {**{"idm": (0, 0), "simple": (0, 0)}, **counts_of(seen)}
 
 
