@@ -22,7 +22,7 @@ from pathlib import Path
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("output", type=Path)
-    parser.add_argument("--scenarios", type=int, default=160)
+    parser.add_argument("--scenarios", type=int, default=400)
     parser.add_argument("--time-limit", type=float, default=1.0, help="seconds per simulation")
     args = parser.parse_args(argv)
 
@@ -52,11 +52,14 @@ def main(argv: list[str] | None = None) -> int:
         batch.start()
         deadline = time.monotonic() + 600
         while time.monotonic() < deadline:
-            with urllib.request.urlopen(url, timeout=10) as response:
-                total = json.load(response)["batches"][0]["total"]
-            if total["succeeded"] + total["failed"] >= len(runners) // 3 and total["failed"]:
-                break
             time.sleep(0.5)
+            with urllib.request.urlopen(url, timeout=10) as response:
+                batches = json.load(response)["batches"]
+            if not batches:
+                continue
+            total, done = batches[0]["total"], batches[0]["total"]["succeeded"] + batches[0]["total"]["failed"]
+            if batches[0]["state"] != "running" or done >= len(runners) // (3 if total["failed"] else 2):
+                break
         options = webdriver.ChromeOptions()
         options.binary_location = chromium
         for flag in ("--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
@@ -65,7 +68,7 @@ def main(argv: list[str] | None = None) -> int:
         browser = webdriver.Chrome(service=Service(chromedriver), options=options)
         try:
             browser.get(page)
-            time.sleep(2.5)  # a picture, not a test: let the page draw and refresh twice
+            time.sleep(1.5)  # a picture, not a test: let the page draw and refresh once
             args.output.parent.mkdir(parents=True, exist_ok=True)
             browser.save_screenshot(str(args.output))
         finally:

@@ -186,12 +186,14 @@ class SimulationsStatus:
         """The page's numbers as JSON-ready data (also served as ``status.json``); newest batch first."""
         now = self.clock()
         rows = []
-        for sim in sorted(running, key=lambda r: r.elapsed_s, reverse=True):
+        # Executing first, longest first; then those waiting on their worker.
+        for sim in sorted(running, key=lambda r: -1.0 if r.elapsed_s is None else r.elapsed_s, reverse=True):
             batch = self.batch_of_client(sim.client) if sim.client else None
             rows.append({
                 "experiment": batch.experiment if batch else "", "batch_id": batch.batch_id if batch else "",
                 "planner": sim.planner, "scenario": sim.scenario, "runner_id": sim.runner_id,
-                "group_size": sim.group_size, "worker": sim.worker, "elapsed_s": round(sim.elapsed_s, 1),
+                "group_size": sim.group_size, "worker": sim.worker, "executing": sim.elapsed_s is not None,
+                "elapsed_s": round(sim.elapsed_s, 1) if sim.elapsed_s is not None else None,
                 "gpu_share": batch.gpu_share if batch else None,
                 "time_limit_s": batch.time_limit_s if batch else None, "key": sim.key,
             })

@@ -28,12 +28,12 @@ _STYLE = """
  .dr th {background: #f4f4f4; font-weight: 600;} .dr td.t, .dr th.t {text-align: left;}
  .dr td.err {text-align: left; white-space: normal; max-width: 640px; font-family: monospace; font-size: 12px;}
  .dr .bar {display: flex; height: 14px; width: 60%; background: #eee; border-radius: 3px; overflow: hidden;}
+ .dr .key {display: inline-block; width: 10px; height: 10px; margin: 0 2px 0 8px; background: #eee;}
  .dr .ok {background: #3a9a4a;} .dr .bad {background: #d0463c;} .dr .run {background: #4a7fd0;}
  .dr .failed {color: #c0392b; font-weight: 600;} .dr .late {background: #fff1d6;}
  .dr .state-running {color: #2c6ecb;} .dr .state-finished {color: #3a9a4a;}
  .dr .state-stopped, .dr .state-driver-gone {color: #c0392b;}
  .dr .none {color: #888; font-style: italic;}
- .dr .key {display: inline-block; width: 10px; height: 10px; margin: 0 2px 0 8px; background: #eee;}
 </style>"""
 
 
@@ -144,24 +144,27 @@ def _bar(total: dict[str, Any]) -> str:
 
 
 def _running(rows: list[dict[str, Any]], several_batches: bool) -> str:
-    title = f"<h2>Running now ({len(rows)} task(s), longest first)</h2>"
+    executing = sum(row["executing"] for row in rows)
+    title = (f"<h2>Running now ({executing} task(s) executing, longest first; {len(rows) - executing} more held by "
+             "workers)</h2>")
     if not rows:
-        return title + "<p class='none'>No simulation task is executing on a worker.</p>"
+        return title + "<p class='none'>No simulation task is on a worker.</p>"
     head = ("<tr>" + ("<th class='t'>experiment</th>" if several_batches else "") +
             "<th class='t'>planner</th><th class='t'>scenario</th><th class='t'>runner</th>"
             "<th class='t'>worker</th><th>GPU share</th><th>elapsed</th><th>time limit</th></tr>")
     body = []
     for row in rows[:MAX_RUNNING_ROWS]:
-        limit = row["time_limit_s"]
-        late = " class='late'" if limit and row["elapsed_s"] > 0.8 * limit * row["group_size"] else ""
+        limit, elapsed = row["time_limit_s"], row["elapsed_s"]
+        late = " class='late'" if limit and elapsed is not None and elapsed > 0.8 * limit * row["group_size"] else ""
+        when = _duration(elapsed) if elapsed is not None else "<span class='none'>waiting on the worker</span>"
         more = f" <span class='sub'>(+{row['group_size'] - 1} more in this task, one after another)</span>" \
             if row["group_size"] > 1 else ""
         body.append(
-            f"<tr data-row='running' data-batch='{_e(row['batch_id'])}'{late}>"
+            f"<tr data-row='{'running' if row['executing'] else 'waiting'}' data-batch='{_e(row['batch_id'])}'{late}>"
             + (f"<td class='t'>{_e(row['experiment'])}</td>" if several_batches else "")
             + f"<td class='t'>{_e(row['planner'])}</td><td class='t'>{_e(row['scenario'])}</td>"
             f"<td class='t'>{_e(row['runner_id'])}{more}</td><td class='t'>{_e(row['worker'])}</td>"
-            f"<td>{_share(row['gpu_share'])}</td><td>{_duration(row['elapsed_s'])}</td>"
+            f"<td>{_share(row['gpu_share'])}</td><td>{when}</td>"
             f"<td>{_duration(limit) if limit else '&ndash;'}</td></tr>")
     extra = f"<p class='sub'>and {len(rows) - MAX_RUNNING_ROWS} more</p>" if len(rows) > MAX_RUNNING_ROWS else ""
     return f"{title}<table class='running'>{head}{''.join(body)}</table>{extra}"

@@ -1,10 +1,11 @@
-"""The simulations running now, as the scheduler sees them: simulation tasks executing on workers.
+"""The simulations on the workers now, as the scheduler sees them: its simulation tasks in processing.
 
-Exact and cheap: workers report in each heartbeat which tasks they execute and for how long
-(``WorkerState.executing``); the page reads that when it refreshes, so nothing is counted per task. A
-task waiting on a worker for its GPU share is not executing and is not listed. One task may hold a group
-of short runners (``-and_<n>_more`` in its key) run one after another: the row names the group's first
-runner, ``group_size`` says how many it holds, and the elapsed time is the group task's.
+Read when the page refreshes, so nothing is counted per task. Which tasks a worker holds is the
+scheduler's own state (exact); which of them execute, and for how long, comes with the worker's
+heartbeat (``WorkerState.executing``, up to a second old): a task held but not in the last heartbeat is
+shown as waiting (for a free thread or GPU share on that worker, or started since). One task may hold a
+group of short runners (``-and_<n>_more`` in its key) run one after another: the row names the group's
+first runner, ``group_size`` says how many it holds, and the elapsed time is the group task's.
 """
 
 from __future__ import annotations
@@ -28,7 +29,7 @@ class RunningSimulation:
     runner_id: str
     group_size: int
     worker: str
-    elapsed_s: float
+    elapsed_s: float | None  # None: held by the worker but not executing at its last heartbeat
     client: str  # the client that wants the task: tells batches on one scheduler apart
 
 
@@ -60,27 +61,28 @@ def parse_simulation_key(key: str) -> SimulationKey | None:
 
 
 def running_simulations(scheduler: Any) -> list[RunningSimulation]:
-    """The simulation tasks executing now on ``scheduler``'s workers (it must be read on its event loop)."""
+    """The simulation tasks held by ``scheduler``'s workers now (read it on the scheduler's event loop)."""
     now = time.time()
     found: list[RunningSimulation] = []
     for ws in list(scheduler.workers.values()):
         executing = getattr(ws, "executing", None)
         if executing is None:  # a public attribute of WorkerState today; say so once if it goes away
             _warn_once("executing", "WorkerState.executing is missing in this distributed version; the "
-                                    "Simulations page cannot list running simulations")
-            return []
+                                    "Simulations page shows no elapsed times")
+            executing = {}
         since_heartbeat = max(0.0, now - float(getattr(ws, "last_seen", now)))
-        for ts, duration in list(executing.items()):
+        for ts in list(ws.processing):
             key = str(ts.key)
             parsed = parse_simulation_key(key)
-            # The heartbeat may be up to a second old: keep only tasks still processing on this worker.
-            if parsed is None or ts.state != "processing" or ts.processing_on is not ws:
+            if parsed is None:
                 continue
+            duration = executing.get(ts)
             wanted_by = getattr(ts, "who_wants", None) or ()
             client = next((str(cs.client_key) for cs in wanted_by), "")
             found.append(RunningSimulation(key, parsed.planner, parsed.scenario, parsed.runner_id, parsed.group_size,
                                            worker_label(ws),
-                                           float(duration) + since_heartbeat, client))
+                                           float(duration) + since_heartbeat if duration is not None else None,
+                                           client))
     return found
 
 

@@ -64,11 +64,12 @@ def test_batches_are_told_apart_and_running_tasks_belong_to_their_client() -> No
     started(status, "b1", "baseline", "client-a")
     started(status, "b2", "new planner", "client-b")
     running = [RunningSimulation("simulate-idm-s1-r1-abc", "idm", "s1", "r1", 1, "w1", 3.0, "client-a"),
-               RunningSimulation("simulate-idm-s2-r2-and_3_more-def", "idm", "s2", "r2", 4, "w2", 9.0, "client-b")]
+               RunningSimulation("simulate-idm-s2-r2-and_3_more-def", "idm", "s2", "r2", 4, "w2", 9.0, "client-b"),
+               RunningSimulation("simulate-idm-s3-r3-ghi", "idm", "s3", "r3", 1, "w1", None, "client-a")]
     snap = status.snapshot(running, workers=2, threads=4)
     assert [b["experiment"] for b in snap["batches"]] == ["new planner", "baseline"]  # newest first
-    assert [(r["experiment"], r["elapsed_s"], r["group_size"]) for r in snap["running"]] == \
-        [("new planner", 9.0, 4), ("baseline", 3.0, 1)]  # longest first
+    assert [(r["experiment"], r["elapsed_s"], r["group_size"], r["executing"]) for r in snap["running"]] == \
+        [("new planner", 9.0, 4, True), ("baseline", 3.0, 1, True), ("baseline", None, 1, False)]  # longest first
     assert snap["running"][0]["gpu_share"] == 0.25 and snap["running"][0]["time_limit_s"] == 30.0
 
 

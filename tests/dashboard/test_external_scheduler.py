@@ -113,13 +113,14 @@ def test_scheduler_without_preload_gets_the_page_at_run_time(tmp_path: Path, cap
             try:  # mid-batch: runners on the cluster, nothing finished, the worker's two threads busy
                 def two_running() -> dict | None:
                     status = get_json(url)
-                    return status if len(status["running"]) == 2 else None
+                    return status if sum(r["executing"] for r in status["running"]) == 2 else None
 
                 mid = wait_until(two_running, 60, "two simulations running in status.json")
                 found = batch_named(mid, "run time")
                 assert found is not None and found["total"]["succeeded"] + found["total"]["failed"] == 0
                 assert found["total"]["running"] + found["total"]["queued"] == 6
                 assert {r["experiment"] for r in mid["running"]} == {"run time"}
+                assert len(mid["running"]) == 4  # two per worker thread are sent; the other two wait there
             finally:
                 gate.touch()
                 runner.join(timeout=120)
