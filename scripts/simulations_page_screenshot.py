@@ -2,7 +2,8 @@
 
     python scripts/simulations_page_screenshot.py docs/simulations-page.png
 
-Runs IDM and simple-planner simulations of built-in scenarios on a local Dask cluster with a short time
+Runs IDM and simple-planner simulations of built-in scenarios with reactive agents on a local Dask cluster
+with a short time
 limit (the longest scenarios fail with stage "timeout", so the failures table has rows), opens the page
 in Debian's headless chromium once a third of the batch is done, and saves what it shows.
 """
@@ -22,8 +23,8 @@ from pathlib import Path
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("output", type=Path)
-    parser.add_argument("--scenarios", type=int, default=400)
-    parser.add_argument("--time-limit", type=float, default=1.0, help="seconds per simulation")
+    parser.add_argument("--scenarios", type=int, default=150)
+    parser.add_argument("--time-limit", type=float, default=1.5, help="seconds per simulation")
     args = parser.parse_args(argv)
 
     from selenium import webdriver
@@ -42,7 +43,8 @@ def main(argv: list[str] | None = None) -> int:
         print("needs Debian's chromium and chromium-driver (make browser)", file=sys.stderr)
         return 1
     scenarios = build_synthetic_scenarios(ScenarioFilter(limit_total_scenarios=args.scenarios))
-    runners = build_simulation_runners(scenarios, [IDMPlanner, SimplePlanner])
+    # Reactive agents (nuPlan's closed_loop_reactive_agents challenge): simulations long enough to watch.
+    runners = build_simulation_runners(scenarios, [IDMPlanner, SimplePlanner], observation="idm_agents")
     with DaskDistributed(n_workers=2, threads_per_worker=1, dashboard_address="127.0.0.1:0") as pool:
         url, page = status_link(pool.client), pool.simulations_page
         assert url is not None and page is not None

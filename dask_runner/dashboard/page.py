@@ -16,6 +16,7 @@ from dask_runner.dashboard.plugin import plugin_of
 PAGE_ROUTE = "/individual-simulations"
 REFRESH_MS = 1000
 MAX_RUNNING_ROWS = 50
+MAX_FAILURE_ROWS = 10  # the latest; status.json has more, runner_report.parquet all
 
 _STYLE = """
 <style>
@@ -156,7 +157,7 @@ def _running(rows: list[dict[str, Any]], several_batches: bool) -> str:
     for row in rows[:MAX_RUNNING_ROWS]:
         limit, elapsed = row["time_limit_s"], row["elapsed_s"]
         late = " class='late'" if limit and elapsed is not None and elapsed > 0.8 * limit * row["group_size"] else ""
-        when = _duration(elapsed) if elapsed is not None else "<span class='none'>waiting on the worker</span>"
+        when = _duration(elapsed) if elapsed is not None else "<span class='none'>new or waiting</span>"
         more = f" <span class='sub'>(+{row['group_size'] - 1} more in this task, one after another)</span>" \
             if row["group_size"] > 1 else ""
         body.append(
@@ -167,6 +168,9 @@ def _running(rows: list[dict[str, Any]], several_batches: bool) -> str:
             f"<td>{_share(row['gpu_share'])}</td><td>{when}</td>"
             f"<td>{_duration(limit) if limit else '&ndash;'}</td></tr>")
     extra = f"<p class='sub'>and {len(rows) - MAX_RUNNING_ROWS} more</p>" if len(rows) > MAX_RUNNING_ROWS else ""
+    if executing < len(rows):
+        extra += ("<p class='sub'>new or waiting: held by the worker but not executing at its last heartbeat (up to a "
+                  "second ago): it started since, or waits there for a free thread or GPU share.</p>")
     return f"{title}<table class='running'>{head}{''.join(body)}</table>{extra}"
 
 
@@ -182,7 +186,7 @@ def _failures(batches: list[dict[str, Any]]) -> str:
             f"<td class='t'>{_e(b['experiment'])}</td><td class='t'>{_e(f['planner'])}</td>"
             f"<td class='t'>{_e(f['scenario'])}</td><td class='t'>{_e(f['runner_id'])}</td>"
             f"<td class='t failed'>{_e(f['stage'])}</td><td class='err'>{_e(f['error'])}</td>"
-            f"<td class='t'>{_e(f['worker'] or '')}</td></tr>" for f, b in failures[:20]]
+            f"<td class='t'>{_e(f['worker'] or '')}</td></tr>" for f, b in failures[:MAX_FAILURE_ROWS]]
     return f"{title}<table class='failures'>{head}{''.join(body)}</table>"
 
 
@@ -212,7 +216,7 @@ def _share(share: float | None) -> str:
 def _duration(seconds: float) -> str:
     seconds = max(0.0, float(seconds))
     if seconds < 60:
-        return f"{seconds:.0f} s" if seconds >= 10 else f"{seconds:.1f} s"
+        return f"{seconds:.0f} s" if seconds >= 10 else f"{seconds:.2g} s"
     minutes, secs = divmod(int(seconds), 60)
     if minutes < 60:
         return f"{minutes} min {secs:02d} s"
