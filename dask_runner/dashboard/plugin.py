@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 from distributed.diagnostics.plugin import SchedulerPlugin
 
 from dask_runner.dashboard.batch_status import SimulationsStatus
+from dask_runner.dashboard.events import TOPIC
 from dask_runner.dashboard.running import running_simulations
 
 if TYPE_CHECKING:
@@ -23,6 +24,7 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 PLUGIN_NAME = "dask_runner-simulations"
+KEEP_OWN_EVENTS = 1000  # our events the scheduler's event log may hold before we drop them
 
 
 class SimulationsPlugin(SchedulerPlugin):
@@ -34,6 +36,8 @@ class SimulationsPlugin(SchedulerPlugin):
         self.scheduler: Scheduler | None = None
         self.installed_by = ""  # "preload" or "run time": the driver's log line says which
         self.cpu_s = 0.0  # the scheduler's CPU spent in our code, shown on the page (benchmark.py --page too)
+        self._ours = 0
+        self._said_no_broker = False
 
     @contextmanager
     def counting_cpu(self) -> Iterator[None]:
@@ -49,6 +53,24 @@ class SimulationsPlugin(SchedulerPlugin):
     def log_event(self, topic: str, msg: Any) -> None:
         with self.counting_cpu():
             self.status.handle_event(topic, msg)
+            if topic == TOPIC:
+                self._ours += 1
+                if self._ours % KEEP_OWN_EVENTS == 0:
+                    self._forget_own_events()
+
+    def _forget_own_events(self) -> None:
+        """The scheduler keeps every event (up to 100,000 a topic); ours are counted already, so drop them.
+
+        A four-hour batch sends ~15,000; they would only take memory. ``Scheduler._broker`` is private:
+        without it the events stay (bounded by Dask's own limit), and the log says so once.
+        """
+        broker = getattr(self.scheduler, "_broker", None)
+        if broker is None or not hasattr(broker, "truncate"):
+            if not self._said_no_broker:
+                self._said_no_broker = True
+                logger.info("Scheduler._broker is missing: dask_runner's events stay in the scheduler's event log")
+            return
+        broker.truncate(TOPIC)
 
     def add_worker(self, scheduler: Scheduler, worker: str) -> None:
         self.status.worker_added(worker)

@@ -82,3 +82,13 @@ def test_switched_off_by_dask_config(caplog: pytest.LogCaptureFixture) -> None:
             assert off.client.run_on_scheduler(lambda dask_scheduler: "dask_runner-simulations"
                                                in dask_scheduler.plugins) is False
     assert not [r for r in caplog.records if "Simulations page" in r.getMessage()]
+
+
+def test_the_scheduler_does_not_keep_our_events_once_counted(pool: DaskDistributed,
+                                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    from dask_runner.dashboard import events, plugin
+
+    monkeypatch.setattr(plugin, "KEEP_OWN_EVENTS", 5)  # the scheduler is in this process
+    for number in range(12):
+        pool.client.log_event(events.TOPIC, events.progress_message("no-such-batch", {}, {}, [], [], float(number)))
+    assert len(pool.client.get_events(events.TOPIC)) < 5
