@@ -13,6 +13,13 @@ are noisy on a shared machine; the CPU figures show where the time goes); then t
 of ``execute_runners`` on DaskDistributed against raw ``client.submit`` on no-op runners, and the
 driver's peak memory (RSS) with many no-op runners queued. Ray (one remote task per runner, as nuPlan's
 pool does) runs only when ray is importable.
+
+``--page`` measures what the dashboard's Simulations page costs the scheduler: a `dask scheduler` process
+with and without ``--preload dask_runner.dashboard`` (one `dask worker` process per core beside it), the
+same IDM batch through ``DaskDistributed(scheduler_file=...)``, and with the page a watcher reading
+status.json every second; it prints the scheduler's CPU seconds per 1000 runners and their ratio:
+
+    python scripts/benchmark.py --page --page-runners 1000 --rounds 3
 """
 
 from __future__ import annotations
@@ -281,6 +288,129 @@ def measure_overhead(count: int, cores: int) -> None:
     print(f"  ratio: {ours / raw:.2f}")
 
 
+@dataclass(frozen=True)
+class PageRun:
+    scheduler_cpu: float  # CPU seconds of the scheduler process during the batch
+    wall: float
+    succeeded: int
+    page_cpu: float  # of which in the page's own code (its plugin counts it; 0 without the page)
+
+
+def _start_scheduler(folder: str, cores: int, page: bool) -> tuple[list[subprocess.Popen[bytes]], str]:
+    """A `dask scheduler` (with the page's preload or without) and `dask worker` processes; the scheduler file."""
+    import dask_runner
+
+    dask_command = os.path.join(os.path.dirname(sys.executable), "dask")
+    scheduler_file = os.path.join(folder, "scheduler.json")
+    package_root = os.path.dirname(os.path.dirname(os.path.abspath(dask_runner.__file__)))
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(p for p in (package_root, os.environ.get("PYTHONPATH")) if p)}
+    quiet = {"stdout": subprocess.DEVNULL, "stderr": subprocess.DEVNULL, "env": env, "cwd": folder}
+    preload = ["--preload", "dask_runner.dashboard"] if page else []
+    processes = [subprocess.Popen([dask_command, "scheduler", "--host", "127.0.0.1", "--port", "0",
+                                   "--dashboard-address", "127.0.0.1:0", "--scheduler-file", scheduler_file, *preload],
+                                  **quiet)]  # type: ignore[call-overload]
+    deadline = time.monotonic() + 60
+    while not os.path.exists(scheduler_file):
+        if time.monotonic() > deadline or processes[0].poll() is not None:
+            raise RuntimeError("the dask scheduler did not start")
+        time.sleep(0.05)
+    processes.append(subprocess.Popen([dask_command, "worker", "--scheduler-file", scheduler_file, "--nworkers",
+                                       str(cores), "--nthreads", "1", "--host", "127.0.0.1",
+                                       "--dashboard-address", "127.0.0.1:0"], **quiet))  # type: ignore[call-overload]
+    return processes, scheduler_file
+
+
+def _watch_status(url: str, stop: threading.Event) -> None:
+    """What a person (or a script) watching the batch costs: one status.json a second."""
+    import urllib.request
+
+    while not stop.wait(1.0):
+        with urllib.request.urlopen(url, timeout=10) as response:
+            json.load(response)
+
+
+def _page_cpu(url: str | None) -> float:
+    import urllib.request
+
+    if url is None:
+        return 0.0
+    with urllib.request.urlopen(url, timeout=10) as response:
+        return float(json.load(response).get("page_cpu_s", 0.0))
+
+
+def run_page_child(page: bool, count: int, unique: int, cores: int) -> None:
+    """In a fresh interpreter: one batch on a scheduler process with or without the page; prints a PageRun."""
+    import tempfile
+
+    import dask
+
+    from dask_runner.dashboard.install import status_link
+    from dask_runner.runner.executor import execute_runners
+    from dask_runner.workers.dask import DaskDistributed
+
+    runners = build_runners(count, unique)
+    with tempfile.TemporaryDirectory() as folder:
+        processes, scheduler_file = _start_scheduler(folder, cores, page)
+        try:
+            with dask.config.set({"dask_runner.simulations-page": page}), \
+                    DaskDistributed(scheduler_file=scheduler_file) as pool:
+                pool.client.wait_for_workers(cores, timeout=120)
+                execute_runners(build_runners(4 * cores, unique), pool)  # warm the workers up (imports, caches)
+                scheduler = psutil.Process(processes[0].pid)
+                stop = threading.Event()
+                url = status_link(pool.client)
+                watcher = threading.Thread(target=_watch_status, args=(url, stop), daemon=True)
+                if page and url:
+                    watcher.start()
+                page_before = _page_cpu(url) if page else 0.0
+                before = scheduler.cpu_times()
+                start = time.perf_counter()
+                reports = execute_runners(runners, pool, experiment_name="benchmark")
+                wall = time.perf_counter() - start
+                after = scheduler.cpu_times()
+                stop.set()
+                page_cpu = _page_cpu(url) - page_before if page else 0.0
+        finally:
+            for process in processes:
+                process.terminate()
+            for process in processes:
+                process.wait(timeout=30)
+    cpu = (after.user + after.system) - (before.user + before.system)
+    result = PageRun(cpu, wall, sum(1 for r in reports if r.succeeded), page_cpu)
+    print(_RESULT_MARK + json.dumps(dataclasses.asdict(result)), flush=True)
+
+
+def measure_page_cost(args: argparse.Namespace, cores: int) -> None:
+    count, unique = args.page_runners, args.unique or min(args.page_runners, 64)
+    print(f"\n== the Simulations page's cost to the scheduler: {count} IDM simulations, {cores} worker processes, "
+          f"{args.rounds} round(s) ==")
+    cpu: dict[bool, list[float]] = {False: [], True: []}
+    own: list[float] = []
+    for number in range(1, args.rounds + 1):
+        for page in (False, True):
+            command = [sys.executable, os.path.abspath(__file__), "--child-page", "on" if page else "off",
+                       "--page-runners", str(count), "--unique", str(unique), "--cores", str(cores)]
+            done = subprocess.run(command, capture_output=True, text=True, check=False)
+            lines = [line for line in done.stdout.splitlines() if line.startswith(_RESULT_MARK)]
+            if done.returncode != 0 or not lines:
+                raise RuntimeError(f"the page measurement failed (exit {done.returncode}):\n{done.stderr[-3000:]}")
+            result = PageRun(**json.loads(lines[-1][len(_RESULT_MARK):]))
+            per_thousand = result.scheduler_cpu * 1000 / count
+            cpu[page].append(per_thousand)
+            if page:
+                own.append(result.page_cpu * 1000 / count)
+            print(f"  round {number}  page {'on ' if page else 'off'}  scheduler CPU {per_thousand:6.3f} s per 1000 "
+                  f"runners   wall {result.wall:6.1f} s   {result.succeeded}/{count} succeeded"
+                  + (f"   page's own code {own[-1]:.4f} s" if page else ""), flush=True)
+    off, on = statistics.median(cpu[False]), statistics.median(cpu[True])
+    ratios = [b / a for a, b in zip(cpu[False], cpu[True]) if a > 0]
+    print(f"  medians: scheduler CPU per 1000 runners {off:.3f} s without the page, {on:.3f} s with it: "
+          f"ratio {on / off:.3f} (rounds {', '.join(f'{r:.3f}' for r in ratios)}; target < 1.05)")
+    print(f"  the page's own code on the scheduler (events, snapshots, status.json each second): "
+          f"{statistics.median(own):.4f} s per 1000 runners = {statistics.median(own) / off:.2%} of the scheduler's "
+          "CPU without the page (the A/B ratio above also carries the machine's noise)")
+
+
 class PeakRss:
     """Samples this process's RSS in a thread; ``peak`` is the largest seen."""
 
@@ -341,10 +471,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--rounds", type=int, default=None,
                         help="interleaved rounds of the pool comparison, medians printed (default 3; 1 with --quick)")
     parser.add_argument("--quick", action="store_true", help="small sizes and one round, for a smoke test")
+    parser.add_argument("--page", action="store_true",
+                        help="only measure the Simulations page's cost to the scheduler (with and without it)")
+    parser.add_argument("--page-runners", type=int, default=1000, help="IDM simulations per page measurement")
     parser.add_argument("--child", choices=MODES, help=argparse.SUPPRESS)  # one measurement, in a fresh process
+    parser.add_argument("--child-page", choices=("on", "off"), help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.quick:
-        args.scenarios, args.unique, args.noop, args.queued = 16, 8, 200, 1000
+        args.scenarios, args.unique, args.noop, args.queued, args.page_runners = 16, 8, 200, 1000, 64
     if args.rounds is None:
         args.rounds = 1 if args.quick else 3
     if args.rounds < 1:
@@ -356,7 +490,13 @@ def main(argv: list[str] | None = None) -> int:
     if args.child:
         run_child(args.child, args.scenarios, args.unique or args.scenarios, cores)
         return 0
+    if args.child_page:
+        run_page_child(args.child_page == "on", args.page_runners, args.unique or 64, cores)
+        return 0
     print(f"python {sys.version.split()[0]}, pid {os.getpid()}, {cores} cores")
+    if args.page:
+        measure_page_cost(args, cores)
+        return 0
     compare_pools(args, cores)
     if "overhead" not in args.skip:
         measure_overhead(args.noop, cores)

@@ -187,14 +187,19 @@ def start_cuda_cluster(
         cluster_class = functools.partial(_shared_gpu_cluster_class(), workers_per_gpu=workers_per_gpu)
         # n_workers counts processes: dask-cuda divides host memory by it.
         kwargs["n_workers"] = _requested_gpus(kwargs) * workers_per_gpu
+    import dask
+
+    from dask_runner.dashboard.install import scheduler_config
+
     try:
-        cluster = cluster_class(
-            threads_per_worker=threads,
-            local_directory=local_directory,
-            dashboard_address=resolve_dashboard_address(dashboard_address),
-            resources=resources,
-            **kwargs,
-        )
+        with dask.config.set(scheduler_config()):  # the Simulations page on this scheduler from the start
+            cluster = cluster_class(
+                threads_per_worker=threads,
+                local_directory=local_directory,
+                dashboard_address=resolve_dashboard_address(dashboard_address),
+                resources=resources,
+                **kwargs,
+            )
     except ImportError as exc:
         raise ClusterError(f"dask-cuda could not load its CUDA bindings ({exc}); reinstall with {INSTALL_HINT}") from exc
     except Exception as exc:

@@ -176,6 +176,9 @@ def _execute(cfg: DictConfig, settings: BatchSettings, runners: Sequence[Abstrac
     dashboard = getattr(worker, "dashboard_link", None)
     if dashboard:
         print(f"Dask dashboard: {dashboard}", file=out, flush=True)
+    page = getattr(worker, "simulations_page", None)
+    if page:
+        print(f"Simulations page: {page}", file=out, flush=True)
     execute_runners(
         runners, worker,
         num_gpus=settings.num_gpus,
@@ -184,6 +187,7 @@ def _execute(cfg: DictConfig, settings: BatchSettings, runners: Sequence[Abstrac
         verbose=bool(cfg.get("show_progress", True)),
         on_report=persist_report(store),
         time_limit_s=settings.time_limit_s,
+        experiment_name=str(cfg.get("experiment_name") or "") or None,
     )
 
 

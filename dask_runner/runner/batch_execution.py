@@ -45,6 +45,7 @@ class ExecutionOptions:
     verbose: bool = False
     on_report: ReportHook | None = None
     time_limit_s: float | None = None
+    experiment_name: str | None = None  # tells batches apart on the Dask dashboard's Simulations page
     # Which failures end the batch (SimulationFailedError from the original exception); exit_on_failure: all.
     # Called with the failed report and its cause (the exception, where it could travel).
     stop_on_failure: Callable[[RunnerReport, BaseException | None], bool] | None = None

@@ -31,6 +31,7 @@ def execute_runners(
     *,
     on_report: ReportHook | None = None,
     time_limit_s: float | None = None,
+    experiment_name: str | None = None,
 ) -> list[RunnerReport]:
     """Run ``runners`` on ``worker``; returns exactly ``len(runners)`` reports in input order.
 
@@ -39,9 +40,10 @@ def execute_runners(
     ``exit_on_failure`` cancels what is outstanding at the first failure and raises
     SimulationFailedError from the original exception; reports already final have gone to ``on_report``.
     Runners without a ``runner_id`` get one (see ``assign_runner_ids``); ids given by hand must be unique.
+    ``experiment_name`` names the batch on the Dask dashboard's Simulations page (default: script and time).
     """
     validate_request(runners, num_gpus, num_cpus)
-    options = ExecutionOptions(num_gpus, num_cpus, exit_on_failure, verbose, on_report, time_limit_s)
+    options = ExecutionOptions(num_gpus, num_cpus, exit_on_failure, verbose, on_report, time_limit_s, experiment_name)
     logger.info("Executing %d runners on %r", len(runners), worker)
     return worker.execute_runners(runners, options)
 

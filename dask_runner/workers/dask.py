@@ -146,6 +146,7 @@ class DaskDistributed(WorkerPool):
                 import distributed  # noqa: F401  (loads its config defaults before we override one)
 
                 from dask_runner.clusters.local import start_local_cluster
+                from dask_runner.dashboard.install import scheduler_config
 
                 # Dask's statistical profiler samples every worker thread every 10 ms; with Python
                 # simulations it cost ~11% of worker CPU (measured on 512 IDM simulations), so the
@@ -156,7 +157,8 @@ class DaskDistributed(WorkerPool):
                 with dask.config.set({"distributed.scheduler.allowed-failures": ALLOWED_FAILURES_OF_OUR_CLUSTERS,
                                       "distributed.worker.profile.enabled": worker_profiling,
                                       "distributed.worker.preload": preload,
-                                      **BACKGROUND_CONFIG_OF_OUR_CLUSTERS}):
+                                      **BACKGROUND_CONFIG_OF_OUR_CLUSTERS,
+                                      **scheduler_config()}):  # the Simulations page, from the start
                     cluster = self._own_cluster = start_local_cluster(**vars(local))
             from distributed import Client
 
@@ -166,6 +168,9 @@ class DaskDistributed(WorkerPool):
                 self._close_cluster()
                 raise
         super().__init__(cluster_resources(self._workers()))
+        from dask_runner.dashboard.install import ensure_on_scheduler
+
+        self.simulations_page: str | None = ensure_on_scheduler(self._client)  # logs how it came to be there
         logger.info("DaskDistributed on %s (%s); dashboard: %s", getattr(self._client.scheduler, "address", "?"),
                     self._config, self.dashboard_link)
 

@@ -11,6 +11,8 @@ Why it looks like this:
   and are re-run one at a time with nothing else running, so a death there is unambiguous. Only a
   runner that dies ``max_worker_deaths`` times is reported ``worker_lost``.
 - A runner still running ``timeout_grace_s`` after its time limit gets its worker restarted.
+- A ``BatchMonitor`` (``dask_runner.dashboard``) is told of submissions, re-runs, reports and the end, for
+  the dashboard's Simulations page; the calls are marked ``# monitor``.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from dask_runner.dashboard.monitor import BatchMonitor
 from dask_runner.errors import ConfigError
 from dask_runner.runner.abstract_runner import AbstractRunner
 from dask_runner.runner.batch_execution import BatchState, ExecutionOptions, infrastructure_failure
@@ -127,11 +130,12 @@ class DaskBatch:
         self.client = client
         self.pool = pool
         self.runners = runners
-        self.options = options
         self.settings = settings
-        self.state = BatchState(runners, options)
         self.resources = task_resources(options.num_cpus, options.num_gpus, workers)
         check_satisfiable(self.resources, workers)
+        self.monitor, options = BatchMonitor.start(client, runners, options)  # monitor: chains its report hook
+        self.options = options
+        self.state = BatchState(runners, options)
         self.workers = workers
         self.slots = max(1, slots_for(self.resources, workers))
         self.workers_checked_at = time.monotonic()
@@ -154,6 +158,8 @@ class DaskBatch:
 
     def run(self) -> list[RunnerReport]:
         try:
+            if self.monitor is not None:  # monitor
+                self.monitor.begin()
             self._fill()
             while self.groups or self.suspects or self._has_todo():
                 for future, result in self._next_batch():
@@ -163,8 +169,12 @@ class DaskBatch:
         except BaseException:
             self._cancel_everything()
             self.state.progress.close()
+            if self.monitor is not None:  # monitor
+                self.monitor.finish(None)
             raise
         reports = self.state.finished()
+        if self.monitor is not None:  # monitor
+            self.monitor.finish(reports)
         log_batch_summary(reports)
         return reports
 
@@ -240,6 +250,8 @@ class DaskBatch:
     def _submit(self, indices: list[int], isolated: bool) -> None:
         runners: list[AbstractRunner | None] = [self.runners[i] for i in indices]  # the task's own list
         key = simulation_key(self.runners[indices[0]], self.state.ids[indices[0]], len(runners))
+        if self.monitor is not None:  # monitor (before the submit: a runner that cannot travel is reported here)
+            self.monitor.submitted(indices)
         try:
             sim = self.client.submit(run_group, runners, self.options.time_limit_s, key, key=key, pure=False,
                                      resources=self.resources or None, retries=0)
@@ -355,6 +367,8 @@ class DaskBatch:
         if address is not None and address in self.restarted:
             # We restarted that worker ourselves (another runner's hard time limit): not their fault.
             self.retry.extendleft(reversed(indices))
+            if self.monitor is not None:  # monitor
+                self.monitor.rerun(len(indices), "their worker was restarted for another runner's time limit")
             return
         self._refresh_workers()
         for index in indices:
@@ -365,6 +379,8 @@ class DaskBatch:
             # worker (or as a callback task beside a killer) it may be an innocent bystander.
             if self.deaths_alone[index] < self.settings.max_worker_deaths:
                 self.suspects.append(index)
+                if self.monitor is not None:  # monitor
+                    self.monitor.rerun(1, "one at a time, after a worker death")
                 continue
             message = (
                 "A worker dies when its process exits, crashes (segfault) or is killed by the nanny for "
@@ -428,6 +444,8 @@ class DaskBatch:
         group.summary = None
         self.client.cancel(stale, reason="runner past its hard time limit")
         self.retry.extendleft(reversed(others))
+        if self.monitor is not None:  # monitor
+            self.monitor.rerun(len(others), "their group's task was stopped for another runner's time limit")
         if any(w.address == address and w.has_nanny for w in self.workers):
             self.restarted.add(address)
             action = f"its worker {address} was restarted"

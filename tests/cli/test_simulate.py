@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pandas as pd
@@ -101,6 +102,7 @@ def test_default_simulate_on_a_local_dask_cluster(workdir: Path) -> None:
                       "worker.dashboard_address=127.0.0.1:0", f"output_dir={workdir / 'run'}"], workdir, timeout=300)
     assert result.returncode == 0, result.stderr
     assert "Dask dashboard: http://127.0.0.1:" in result.stdout
+    assert re.search(r"Simulations page: http://127\.0\.0\.1:\d+/individual-simulations", result.stdout)
     reports = pd.read_parquet(workdir / "run" / "runner_report.parquet")
     assert len(reports) == 4 and reports["succeeded"].all()
     assert reports["worker"].str.startswith("tcp://127.0.0.1").all()  # ran on the Dask workers

@@ -166,8 +166,9 @@ NUPLAN: dict[str, Module] = {
             Function(
                 "execute_runners",
                 ("runners", "worker", "num_gpus", "num_cpus", "exit_on_failure=", "verbose="),
-                # Allowance: our keyword-only extras (report hook, per-runner time limit).
-                extra_params=("on_report", "time_limit_s"),
+                # Allowance: our keyword-only extras (report hook, per-runner time limit, the batch's name on
+                # the dashboard's Simulations page).
+                extra_params=("on_report", "time_limit_s", "experiment_name"),
             ),
         ),
     ),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 import subprocess
 import sys
@@ -14,9 +15,9 @@ SCRIPTS = Path(__file__).resolve().parents[2] / "scripts"
 pytestmark = pytest.mark.slow
 
 
-def run(script: str, *args: str) -> str:
+def run(script: str, *args: str, env: dict[str, str] | None = None) -> str:
     done = subprocess.run([sys.executable, str(SCRIPTS / script), *args], capture_output=True, text=True,
-                          timeout=240, check=False)
+                          timeout=240, check=False, env=env)
     assert done.returncode == 0, done.stderr[-3000:]
     return done.stdout
 
@@ -45,3 +46,15 @@ def test_substrate_benchmark_reports_each_planner_against_the_target() -> None:
         assert re.search(rf"^{planner}\s+[\d.]+ \(\s*[\d.]+\)", out, re.MULTILINE), out
     best = re.search(r"IDMPlanner \+ metrics: ([\d.]+) ms at best, ([\d.]+)x the 15 ms target", out)
     assert best is not None and float(best.group(1)) > 0, out
+
+
+def test_page_benchmark_reports_the_scheduler_cpu_with_and_without_the_page() -> None:
+    # This checkout's dask_runner first: the scheduler it starts loads the page from it (--preload).
+    repo = str(SCRIPTS.parent)
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(p for p in (repo, os.environ.get("PYTHONPATH")) if p)}
+    out = run("benchmark.py", "--page", "--quick", env=env)
+    for page in ("off", "on "):
+        assert re.search(rf"round 1  page {page}  scheduler CPU\s+[\d.]+ s per 1000 runners .* 64/64 succeeded", out), out
+    assert re.search(r"medians: scheduler CPU per 1000 runners [\d.]+ s without the page, [\d.]+ s with it: "
+                     r"ratio [\d.]+", out), out
+    assert re.search(r"the page's own code on the scheduler .*: [\d.]+ s per 1000 runners = [\d.]+% of", out), out

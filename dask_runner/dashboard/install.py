@@ -1,0 +1,171 @@
+"""Putting the Simulations page on a scheduler: before it starts, from its preload, or at run time.
+
+- Clusters dask_runner starts: ``scheduler_config()`` (set around the cluster's start) registers the page
+  among Dask's own pages and names our preload, whose ``dask_setup`` adds the plugin and the JSON route.
+- ``dask scheduler --preload dask_runner.dashboard``: the same ``dask_setup``; the page is added to the
+  running dashboard.
+- A scheduler with neither: ``ensure_on_scheduler(client)`` from the driver installs all of it through
+  ``client.run_on_scheduler``.
+Either way ``install_on_scheduler`` runs on the scheduler's event loop and is idempotent. The parts of
+distributed it relies on that are not documented API are checked for and logged when missing.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import TYPE_CHECKING, Any
+
+from dask_runner.dashboard.page import PAGE_ROUTE, simulations_doc
+from dask_runner.dashboard.plugin import SimulationsPlugin, plugin_of
+from dask_runner.dashboard.routes import StatusHandler
+from dask_runner.dashboard.routes import routes as status_routes
+
+if TYPE_CHECKING:
+    from distributed import Client
+
+logger = logging.getLogger(__name__)
+
+PRELOAD = "dask_runner.dashboard"
+SWITCH = "dask_runner.simulations-page"  # dask config: False keeps the page (and the driver's events) off
+MENU_ENTRY = {"url": PAGE_ROUTE.strip("/"), "name": "Simulations"}
+
+
+def enabled() -> bool:
+    import dask
+
+    return bool(dask.config.get(SWITCH, default=True))
+
+
+def scheduler_config() -> dict[str, object]:
+    """dask config for a scheduler dask_runner is about to start in this process (empty when switched off).
+
+    Registering the page in ``distributed.dashboard.scheduler.applications`` before the scheduler starts
+    puts it in the dashboard's "More..." menu and ``/individual-plots.json`` like Dask's own pages.
+    """
+    import dask
+
+    if not enabled():
+        return {}
+    try:
+        from distributed.dashboard.scheduler import applications
+    except ImportError:  # no bokeh: no dashboard, the JSON route still comes with the preload
+        logger.debug("bokeh is missing: the Simulations page will not be served, status.json will")
+    else:
+        applications.setdefault(PAGE_ROUTE, simulations_doc)
+    preload = list(dask.config.get("distributed.scheduler.preload", default=None) or [])
+    return {"distributed.scheduler.preload": preload if PRELOAD in preload else [*preload, PRELOAD]}
+
+
+def install_on_scheduler(scheduler: Any, how: str) -> str:
+    """Add the plugin, the JSON route and the page to ``scheduler``, unless there; returns how they came.
+
+    ``"preload"``, ``"run time"`` (added just now) or ``"earlier run time"`` (another driver added them).
+    """
+    existing = plugin_of(scheduler)
+    if existing is not None:
+        return "earlier run time" if existing.installed_by == "run time" else existing.installed_by
+    plugin = SimulationsPlugin()
+    plugin.scheduler = scheduler
+    plugin.installed_by = how
+    scheduler.add_plugin(plugin)
+    _add_status_route(scheduler)
+    _add_page(scheduler)
+    return how
+
+
+def install_at_run_time(dask_scheduler: Any) -> str:
+    """Run by ``client.run_on_scheduler``: install unless the scheduler has it already."""
+    return install_on_scheduler(dask_scheduler, "run time")
+
+
+def ensure_on_scheduler(client: Client) -> str | None:
+    """Make sure the scheduler behind ``client`` serves the page; one log line says how. Its address, or None."""
+    if not enabled():
+        return None
+    try:
+        how = client.run_on_scheduler(install_at_run_time)
+    except Exception as exc:  # noqa: BLE001  (an old scheduler, one without dask_runner: the batch still runs)
+        logger.warning("The Simulations page could not be installed on the scheduler (%s: %s); start it with "
+                       "`dask scheduler --preload %s` in an environment that has dask_runner", type(exc).__name__,
+                       exc, PRELOAD)
+        return None
+    link = page_link(client)
+    if how == "run time":
+        logger.info("Simulations page added at run time to a scheduler started without it (start schedulers with "
+                    "`--preload %s` to have it from the start): %s", PRELOAD, link or "no dashboard")
+    elif how == "earlier run time":
+        logger.info("Simulations page already added at run time by an earlier driver: %s", link or "no dashboard")
+    else:
+        logger.info("Simulations page installed with the scheduler (preload %s): %s", PRELOAD, link or "no dashboard")
+    return link
+
+
+def page_link(client: Client) -> str | None:
+    """The page's address next to the dashboard's (``.../status`` becomes ``.../individual-simulations``)."""
+    try:
+        link = str(client.dashboard_link or "")
+    except Exception:  # noqa: BLE001  (no dashboard on this scheduler)
+        return None
+    if not link:
+        return None
+    base = link[: -len("/status")] if link.endswith("/status") else link.rstrip("/")
+    return base + PAGE_ROUTE
+
+
+def status_link(client: Client) -> str | None:
+    page = page_link(client)
+    return page[: -len(PAGE_ROUTE)] + status_routes[0][0] if page else None
+
+
+def _add_status_route(scheduler: Any) -> None:
+    application = getattr(scheduler, "http_application", None)
+    if application is None:
+        logger.warning("This scheduler has no HTTP server: status.json is not served")
+        return
+    route, handler, kwargs = status_routes[0]
+    assert handler is StatusHandler
+    application.add_handlers(r".*", [(route, handler, {**kwargs, "dask_server": scheduler})])
+
+
+def _bokeh_apps(scheduler: Any) -> list[Any]:
+    # RoutingApplication.applications: not documented, but what Dask's own /individual-plots.json reads.
+    apps = getattr(getattr(scheduler, "http_application", None), "applications", None)
+    if apps is None:
+        logger.warning("distributed's http_application.applications is missing; cannot tell whether the "
+                       "dashboard already serves the Simulations page")
+        return []
+    return [app for app in apps if hasattr(app, "app_paths")]
+
+
+def _add_page(scheduler: Any) -> None:
+    apps = _bokeh_apps(scheduler)
+    if any(PAGE_ROUTE in app.app_paths for app in apps):
+        return  # registered before the scheduler started
+    if not apps:
+        logger.info("This scheduler runs no dashboard: only status.json is served")
+        return
+    from distributed.dashboard.core import BokehApplication
+    from tornado.ioloop import IOLoop
+
+    prefix = getattr(apps[0], "prefix", "") or ""
+    app = BokehApplication({PAGE_ROUTE: simulations_doc}, scheduler, prefix=prefix)
+    scheduler.http_application.add_application(app)
+    app.initialize(IOLoop.current())
+    app.start()
+    _add_menu_entry(scheduler)
+
+
+def _add_menu_entry(scheduler: Any) -> None:
+    """Dask builds the "More..." menu once per scheduler (a memoized list its pages share); add ours to it."""
+    try:
+        from distributed.dashboard.scheduler import template_variables
+
+        plots = template_variables(scheduler).get("plots")
+    except Exception:  # noqa: BLE001  (a private helper of distributed; the page works without the menu entry)
+        plots = None
+    if not isinstance(plots, list):
+        logger.info("Could not add Simulations to the dashboard's More... menu; open %s directly", PAGE_ROUTE)
+        return
+    if MENU_ENTRY not in plots:
+        plots.append(dict(MENU_ENTRY))
+        plots.sort(key=lambda entry: str(entry.get("name", "")))
