@@ -129,7 +129,9 @@ def scenario_log_paths(log_dir: Path, limit: int) -> tuple[list[Path], int]:
     """The first ``limit`` simulation logs (sorted by path, so planners of one scenario sit together) and the total."""
     if not log_dir.is_dir():
         return [], 0
-    paths = sorted(p for p in log_dir.rglob("*.xz") if not p.name.startswith("."))
+    from dask_runner.simulation.simulation_log import is_simulation_log
+
+    paths = sorted(p for p in log_dir.rglob("*") if is_simulation_log(p))
     return paths[:limit], len(paths)
 
 

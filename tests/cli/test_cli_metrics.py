@@ -39,7 +39,7 @@ def test_metrics_recomputed_from_logs_match_the_simulation(simulated: Path, tmp_
 def test_a_corrupt_log_fails_only_its_own_runner(simulated: Path, tmp_path: Path) -> None:
     logs = tmp_path / "logs"
     shutil.copytree(simulated / "simulation_logs", logs)
-    corrupt = min(logs.rglob("*.msgpack.xz"))
+    corrupt = min(logs.rglob("*.msgpack.zst"))
     corrupt.write_bytes(corrupt.read_bytes()[:40])  # truncated, as by a full disk
     out = tmp_path / "out"
     result = run_cli(["metrics", f"simulation_log_dir={logs}", f"output_dir={out}", "show_progress=false"], tmp_path)
