@@ -45,3 +45,15 @@ def test_substrate_benchmark_reports_each_planner_against_the_target() -> None:
         assert re.search(rf"^{planner}\s+[\d.]+ \(\s*[\d.]+\)", out, re.MULTILINE), out
     best = re.search(r"IDMPlanner \+ metrics: ([\d.]+) ms at best, ([\d.]+)x the 15 ms target", out)
     assert best is not None and float(best.group(1)) > 0, out
+
+
+def test_log_benchmark_compares_logs_on_and_off_and_both_formats() -> None:
+    out = run("bench_logs.py", "--scenarios", "4", "--rounds", "1", "--levels")
+    assert re.search(r"^round 1: logs on [\d.]+ s, logs off [\d.]+ s$", out, re.MULTILINE), out
+    ratio = re.search(r"^logs on / logs off: ([\d.]+) \(target <= 1\.3: (met|NOT met)\)$", out, re.MULTILINE)
+    assert ratio is not None and float(ratio.group(1)) > 0, out
+    for name in (r"today \(\.msgpack\.zst\)", r"version 1 \(\.msgpack\.xz\)"):
+        row = re.search(rf"^  {name}\s+([\d.]+)\s+([\d.]+)\s+([\d.]+)$", out, re.MULTILINE)
+        assert row is not None and float(row.group(2)) > 0, out
+    assert re.search(r"largest per-log ratio of today's bytes to version 1's: [\d.]+", out), out
+    assert re.search(r"^  version 2, zstd level 3\s+[\d.]+\s+[\d.]+$", out, re.MULTILINE), out
