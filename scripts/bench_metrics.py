@@ -55,7 +55,7 @@ def main() -> None:
         for scenario, history in runs:
             save_metric_result(engine.compute(scenario, history, "IDMPlanner"), Path(tmp) / "metrics")
         print(f"metrics + parquet write: {(time.process_time() - start) / len(runs) * 1e3:.2f} ms CPU per runner")
-        for suffix in (".msgpack.xz", ".pkl.xz"):
+        for suffix in (".msgpack.zst", ".msgpack.xz", ".pkl.xz"):  # today's, format version 1, pickle
             start = time.process_time()
             sizes = []
             for i, (scenario, history) in enumerate(runs):

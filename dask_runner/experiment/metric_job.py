@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, TextIO
 from dask_runner.errors import ConfigError
 from dask_runner.experiment.config_loading import METRIC_CONFIG, compose_config
 from dask_runner.experiment.job import JobKind, JobResult, run_job
+from dask_runner.simulation.simulation_log import READABLE_SUFFIXES
 
 if TYPE_CHECKING:
     from omegaconf import DictConfig
@@ -21,7 +22,8 @@ if TYPE_CHECKING:
     from dask_runner.io.output_dir import OutputLayout
     from dask_runner.runner.abstract_runner import AbstractRunner
 
-LOG_PATTERNS = ("*.msgpack.xz", "*.pkl.xz")
+# Today's logs (.msgpack.zst) and those of earlier versions (.msgpack.xz, .pkl.xz).
+LOG_PATTERNS = tuple(f"*{suffix}" for suffix in READABLE_SUFFIXES)
 
 
 def find_simulation_logs(simulation_log_dir: str | Path) -> list[Path]:
@@ -34,7 +36,7 @@ def find_simulation_logs(simulation_log_dir: str | Path) -> list[Path]:
         )
     paths = sorted({p for pattern in LOG_PATTERNS for p in root.rglob(pattern) if not p.name.startswith(".")})
     if not paths:
-        raise ConfigError(f"no simulation log (*.msgpack.xz, *.pkl.xz) below {root}; run `dask-runner simulate` first")
+        raise ConfigError(f"no simulation log ({', '.join(LOG_PATTERNS)}) below {root}; run `dask-runner simulate` first")
     return paths
 
 

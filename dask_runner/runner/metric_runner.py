@@ -3,7 +3,7 @@
 Given a path, the log is read inside ``run()`` (on the worker), so a corrupt or truncated file fails
 that one runner with :class:`SimulationLogError` rather than the batch. Until then ``scenario`` and
 ``planner`` are light placeholders named from nuPlan's log path layout
-(``<planner>/<scenario_type>/<log_name>/<scenario_name>.msgpack.xz``), so a driver can name and
+(``<planner>/<scenario_type>/<log_name>/<scenario_name>.msgpack.zst``), so a driver can name and
 report thousands of runners without opening their files (given a loaded SimulationLog, ``scenario``
 is its scenario). ``planner`` is always a :class:`LoggedPlanner`: only the planner's name survives in a log.
 """
@@ -18,7 +18,7 @@ from dask_runner.runner.abstract_runner import AbstractRunner
 from dask_runner.runner.report import RunnerReport
 from dask_runner.scenarios.abstract_scenario import AbstractScenario
 from dask_runner.simulation.callback.metric_callback import MetricCallback, compute_and_save_metrics
-from dask_runner.simulation.simulation_log import SUFFIXES, SimulationLog
+from dask_runner.simulation.simulation_log import SimulationLog, log_suffix_of
 
 
 @dataclass(frozen=True)
@@ -42,11 +42,8 @@ class LogFileNames:
 
     @classmethod
     def from_path(cls, path: Path) -> LogFileNames:
-        name = path.name
-        for suffix in SUFFIXES.values():
-            if name.endswith(suffix):
-                name = name[: -len(suffix)]
-                break
+        suffix = log_suffix_of(path)
+        name = path.name[: -len(suffix)] if suffix else path.name
         parents = [p.name for p in path.parents][:3]
         parents += ["unknown"] * (3 - len(parents))
         log_name, scenario_type, planner_name = parents

@@ -36,10 +36,35 @@ def test_metrics_recomputed_from_logs_match_the_simulation(simulated: Path, tmp_
     assert scores(out) == scores(simulated)
 
 
+def test_metrics_reads_todays_and_earlier_versions_logs_side_by_side(simulated: Path, tmp_path: Path) -> None:
+    """Logs of format version 1 (.msgpack.xz, .pkl.xz, written before zstandard) are found and scored beside
+    today's .msgpack.zst, and today's logs give exactly the rows the simulate job wrote."""
+    logs = tmp_path / "logs"
+    shutil.copytree(simulated / "simulation_logs", logs)
+    old = logs / "idm_planner" / "following" / "log_a"
+    old.mkdir(parents=True)
+    for suffix in (".msgpack.xz", ".pkl.xz"):
+        shutil.copy(Path(__file__).parents[1] / "simulation" / "data" / f"straight_1_v1{suffix}", old / f"s{suffix}")
+    out = tmp_path / "out"
+    result = run_cli(["metrics", f"simulation_log_dir={logs}", f"output_dir={out}", "show_progress=false",
+                      "html_report=false"], tmp_path)
+    assert result.returncode == 0, result.stderr
+    reports = pd.read_parquet(out / "runner_report.parquet")
+    assert len(reports) == 5 and reports["succeeded"].all()
+
+    def rows(root: Path, planner: str) -> pd.DataFrame:
+        frame = pd.concat(pd.read_parquet(p) for p in (root / "metrics").rglob("*.parquet"))
+        frame = frame[frame["planner_name"] == planner].drop(columns="runner_id")
+        return frame.sort_values(["scenario_name", "metric_name"]).reset_index(drop=True)
+
+    pd.testing.assert_frame_equal(rows(out, "SimplePlanner"), rows(simulated, "SimplePlanner"))
+    assert len(rows(out, "idm/planner")) == 2 * len(rows(out, "idm/planner").metric_name.unique())
+
+
 def test_a_corrupt_log_fails_only_its_own_runner(simulated: Path, tmp_path: Path) -> None:
     logs = tmp_path / "logs"
     shutil.copytree(simulated / "simulation_logs", logs)
-    corrupt = min(logs.rglob("*.msgpack.xz"))
+    corrupt = min(logs.rglob("*.msgpack.zst"))
     corrupt.write_bytes(corrupt.read_bytes()[:40])  # truncated, as by a full disk
     out = tmp_path / "out"
     result = run_cli(["metrics", f"simulation_log_dir={logs}", f"output_dir={out}", "show_progress=false"], tmp_path)

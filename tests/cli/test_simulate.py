@@ -18,10 +18,10 @@ def test_simulate_writes_every_output_with_relative_layout(workdir: Path) -> Non
     assert len(reports) == 4 and reports["succeeded"].all() and reports["runner_id"].is_unique
     assert set(reports["planner_name"]) == {"SimplePlanner", "IDMPlanner"}
     assert len(list((run / "reports").glob("*.json"))) == 4
-    logs = sorted((run / "simulation_logs").rglob("*.msgpack.xz"))
+    logs = sorted((run / "simulation_logs").rglob("*.msgpack.zst"))
     assert len(logs) == 4
     planner, _scenario_type, _log_name, scenario = logs[0].relative_to(run / "simulation_logs").parts
-    assert planner in {"SimplePlanner", "IDMPlanner"} and scenario.endswith(".msgpack.xz")
+    assert planner in {"SimplePlanner", "IDMPlanner"} and scenario.endswith(".msgpack.zst")
     assert list((run / "metrics").rglob("*.parquet")) and list((run / "aggregator_metric").glob("*.parquet"))
     assert (run / "config.yaml").is_file() and (run / "report.html").is_file()
     assert list((run / "logs").glob("*.log"))
@@ -106,4 +106,4 @@ def test_default_simulate_on_a_local_dask_cluster(workdir: Path) -> None:
     reports = pd.read_parquet(workdir / "run" / "runner_report.parquet")
     assert len(reports) == 4 and reports["succeeded"].all()
     assert reports["worker"].str.startswith("tcp://127.0.0.1").all()  # ran on the Dask workers
-    assert len(list((workdir / "run" / "simulation_logs").rglob("*.msgpack.xz"))) == 4
+    assert len(list((workdir / "run" / "simulation_logs").rglob("*.msgpack.zst"))) == 4

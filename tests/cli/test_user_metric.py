@@ -35,7 +35,7 @@ def test_a_metric_named_by_target_on_the_command_line_is_computed_and_aggregated
     assert len(ours) == 6 and ours.index.is_unique
     assert set(ours["category"]) == {"user"} and set(ours["unit"]) == {"m"}
     driven = {}
-    for log_file in (run / "simulation_logs").rglob("*.msgpack.xz"):
+    for log_file in (run / "simulation_logs").rglob("*.msgpack.zst"):
         log = SimulationLog.load_data(log_file)
         driven[log.scenario.scenario_name] = path_length(log.simulation_history.ego_array()[:, [X, Y]])
     assert sorted(driven) == sorted(ours.index)

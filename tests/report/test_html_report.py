@@ -43,3 +43,21 @@ def test_report_of_a_folder_without_results_is_a_usage_error(tmp_path: Path) -> 
                             capture_output=True, text=True, timeout=120, check=False)
     assert result.returncode == 2
     assert "holds no dask_runner results" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_scenarios_are_drawn_from_todays_logs_and_earlier_versions(finished_run: Path, tmp_path: Path) -> None:
+    from dask_runner.report.html_report import scenario_figures
+
+    old_logs = Path(__file__).parents[1] / "simulation" / "data"
+    logs = tmp_path / "logs"
+    shutil.copytree(finished_run / "simulation_logs", logs)
+    new = sorted(logs.rglob("*.msgpack.zst"))
+    for log in new[1:]:
+        log.unlink()
+    for old in old_logs.glob("straight_1_v1.*"):  # .msgpack.xz and .pkl.xz of format version 1
+        shutil.copy(old, logs / old.name)
+    (logs / ".half-written.msgpack.zst.123.tmp").write_bytes(b"")  # a log being written: not drawn
+    (logs / "notes.txt").write_text("not a log")
+    figures, note = scenario_figures(logs, limit=10)
+    assert len(figures) == 3
+    assert note.startswith("Showing 3 of 3") and "Could not draw" not in note

@@ -58,3 +58,15 @@ def test_page_benchmark_reports_the_scheduler_cpu_with_and_without_the_page() ->
     assert re.search(r"medians: scheduler CPU per 1000 runners [\d.]+ s without the page, [\d.]+ s with it: "
                      r"ratio [\d.]+", out), out
     assert re.search(r"the page's own code on the scheduler .*: [\d.]+ s per 1000 runners = [\d.]+% of", out), out
+
+
+def test_log_benchmark_compares_logs_on_and_off_and_both_formats() -> None:
+    out = run("bench_logs.py", "--scenarios", "4", "--rounds", "1", "--levels")
+    assert re.search(r"^round 1: logs on [\d.]+ s, logs off [\d.]+ s$", out, re.MULTILINE), out
+    ratio = re.search(r"^logs on / logs off: ([\d.]+) \(target <= 1\.3: (met|NOT met)\)$", out, re.MULTILINE)
+    assert ratio is not None and float(ratio.group(1)) > 0, out
+    for name in (r"today \(\.msgpack\.zst\)", r"version 1 \(\.msgpack\.xz\)"):
+        row = re.search(rf"^  {name}\s+([\d.]+)\s+([\d.]+)\s+([\d.]+)$", out, re.MULTILINE)
+        assert row is not None and float(row.group(2)) > 0, out
+    assert re.search(r"largest per-log ratio of today's bytes to version 1's: [\d.]+", out), out
+    assert re.search(r"^  version 2, zstd level 3\s+[\d.]+\s+[\d.]+$", out, re.MULTILINE), out

@@ -24,7 +24,7 @@ from dask_runner.simulation.callback.timing_callback import TimingCallback
 from dask_runner.simulation.simulation_log import SimulationLog
 
 
-def run_batch(tmp_path: Path, planners: list[object]) -> list[object]:
+def run_batch(tmp_path: Path, planners: list[object], observation: str = "tracks") -> list[object]:
     engine = build_metric_engine()
     runners = build_simulation_runners(
         [straight_scenario()],
@@ -34,6 +34,7 @@ def run_batch(tmp_path: Path, planners: list[object]) -> list[object]:
             functools.partial(SimulationLogCallback, tmp_path),
             functools.partial(TimingCallback, tmp_path),
         ],
+        observation=observation,  # type: ignore[arg-type]
     )
     return [runner.run() for runner in runners]
 
@@ -46,7 +47,7 @@ def test_callbacks_write_metrics_logs_and_timings(tmp_path: Path) -> None:
     assert set(rows["planner_name"]) == {"LogFuturePlanner", "IDMPlanner"}
     replay = rows[(rows.planner_name == "LogFuturePlanner") & (rows.metric_name == "closed_loop_score")]
     assert replay["score"].item() >= 0.95
-    logs = sorted((tmp_path / "simulation_logs").rglob("*.msgpack.xz"))
+    logs = sorted((tmp_path / "simulation_logs").rglob("*.msgpack.zst"))
     assert [p.relative_to(tmp_path / "simulation_logs").parts[:3] for p in logs] == [
         ("IDMPlanner", "following", "log_a"), ("LogFuturePlanner", "following", "log_a")]
     timings = pd.concat(pd.read_parquet(p) for p in (tmp_path / "timings").rglob("*.parquet"))
@@ -60,10 +61,12 @@ def test_callbacks_write_metrics_logs_and_timings(tmp_path: Path) -> None:
     assert everything.loc["LogFuturePlanner", "closed_loop_score"] == pytest.approx(replay["score"].item())
 
 
-def test_metric_runner_on_a_saved_log_reproduces_the_live_metrics(tmp_path: Path) -> None:
-    run_batch(tmp_path, [IDMPlanner])
+# Log replay agents (their observations stored as a marker) and reactive IDM agents (stored in full).
+@pytest.mark.parametrize("observation", ["tracks", "idm_agents"])
+def test_metric_runner_on_a_saved_log_reproduces_the_live_metrics(tmp_path: Path, observation: str) -> None:
+    run_batch(tmp_path, [IDMPlanner], observation)
     live = aggregate_metrics(tmp_path / "metrics")
-    log_path = next((tmp_path / "simulation_logs").rglob("*.msgpack.xz"))
+    log_path = next((tmp_path / "simulation_logs").rglob("*.msgpack.zst"))
     runner = MetricRunner(log_path, MetricCallback(build_metric_engine(), tmp_path / "recomputed"), runner_id="r1")
     assert runner.planner.name() == "IDMPlanner"
     assert runner.scenario.scenario_name == "straight_1"  # from the path, before the file is read
@@ -72,14 +75,13 @@ def test_metric_runner_on_a_saved_log_reproduces_the_live_metrics(tmp_path: Path
     assert report.succeeded and report.planner_report is None and report.runner_id == "r1"
     assert report.planner_name == "IDMPlanner" and report.scenario_name == "straight/1"
     again = aggregate_metrics(tmp_path / "recomputed")
-    pd.testing.assert_series_equal(
-        live.set_index("metric_name")["score"], again.set_index("metric_name")["score"]
-    )
+    # Every row exactly (scores, values, names), only the runner's id differs.
+    pd.testing.assert_frame_equal(live.drop(columns="runner_id"), again.drop(columns="runner_id"))
 
 
 def test_metric_runner_on_a_corrupt_log_raises_naming_the_file(tmp_path: Path) -> None:
     run_batch(tmp_path, [IDMPlanner])
-    log_path = next((tmp_path / "simulation_logs").rglob("*.msgpack.xz"))
+    log_path = next((tmp_path / "simulation_logs").rglob("*.msgpack.zst"))
     log_path.write_bytes(log_path.read_bytes()[:100])
     runner = MetricRunner(log_path, MetricCallback(build_metric_engine(), tmp_path / "recomputed"))
     with pytest.raises(SimulationLogError, match=log_path.name):
@@ -88,7 +90,7 @@ def test_metric_runner_on_a_corrupt_log_raises_naming_the_file(tmp_path: Path) -
 
 def test_metric_runner_accepts_a_loaded_log(tmp_path: Path) -> None:
     run_batch(tmp_path, [IDMPlanner])
-    log = SimulationLog.load_data(next((tmp_path / "simulation_logs").rglob("*.msgpack.xz")))
+    log = SimulationLog.load_data(next((tmp_path / "simulation_logs").rglob("*.msgpack.zst")))
     result_dir = tmp_path / "from_loaded"
     report = MetricRunner(log, MetricCallback(build_metric_engine(), result_dir)).run()
     assert report.succeeded and report.log_name == "log a"
@@ -109,7 +111,7 @@ def test_callback_work_is_deferred_and_picklable(tmp_path: Path) -> None:
     for item in work:
         pickle.loads(pickle.dumps(item)).run()  # as an executor would, in another process
     assert len(list((tmp_path / "m").rglob("*.parquet"))) == 1
-    assert len(list((tmp_path / "simulation_logs").rglob("*.msgpack.xz"))) == 1
+    assert len(list((tmp_path / "simulation_logs").rglob("*.msgpack.zst"))) == 1
 
 
 def test_a_bad_serialization_type_fails_at_construction(tmp_path: Path) -> None:

@@ -1,7 +1,7 @@
 """SimulationLogCallback: at the end of a simulation, defer writing its log (nuPlan's layout and formats).
 
 The log lands in ``<output_directory>/<simulation_log_dir_name>/<planner>/<scenario_type>/<log_name>/
-<scenario_name>.msgpack.xz`` (``.pkl.xz`` with ``serialization_type="pickle"``).
+<scenario_name>.msgpack.zst`` (``.pkl.xz`` with ``serialization_type="pickle"``).
 """
 
 from __future__ import annotations
