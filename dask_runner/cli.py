@@ -105,6 +105,7 @@ def _guarded(action: Callable[[], int]) -> int:
     from dask_runner.errors import (
         ConfigError,
         DaskRunnerError,
+        NothingToRun,
         OutputDirError,
         ResourceUnavailableError,
         ScenarioError,
@@ -113,6 +114,11 @@ def _guarded(action: Callable[[], int]) -> int:
 
     try:
         return action()
+    except NothingToRun as exc:  # a job script printed, or a SLURMRunner rank that was not the driver
+        if exc.output:
+            print(exc.output, end="" if exc.output.endswith("\n") else "\n")
+        logging.getLogger("dask_runner").info("%s", exc)
+        return EXIT_OK
     except (ConfigError, OutputDirError, ResourceUnavailableError, ScenarioError) as exc:
         print(f"error: {_first_line(exc)}", file=sys.stderr)
         return EXIT_USAGE

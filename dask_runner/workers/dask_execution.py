@@ -35,6 +35,7 @@ from dask_runner.runner.run_simulation import (
     runner_names,
     with_callback_results,
 )
+from dask_runner.workers.dask_imports import check_workers_can_import
 from dask_runner.workers.dask_resources import WorkerInfo, check_satisfiable, slots_for, task_resources
 from dask_runner.workers.dask_tasks import MemberSummary, run_group, run_member_work, running_since, summarize
 
@@ -125,6 +126,8 @@ class DaskBatch:
         self.state = BatchState(runners, options)
         self.resources = task_resources(options.num_cpus, options.num_gpus, workers)
         check_satisfiable(self.resources, workers)
+        # A worker that cannot import a runner's module would die on every task instead of failing it.
+        check_workers_can_import(client, runners)
         self.workers = workers
         self.slots = max(1, slots_for(self.resources, workers))
         self.workers_checked_at = time.monotonic()
