@@ -333,6 +333,7 @@ def start_slurm_cluster(settings: SLURMSettings) -> SLURMCluster:
         # Temporary certificates; the workers' copies are written where the jobs can read them.
         extra["security"] = True
         extra["shared_temp_directory"] = settings.log_directory or os.getcwd()
+        os.makedirs(extra["shared_temp_directory"], exist_ok=True)
     with dask.config.set({"distributed.scheduler.allowed-failures": ALLOWED_FAILURES_OF_OUR_CLUSTERS}):
         try:
             cluster = jobqueue.SLURMCluster(scheduler_options=scheduler_options, **settings.job_kwargs(), **extra)
@@ -346,13 +347,11 @@ def start_slurm_cluster(settings: SLURMSettings) -> SLURMCluster:
             cluster.adapt(minimum_jobs=settings.adapt.minimum_jobs, maximum_jobs=settings.adapt.maximum_jobs)
             how = f"adaptive, {settings.adapt.minimum_jobs}-{settings.adapt.maximum_jobs} jobs"
         else:
+            # Adaptive scaling held at the count, not scale(): it submits a new job for each one that ends
+            # (a retired worker, a cancelled job, a lost node); scale() would leave the batch short.
             jobs = settings.jobs or 1
-            if settings.worker_lifetime() is not None:
-                # Retired workers end their jobs; adaptive scaling held at the count submits replacements.
-                cluster.adapt(minimum_jobs=jobs, maximum_jobs=jobs)
-            else:
-                cluster.scale(jobs=jobs)
-            how = f"{jobs} job(s)"
+            cluster.adapt(minimum_jobs=jobs, maximum_jobs=jobs)
+            how = f"{jobs} job(s), replaced when they end"
     except BaseException:
         cluster.close()
         raise

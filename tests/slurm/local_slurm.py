@@ -8,6 +8,7 @@ one temporary folder; the commands find the configuration through ``SLURM_CONF``
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import signal
@@ -52,7 +53,7 @@ SlurmdSpoolDir={root}/spool/%n
 SlurmdPidFile={root}/run/slurmd-%n.pid
 SlurmdLogFile={root}/log/slurmd-%n.log
 NodeName=n[1-{count}] NodeHostname={host} NodeAddr=127.0.0.1 Port=[{first_port}-{last_port}] CPUs={cpus} RealMemory=4000 State=UNKNOWN
-PartitionName=debug Nodes=n[1-{count}] Default=YES MaxTime=INFINITE State=UP
+PartitionName=debug Nodes=n[1-{count}] Default=YES MaxTime=INFINITE State=UP LLN=YES
 """
 
 CGROUP_CONF = "CgroupPlugin=autodetect\nIgnoreSystemd=yes\n"
@@ -153,6 +154,27 @@ class LocalSlurm:
 
     def cancel_all(self) -> None:
         subprocess.run(["scancel", "--full", "-u", "root"], env=self.env, timeout=20, check=False)
+
+    def scancel(self, job: str) -> None:
+        subprocess.run(["scancel", job], env=self.env, timeout=20, check=True)
+
+    def kill_node(self, node: str, jobs: set[str]) -> None:
+        """Emulate a lost node: SIGKILL its slurmd and every process of the given jobs on it, at once."""
+        victims = [self.processes[f"slurmd-{node}"].pid]
+        for proc in Path("/proc").iterdir():
+            if not proc.name.isdigit():
+                continue
+            try:
+                environ = (proc / "environ").read_bytes().split(b"\0")
+            except OSError:
+                continue
+            if (f"SLURMD_NODENAME={node}".encode() in environ
+                    and any(f"SLURM_JOB_ID={job}".encode() in environ for job in jobs)):
+                victims.append(int(proc.name))
+        for pid in victims:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
+        self.processes.pop(f"slurmd-{node}").wait(timeout=10)
 
     def restart_node(self, node: str) -> None:
         """Start the slurmd of ``node`` again (after ``kill_node``) and wait until it takes jobs."""
