@@ -16,8 +16,11 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
+import shutil
 import signal
+import subprocess
 import sys
+import tempfile
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, fields
@@ -315,9 +318,33 @@ def slurm_job_script(settings: SLURMSettings) -> str:
     return str(job.job_script())
 
 
+def check_job_is_accepted(settings: SLURMSettings) -> None:
+    """``sbatch --test-only`` on the job script: a job SLURM refuses (memory, partition, account, GPUs) fails
+    here at once, instead of being retried in the background while the driver waits for workers."""
+    sbatch = shutil.which("sbatch")
+    if sbatch is None:
+        raise ConfigError("worker=dask_slurm submits worker jobs with sbatch, which is not on PATH here: run the "
+                          "driver on a login node or inside a job, or use worker=dask_local on one machine")
+    with tempfile.NamedTemporaryFile("w", suffix=".sh", prefix="dask-runner-job-") as script:
+        script.write(slurm_job_script(settings))
+        script.flush()
+        try:
+            test = subprocess.run([sbatch, "--test-only", script.name], capture_output=True, text=True,
+                                  timeout=60, check=False)
+        except (OSError, subprocess.SubprocessError) as exc:
+            raise ClusterError(f"sbatch --test-only could not run ({exc}); check that SLURM answers (sinfo)") from exc
+    if test.returncode != 0:
+        reason = " ".join(test.stderr.split()) or f"exit status {test.returncode}"
+        raise ConfigError(f"SLURM refuses the worker job ({reason}); adjust worker.cores, worker.memory, "
+                          "worker.queue, worker.account or worker.gpus_per_job to what the partition offers "
+                          "(sinfo -o '%P %c %m %G'), and see the job with worker.print_job_script=true")
+
+
 def start_slurm_cluster(settings: SLURMSettings) -> SLURMCluster:
     """A ``SLURMCluster`` with its worker jobs submitted (or adaptive scaling on); nothing waits for them here."""
     import dask
+
+    check_job_is_accepted(settings)
 
     from dask_runner.workers.dask import ALLOWED_FAILURES_OF_OUR_CLUSTERS
 

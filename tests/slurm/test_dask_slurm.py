@@ -19,7 +19,7 @@ from local_slurm import LocalSlurm
 from sync_helpers import wait_until
 
 from dask_runner.clusters.slurm import slurm_worker_pool
-from dask_runner.errors import ClusterError
+from dask_runner.errors import ClusterError, ConfigError
 from dask_runner.runner.executor import execute_runners
 from dask_runner.runner.report import RunnerReport
 from dask_runner.workers.dask import DaskDistributed
@@ -223,3 +223,11 @@ def test_ctrl_c_still_interrupts_the_driver_after_dask_jobqueue_is_imported() ->
     before = signal.getsignal(signal.SIGINT)
     import_jobqueue()
     assert signal.getsignal(signal.SIGINT) is before
+
+
+def test_a_job_slurm_refuses_fails_at_once_naming_the_reason(clean_queue: LocalSlurm, tmp_path: Path) -> None:
+    """The nodes have 4000 MB: a job asking for 64 GB would be retried in the background forever."""
+    with pytest.raises(ConfigError, match="SLURM refuses the worker job") as info:
+        slurm_worker_pool(**pool_kwargs(tmp_path, memory="64GB"))
+    assert "worker.memory" in str(info.value)
+    assert not clean_queue.squeue()
