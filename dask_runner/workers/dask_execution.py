@@ -348,11 +348,15 @@ class DaskBatch:
 
     def _on_lost(self, indices: list[int], exc: BaseException, isolated: bool) -> None:
         address = _lost_worker_address(exc)
-        if address is not None and address in self.restarted:
-            # We restarted that worker ourselves (another runner's hard time limit): not their fault.
+        if address is not None and (address in self.restarted or _was_retiring(self.client, address)):
+            # We restarted that worker ourselves (another runner's hard time limit), or it was retiring (its
+            # lifetime before a walltime, a scale-down) and closed before every task had left: not their fault.
+            logger.info("%d runner(s) were on worker %s when it was restarted or retired; they run again",
+                        len(indices), address)
             self.retry.extendleft(reversed(indices))
             return
         self._refresh_workers()
+        logger.info("A worker died holding %d runner(s) (%s); they run again, one at a time", len(indices), exc)
         for index in indices:
             self.deaths[index] += 1
             if isolated:
@@ -463,6 +467,21 @@ def _is_worker_death(exc: BaseException) -> bool:
     from distributed.scheduler import KilledWorker
 
     return isinstance(exc, KilledWorker)
+
+
+def _was_retiring(client: Client, address: str) -> bool:
+    """Whether the scheduler saw ``address`` begin a graceful retirement before it left.
+
+    A retiring worker whose tasks could not all move (every other worker retiring too, or none yet joined)
+    still closes, and Dask fails its tasks with KilledWorker as if it had died.
+    """
+    try:
+        events = client.get_events(address)
+    except Exception:  # noqa: BLE001  (no answer: treat it as a death, the cautious side)
+        logger.debug("could not read the events of worker %s", address, exc_info=True)
+        return False
+    return any(isinstance(event, dict) and event.get("action") == "worker-status-change"
+               and event.get("status") == "closing_gracefully" for _, event in events)
 
 
 def _lost_worker_address(exc: BaseException) -> str | None:
