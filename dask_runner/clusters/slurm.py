@@ -335,6 +335,8 @@ def check_job_is_accepted(settings: SLURMSettings) -> None:
             raise ClusterError(f"sbatch --test-only could not run ({exc}); check that SLURM answers (sinfo)") from exc
     if test.returncode != 0:
         reason = " ".join(test.stderr.split()) or f"exit status {test.returncode}"
+        if any(sign in reason for sign in ("Unable to contact", "configuration source", "Unknown host")):
+            raise ClusterError(f"SLURM does not answer sbatch ({reason}); check `sinfo` and SLURM_CONF on this host")
         raise ConfigError(f"SLURM refuses the worker job ({reason}); adjust worker.cores, worker.memory, "
                           "worker.queue, worker.account or worker.gpus_per_job to what the partition offers "
                           "(sinfo -o '%P %c %m %G'), and see the job with worker.print_job_script=true")
