@@ -243,9 +243,8 @@ def start_local_cluster(
             except OSError as retry_exc:
                 raise ClusterError(f"the local Dask cluster could not start: {retry_exc}; check free ports "
                                    "and memory on 127.0.0.1") from retry_exc
-    logger.info("Local Dask cluster: %d worker(s) x %d thread(s), resources %s; scheduler listening on %s, "
-                "dashboard %s", workers, threads, worker_resources, cluster.scheduler_address,
-                cluster.dashboard_link if dashboard else "off")
+    logger.info("Local Dask cluster: %d worker(s) x %d thread(s), resources %s, dashboard %s",
+                workers, threads, worker_resources, cluster.dashboard_link if dashboard else "off")
     return cluster
 
 

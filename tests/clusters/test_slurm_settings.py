@@ -87,3 +87,29 @@ def test_print_job_script_prints_and_exits_0_without_submitting_or_creating_a_fo
 
 def test_nothing_to_run_carries_the_text_to_print() -> None:
     assert NothingToRun("printed", output="#!/bin/bash\n").output == "#!/bin/bash\n"
+
+
+def test_one_allocation_needs_srun_and_three_ranks(monkeypatch: pytest.MonkeyPatch) -> None:
+    from dask_runner.clusters.slurm_runner import slurm_rank
+
+    for name in ("SLURM_PROCID", "SLURM_NTASKS", "SLURM_JOB_ID"):
+        monkeypatch.delenv(name, raising=False)
+    with pytest.raises(ConfigError, match="srun -n"):
+        slurm_rank()
+    monkeypatch.setenv("SLURM_PROCID", "0")
+    monkeypatch.setenv("SLURM_NTASKS", "2")
+    monkeypatch.setenv("SLURM_JOB_ID", "7")
+    with pytest.raises(ConfigError, match="at least 3 ranks"):
+        slurm_rank()
+
+
+def test_one_allocation_turns_worker_flags_into_worker_options() -> None:
+    from dask_runner.clusters.slurm_runner import SLURMRunnerSettings, worker_options_from_args
+
+    options = SLURMRunnerSettings(interface="lo", worker_extra_args=["--resources", "GPU=1", "--lifetime", "55m"],
+                                  threads_per_worker=4).worker_options()
+    assert options["resources"] == {"CPU": 4.0, "GPU": 1.0} and options["lifetime"] == "55m"
+    assert options["nthreads"] == 4 and options["interface"] == "lo"
+    assert "dask_runner.workers.worker_setup" in options["preload"]
+    with pytest.raises(ConfigError, match="not supported in one allocation"):
+        worker_options_from_args(["--nworkers", "4"])

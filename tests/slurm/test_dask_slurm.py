@@ -26,7 +26,7 @@ from dask_runner.runner.report import RunnerReport
 from dask_runner.workers.dask import DaskDistributed
 
 pytest.importorskip("dask_jobqueue")
-pytestmark = [pytest.mark.slurm, pytest.mark.slow]
+pytestmark = [pytest.mark.slurm, pytest.mark.slow, pytest.mark.timeout(900)]  # set-up may apt-get SLURM
 
 REPO = Path(__file__).resolve().parents[2]
 TESTS = REPO / "tests"

@@ -19,7 +19,7 @@ import pytest
 from local_slurm import LocalSlurm
 from sync_helpers import wait_until
 
-pytestmark = [pytest.mark.slurm, pytest.mark.slow]
+pytestmark = [pytest.mark.slurm, pytest.mark.slow, pytest.mark.timeout(900)]  # set-up may apt-get SLURM
 
 REPO = Path(__file__).resolve().parents[2]
 SCRIPTS = REPO / "scripts" / "slurm"
