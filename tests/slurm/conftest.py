@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 from local_slurm import LocalSlurm
+from sync_helpers import wait_until
 
 
 @pytest.fixture(scope="session")
@@ -37,5 +38,6 @@ def slurm(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalSlurm]:
 def clean_queue(slurm: LocalSlurm) -> Iterator[LocalSlurm]:
     """The cluster with an empty queue before and after the test (a failed test leaves no jobs behind)."""
     slurm.cancel_all()
+    wait_until(lambda: not slurm.squeue(), 120, "the jobs of earlier tests to leave the queue", interval_s=0.2)
     yield slurm
     slurm.cancel_all()
