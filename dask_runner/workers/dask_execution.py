@@ -126,8 +126,6 @@ class DaskBatch:
         self.state = BatchState(runners, options)
         self.resources = task_resources(options.num_cpus, options.num_gpus, workers)
         check_satisfiable(self.resources, workers)
-        # A worker that cannot import a runner's module would die on every task instead of failing it.
-        check_workers_can_import(client, runners)
         self.workers = workers
         self.slots = max(1, slots_for(self.resources, workers))
         self.workers_checked_at = time.monotonic()
@@ -493,4 +491,6 @@ def _lost_worker_address(exc: BaseException) -> str | None:
 def execute_on_dask(client: Client, pool: object, runners: Sequence[AbstractRunner], options: ExecutionOptions,
                     settings: DaskBatchSettings, workers: list[WorkerInfo]) -> list[RunnerReport]:
     """Run ``runners`` on ``client``'s cluster; exactly one report per runner, in input order."""
+    # A worker that cannot import a runner's module would die on every task instead of failing it.
+    check_workers_can_import(client, runners)
     return DaskBatch(client, pool, runners, options, settings, workers).run()
