@@ -111,3 +111,12 @@ def test_gpu_script_asks_for_gpus_and_quarter_shares() -> None:
     assert re.search(r"^#SBATCH --time=", text, re.MULTILINE)
     for script in SCRIPTS.glob("*.sh"):
         assert subprocess.run(["bash", "-n", str(script)], check=False).returncode == 0, script.name
+
+
+def test_slurm_benchmark_reports_each_way(clean_queue: LocalSlurm) -> None:
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(REPO), os.environ.get("PYTHONPATH", "")])}
+    done = subprocess.run([sys.executable, str(REPO / "scripts" / "bench_slurm.py"), "--scenarios", "6"],
+                          capture_output=True, text=True, timeout=600, check=False, env=env, cwd=REPO)
+    assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-3000:]
+    for way in ("dask_local", "dask_slurm", "dask_slurm_runner"):
+        assert re.search(rf"^{way} .*\s[\d.]+\s+[\d.]+$", done.stdout, re.MULTILINE), done.stdout
