@@ -93,7 +93,8 @@ def test_a_slurmcluster_passed_by_a_python_user_runs_the_batch_and_stays_theirs(
     from dask_jobqueue import SLURMCluster
 
     with SLURMCluster(cores=1, processes=1, memory="1GB", interface="lo", job_script_prologue=PROLOGUE,
-                      scheduler_options={"dashboard_address": ":0"}, python=sys.executable) as cluster:
+                      scheduler_options={"dashboard_address": ":0"}, python=sys.executable,
+                      log_directory=str(tmp_path / "worker-logs")) as cluster:
         cluster.scale(jobs=2)
         with DaskDistributed(cluster=cluster) as pool:
             pool.client.wait_for_workers(1, timeout=120)
