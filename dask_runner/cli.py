@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import argparse
 import logging
+import signal
 import sys
+import threading
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
@@ -105,6 +107,7 @@ def _guarded(action: Callable[[], int]) -> int:
     from dask_runner.errors import (
         ConfigError,
         DaskRunnerError,
+        NothingToRun,
         OutputDirError,
         ResourceUnavailableError,
         ScenarioError,
@@ -113,6 +116,11 @@ def _guarded(action: Callable[[], int]) -> int:
 
     try:
         return action()
+    except NothingToRun as exc:  # a job script printed, or a SLURMRunner rank that was not the driver
+        if exc.output:
+            print(exc.output, end="" if exc.output.endswith("\n") else "\n")
+        logging.getLogger("dask_runner").info("%s", exc)
+        return EXIT_OK
     except (ConfigError, OutputDirError, ResourceUnavailableError, ScenarioError) as exc:
         print(f"error: {_first_line(exc)}", file=sys.stderr)
         return EXIT_USAGE
@@ -138,6 +146,13 @@ def _guarded(action: Callable[[], int]) -> int:
         return EXIT_INTERRUPTED
 
 
+def _stop_on_sigterm() -> None:
+    """SLURM ends a job at its walltime (or ``scancel``) with SIGTERM, and kills it KillWait seconds later: stop
+    as on Ctrl-C in between, so the reports are consolidated and the worker jobs this driver submitted cancelled."""
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGTERM, signal.default_int_handler)
+
+
 def _verbose_requested() -> bool:
     return any(arg.lstrip("+") in ("verbose=true", "verbose=True") for arg in sys.argv[1:])
 
@@ -156,6 +171,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(args_list)
     logging.captureWarnings(True)
     if args.command in ("simulate", "metrics"):
+        _stop_on_sigterm()
         return _guarded(lambda: _run_job(args.command, args.overrides, args.cfg))
     if args.command == "report":
         return _guarded(lambda: _report(args.output_dir, args.max_scenario_plots))

@@ -37,3 +37,16 @@ class ClusterError(DaskRunnerError):
 
 class RunnerTimeoutError(DaskRunnerError):
     """A runner went past its time limit (checked between simulation steps)."""
+
+
+class NothingToRun(DaskRunnerError):
+    """Not a failure: this process has no batch to run, and the command exits with status 0.
+
+    Raised while the worker pool is built, so before any output folder exists: ``worker.print_job_script=true``
+    (``output`` holds the job script to print) and the ranks of a ``SLURMRunner`` allocation that served as
+    its scheduler or workers (the driver rank writes the results).
+    """
+
+    def __init__(self, message: str, output: str = "") -> None:
+        super().__init__(message)
+        self.output = output

@@ -6,7 +6,9 @@ SLURM, and the driver connects with the same file.
 
 from __future__ import annotations
 
+import json
 import os
+import socket
 import time
 from typing import TYPE_CHECKING
 
@@ -16,6 +18,8 @@ if TYPE_CHECKING:
     from distributed import Client
 
 DEFAULT_SCHEDULER_PORT = 8786
+# How long a scheduler file's address may refuse connections before the file is called stale.
+STALE_CHECK_S = 3.0
 
 
 def normalize_address(address: str) -> str:
@@ -49,6 +53,51 @@ def wait_for_file(path: str, timeout: float) -> None:
         delay = min(delay * 2, 1.0)
 
 
+def scheduler_file_address(path: str) -> str:
+    """The address a scheduler file names (``dask scheduler --scheduler-file`` writes it as JSON)."""
+    try:
+        with open(path) as handle:
+            address = json.load(handle)["address"]
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise ClusterError(f"scheduler file {path!r} is not a Dask scheduler file ({exc}); delete it and start "
+                           f"the scheduler with `dask scheduler --scheduler-file {path}`") from exc
+    return str(address)
+
+
+def answers(address: str, timeout: float) -> bool:
+    """Whether something accepts TCP connections at a ``tcp://`` or ``tls://`` address (others: assumed yes)."""
+    protocol, _, rest = address.partition("://")
+    if protocol not in ("tcp", "tls"):
+        return True
+    host, _, port = rest.rpartition(":")
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            with socket.create_connection((host.strip("[]"), int(port)), timeout=1.0):
+                return True
+        except (OSError, ValueError):
+            if time.monotonic() >= deadline:
+                return False
+            time.sleep(0.1)
+
+
+def check_not_stale(path: str, timeout: float = STALE_CHECK_S) -> None:
+    """Fail fast when the scheduler a file names does not answer: a file left by an earlier job.
+
+    ``dask scheduler`` writes the file once it listens, so a file whose address refuses connections for a
+    few seconds belongs to a scheduler that is gone; waiting for the full connect timeout would only hide that.
+    """
+    address = scheduler_file_address(path)
+    if answers(address, timeout):
+        return
+    written = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(os.path.getmtime(path)))
+    raise ClusterError(
+        f"scheduler file {path!r} is stale: it names {address} (written {written}), where no scheduler answers. "
+        f"Delete it at the start of each job, before `dask scheduler --scheduler-file {path}` starts (as "
+        "scripts/slurm/scheduler_file.sh does), or check that the scheduler is still running"
+    )
+
+
 def connect_client(address: str | None = None, scheduler_file: str | None = None, timeout: float = 30) -> Client:
     """A ``distributed.Client`` on an existing scheduler, given exactly one of ``address`` or ``scheduler_file``."""
     if (address is None) == (scheduler_file is None):
@@ -63,6 +112,7 @@ def connect_client(address: str | None = None, scheduler_file: str | None = None
     if scheduler_file is not None:
         started = time.monotonic()
         wait_for_file(scheduler_file, timeout)
+        check_not_stale(scheduler_file)
         remaining = max(1.0, timeout - (time.monotonic() - started))
         try:
             return Client(scheduler_file=scheduler_file, timeout=remaining)

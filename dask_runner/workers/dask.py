@@ -265,6 +265,11 @@ class DaskDistributed(WorkerPool):
                 logger.debug("closing the Dask client failed", exc_info=True)
         self._close_cluster()
 
+    def close_cluster_at_shutdown(self, cluster: Any) -> None:
+        """Close ``cluster`` with this pool: for factories that start a cluster for this pool alone
+        (``worker=dask_slurm`` cancels its worker jobs, ``worker=dask_slurm_runner`` ends the allocation's ranks)."""
+        self._own_cluster = cluster
+
     def _close_cluster(self) -> None:
         cluster, self._own_cluster = self._own_cluster, None
         if cluster is not None:

@@ -38,6 +38,7 @@ from dask_runner.runner.run_simulation import (
     runner_names,
     with_callback_results,
 )
+from dask_runner.workers.dask_imports import check_workers_can_import
 from dask_runner.workers.dask_resources import WorkerInfo, check_satisfiable, slots_for, task_resources
 from dask_runner.workers.dask_tasks import MemberSummary, run_group, run_member_work, running_since, summarize
 
@@ -364,13 +365,17 @@ class DaskBatch:
 
     def _on_lost(self, indices: list[int], exc: BaseException, isolated: bool) -> None:
         address = _lost_worker_address(exc)
-        if address is not None and address in self.restarted:
-            # We restarted that worker ourselves (another runner's hard time limit): not their fault.
+        if address is not None and (address in self.restarted or _was_retiring(self.client, address)):
+            # We restarted that worker ourselves (another runner's hard time limit), or it was retiring (its
+            # lifetime before a walltime, a scale-down) and closed before every task had left: not their fault.
+            logger.info("%d runner(s) were on worker %s when it was restarted or retired; they run again",
+                        len(indices), address)
             self.retry.extendleft(reversed(indices))
             if self.monitor is not None:  # monitor
                 self.monitor.rerun(len(indices), "their worker was restarted for another runner's time limit")
             return
         self._refresh_workers()
+        logger.info("A worker died holding %d runner(s) (%s); they run again, one at a time", len(indices), exc)
         for index in indices:
             self.deaths[index] += 1
             if isolated:
@@ -487,6 +492,21 @@ def _is_worker_death(exc: BaseException) -> bool:
     return isinstance(exc, KilledWorker)
 
 
+def _was_retiring(client: Client, address: str) -> bool:
+    """Whether the scheduler saw ``address`` begin a graceful retirement before it left.
+
+    A retiring worker whose tasks could not all move (every other worker retiring too, or none yet joined)
+    still closes, and Dask fails its tasks with KilledWorker as if it had died.
+    """
+    try:
+        events = client.get_events(address)
+    except Exception:  # noqa: BLE001  (no answer: treat it as a death, the cautious side)
+        logger.debug("could not read the events of worker %s", address, exc_info=True)
+        return False
+    return any(isinstance(event, dict) and event.get("action") == "worker-status-change"
+               and event.get("status") == "closing_gracefully" for _, event in events)
+
+
 def _lost_worker_address(exc: BaseException) -> str | None:
     worker = getattr(exc, "last_worker", None)
     address = getattr(worker, "address", None)
@@ -496,4 +516,6 @@ def _lost_worker_address(exc: BaseException) -> str | None:
 def execute_on_dask(client: Client, pool: object, runners: Sequence[AbstractRunner], options: ExecutionOptions,
                     settings: DaskBatchSettings, workers: list[WorkerInfo]) -> list[RunnerReport]:
     """Run ``runners`` on ``client``'s cluster; exactly one report per runner, in input order."""
+    # A worker that cannot import a runner's module would die on every task instead of failing it.
+    check_workers_can_import(client, runners)
     return DaskBatch(client, pool, runners, options, settings, workers).run()

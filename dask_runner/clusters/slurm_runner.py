@@ -1,0 +1,194 @@
+"""Everything inside one SLURM allocation: ``srun -n N dask-runner simulate worker=dask_slurm_runner ...``.
+
+Every rank runs the same command. dask-jobqueue's ``SLURMRunner`` gives each its role from ``SLURM_PROCID``:
+rank 0 runs the scheduler, rank 1 is the driver that runs the batch, the others are workers. The role is
+known when the worker pool is built, which the job skeleton does before it touches the output folder; so
+the scheduler and worker ranks serve until the driver is done and then leave by ``NothingToRun``
+(status 0, no folder, nothing printed), and only the driver writes outputs.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import sys
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from dask_runner.clusters.preloads import scheduler_preloads, worker_preloads
+from dask_runner.clusters.slurm import (
+    check_interface,
+    import_jobqueue,
+    keep_sigint_handler,
+    wait_for_first_worker,
+)
+from dask_runner.errors import ConfigError, NothingToRun
+
+if TYPE_CHECKING:
+    from dask_runner.workers.dask import DaskDistributed
+
+logger = logging.getLogger(__name__)
+
+SLURM_VARIABLES = ("SLURM_PROCID", "SLURM_NTASKS", "SLURM_JOB_ID")
+EXAMPLE = "srun -n 6 dask-runner simulate worker=dask_slurm_runner worker.interface=ib0"
+DRIVER_RANK = 1
+
+# `dask worker` arguments that mean something to one worker process, as Worker/Nanny keywords.
+_WORKER_FLAGS: dict[str, tuple[str, type]] = {
+    "--nthreads": ("nthreads", int),
+    "--memory-limit": ("memory_limit", str),
+    "--lifetime": ("lifetime", str),
+    "--lifetime-stagger": ("lifetime_stagger", str),
+    "--death-timeout": ("death_timeout", str),
+    "--preload": ("preload", str),
+    "--resources": ("resources", str),
+}
+
+
+def worker_options_from_args(args: list[str]) -> dict[str, Any]:
+    """``["--resources", "GPU=1", "--lifetime", "55m"]`` → Nanny keywords (the flags that apply to one rank)."""
+    if isinstance(args, str) or not all(isinstance(a, str) for a in args):
+        raise ConfigError(f"worker_extra_args must be a list of strings, got {args!r}; e.g. "
+                          "'worker.worker_extra_args=[\"--resources\", \"GPU=1\"]'")
+    options: dict[str, Any] = {}
+    pending = list(args)
+    while pending:
+        flag = pending.pop(0)
+        if flag not in _WORKER_FLAGS or not pending:
+            raise ConfigError(f"worker_extra_args: {flag!r} is not supported in one allocation (supported, each "
+                              f"with a value: {sorted(_WORKER_FLAGS)}); e.g. "
+                              "'worker.worker_extra_args=[\"--resources\", \"GPU=1\"]'")
+        name, kind = _WORKER_FLAGS[flag]
+        value = kind(pending.pop(0))
+        if name == "resources":
+            for item in str(value).replace(",", " ").split():
+                key, _, amount = item.partition("=")
+                options.setdefault("resources", {})[key] = float(amount)
+        elif name == "preload":
+            options.setdefault("preload", []).append(value)
+        else:
+            options[name] = value
+    return options
+
+
+@dataclass(frozen=True)
+class SLURMRunnerSettings:
+    """The allocation's cluster; these defaults are the only ones (the YAML refers to them).
+
+    ``scheduler_file`` is where rank 0 writes its address for the others (``{job_id}`` is replaced, so a
+    file of an earlier job is never read); it must be on a filesystem every node sees.
+    """
+
+    scheduler_file: str = "scheduler-{job_id}.json"
+    interface: str | None = None
+    local_directory: str | None = None
+    worker_extra_args: list[str] | None = None
+    threads_per_worker: int = 1
+    dashboard_port: int | None = 8787
+    start_timeout_s: float = 120.0
+
+    def __post_init__(self) -> None:
+        if not self.scheduler_file:
+            raise ConfigError("scheduler_file must name a file on a shared filesystem, e.g. "
+                              "worker.scheduler_file=$HOME/scheduler-{job_id}.json")
+        if isinstance(self.threads_per_worker, bool) or not isinstance(self.threads_per_worker, int) \
+                or self.threads_per_worker < 1:
+            raise ConfigError(f"threads_per_worker must be a whole number >= 1, got {self.threads_per_worker!r}")
+        worker_options_from_args(list(self.worker_extra_args or []))
+        if self.interface is not None:
+            check_interface(self.interface)
+
+    def worker_options(self) -> dict[str, Any]:
+        extra = worker_options_from_args(list(self.worker_extra_args or []))
+        resources = {"CPU": float(self.threads_per_worker), **extra.pop("resources", {})}
+        options: dict[str, Any] = {"nthreads": self.threads_per_worker, "resources": resources,
+                                   "preload": [*worker_preloads(), *extra.pop("preload", [])], **extra}
+        if self.interface is not None:
+            options["interface"] = self.interface
+        if self.local_directory is not None:
+            options["local_directory"] = self.local_directory
+        return options
+
+    def scheduler_options(self) -> dict[str, Any]:
+        options: dict[str, Any] = {"preload": scheduler_preloads()}
+        if self.interface is not None:
+            options["interface"] = self.interface
+        if self.dashboard_port is None:
+            options["dashboard"] = False
+        else:
+            options["dashboard_address"] = f":{self.dashboard_port}"
+        return options
+
+
+def _role_finished(*_: object) -> None:
+    """dask-jobqueue signals its own process with SIGINT when a scheduler or worker rank's role is over."""
+    sys.exit(0)
+
+
+def slurm_rank() -> tuple[int, int]:
+    """(this rank, number of ranks) of the ``srun`` step, or a ConfigError saying how to start one."""
+    missing = [name for name in SLURM_VARIABLES if not os.environ.get(name)]
+    if missing:
+        raise ConfigError(f"worker=dask_slurm_runner runs inside a SLURM allocation, one command per rank "
+                          f"({', '.join(missing)} not set): start it with `{EXAMPLE}` in an sbatch script")
+    rank, ranks = int(os.environ["SLURM_PROCID"]), int(os.environ["SLURM_NTASKS"])
+    if ranks < 3:
+        raise ConfigError(f"worker=dask_slurm_runner needs at least 3 ranks (scheduler, driver, a worker), got "
+                          f"SLURM_NTASKS={ranks}; e.g. `{EXAMPLE}`")
+    return rank, ranks
+
+
+def slurm_runner_pool(
+    scheduler_file: str = SLURMRunnerSettings.scheduler_file,
+    interface: str | None = SLURMRunnerSettings.interface,
+    local_directory: str | None = SLURMRunnerSettings.local_directory,
+    worker_extra_args: list[str] | None = SLURMRunnerSettings.worker_extra_args,
+    threads_per_worker: int = SLURMRunnerSettings.threads_per_worker,
+    dashboard_port: int | None = SLURMRunnerSettings.dashboard_port,
+    start_timeout_s: float = SLURMRunnerSettings.start_timeout_s,
+    **batch: Any,
+) -> DaskDistributed:
+    """``worker=dask_slurm_runner``: on rank 1 the pool on the allocation's cluster; other ranks serve, then exit.
+
+    On ranks other than the driver this returns only by raising NothingToRun once the driver has shut the
+    cluster down. ``batch`` holds DaskDistributed's batch tuning (``max_in_flight_per_slot``, ...).
+    """
+    settings = SLURMRunnerSettings(scheduler_file, interface, local_directory, worker_extra_args,
+                                   threads_per_worker, dashboard_port, start_timeout_s)
+    rank, ranks = slurm_rank()
+    jobqueue = import_jobqueue()
+    role = {0: "scheduler", DRIVER_RANK: "driver"}.get(rank, "worker")
+    logger.info("SLURM allocation of %d ranks: rank %d is the %s", ranks, rank, role)
+    # The scheduler and worker ranks block inside the constructor until the driver closes the cluster, then
+    # dask-jobqueue ends them with SystemExit from its own SIGINT handler.
+    with keep_sigint_handler():
+        if role != "driver":
+            signal.signal(signal.SIGINT, _role_finished)
+        try:
+            runner = jobqueue.slurm.SLURMRunner(scheduler_file=settings.scheduler_file,
+                                          scheduler_options=settings.scheduler_options(),
+                                          worker_options=settings.worker_options(),
+                                          worker_class="distributed.Nanny")
+        except SystemExit:
+            raise NothingToRun(f"rank {rank} served as the {role} of this allocation; rank {DRIVER_RANK}, the "
+                               "driver, wrote the results") from None
+    from dask_runner.workers.dask import DaskDistributed
+
+    try:
+        pool = DaskDistributed(cluster=runner, **batch)
+        pool.close_cluster_at_shutdown(runner)
+    except BaseException:
+        runner.close()
+        raise
+    try:
+        wait_for_first_worker(pool, settings.start_timeout_s, None)
+        logger.info("Allocation cluster: scheduler %s, %d worker rank(s), dashboard %s",
+                    runner.scheduler_address, ranks - 2, pool.dashboard_link or "off")
+    except BaseException:
+        pool.shutdown()
+        raise
+    return pool
+
+
+slurm_runner_pool.keyword_defaults_from = "dask_runner.workers.dask.DaskDistributed"  # type: ignore[attr-defined]
