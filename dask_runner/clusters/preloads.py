@@ -10,8 +10,8 @@ from __future__ import annotations
 
 from dask_runner.workers.worker_setup import PRELOAD as FREEZE_IMPORTS
 
-# Modules each scheduler we start on SLURM imports (e.g. a dashboard page's plugin).
-SCHEDULER_PRELOADS: list[str] = []
+# Modules each scheduler we start on SLURM imports: the Simulations page, there from the start.
+SCHEDULER_PRELOADS: list[str] = ["dask_runner.dashboard"]
 # Modules each worker we start on SLURM imports: the same set-up as our local clusters' workers.
 WORKER_PRELOADS: list[str] = [FREEZE_IMPORTS]
 
