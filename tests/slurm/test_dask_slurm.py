@@ -34,6 +34,8 @@ TESTS = REPO / "tests"
 PROLOGUE = [f"export PYTHONPATH={REPO}:{TESTS / 'workers'}:{TESTS / 'slurm'}:{TESTS}"]
 
 sys.path.insert(0, str(TESTS / "workers"))
+sys.path.insert(0, str(TESTS / "dashboard"))
+from dashboard_helpers import counts_of, http_base, json_counts, wait_for_batch  # noqa: E402
 from runners_for_tests import ScriptedRunner, scripted  # noqa: E402
 
 
@@ -78,11 +80,15 @@ def test_worker_jobs_on_several_nodes_run_a_batch_and_are_cancelled_at_shutdown(
         assert len({where["node"] for where in placement.values()}) >= 2, placement
         assert all(address.startswith("tcp://127.0.0.1:") for address in placement)  # loopback only
         runners = scripted(["ok"] * 30, seconds=0.2)
-        reports = execute_runners(runners, pool)
+        reports = execute_runners(runners, pool, experiment_name="on-slurm")
         one_report_each(reports, runners)
         assert all(r.succeeded for r in reports)
         nodes_used = {placement[r.worker]["node"] for r in reports if r.worker in placement}
         assert len(nodes_used) >= 2, nodes_used
+        # The Simulations page is on the scheduler from its start (preload), with exact counts.
+        status = f"{http_base(pool.client)}/api/dask_runner/status.json"
+        batch = wait_for_batch(status, "on-slurm", "finished")
+        assert json_counts(batch) == counts_of(reports)
     finally:
         pool.shutdown()
     wait_until(lambda: not clean_queue.squeue(), 60, "the worker jobs to leave the queue after shutdown")
