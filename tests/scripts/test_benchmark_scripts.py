@@ -45,3 +45,15 @@ def test_substrate_benchmark_reports_each_planner_against_the_target() -> None:
         assert re.search(rf"^{planner}\s+[\d.]+ \(\s*[\d.]+\)", out, re.MULTILINE), out
     best = re.search(r"IDMPlanner \+ metrics: ([\d.]+) ms at best, ([\d.]+)x the 15 ms target", out)
     assert best is not None and float(best.group(1)) > 0, out
+
+
+def test_ml_planner_benchmark_prints_the_lockstep_ratio() -> None:
+    out = run("bench_ml_planner.py", "--scenarios", "4", "--group-size", "4", "--rounds", "1")
+    assert re.search(r"round 1: one at a time [\d.]+/s, lockstep [\d.]+/s, ratio [\d.]+", out), out
+    assert re.search(r"\| lockstep groups of 4 \(one forward pass per step\) \| [\d.]+ \| [\d.]+ \|", out), out
+
+
+def test_ml_planner_evaluation_prints_a_score_per_scenario_type() -> None:
+    out = run("eval_ml_planner.py", "--scenarios", "7")
+    table = out[out.index("7 held-out generated scenarios"):]
+    assert len(re.findall(r"^\| \w+ \| 1 \| [\d.]+ \| [\d.]+ \| [\d.]+ \|$", table, re.MULTILINE)) >= 7, out
