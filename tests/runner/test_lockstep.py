@@ -28,8 +28,17 @@ FAILING_SCENARIO = "changing_lane-000000"
 FAIL_AT_STEP = 30
 
 
+BATCH_SIZES: list[int] = []  # sizes of the batched calls (the in-process cluster shares this module)
+
+
 class FailingMLPlanner(MLPlanner):
     """The learned planner, raising at one iteration of one scenario (in its features, i.e. inside the batch)."""
+
+    @classmethod
+    def compute_planner_trajectories(cls, planners: Sequence[BatchPlanner],
+                                     inputs: Sequence[PlannerInput]) -> list[Trajectory]:
+        BATCH_SIZES.append(len(planners))
+        return super().compute_planner_trajectories(planners, inputs)
 
     def _features(self, current_input: PlannerInput):  # type: ignore[no-untyped-def]
         if self.scenario_name == FAILING_SCENARIO and current_input.iteration.index == FAIL_AT_STEP:
@@ -127,14 +136,16 @@ def test_only_matching_batch_planners_go_in_lockstep() -> None:
 
 @pytest.fixture(scope="module")
 def pool() -> Iterator[DaskDistributed]:
-    with LocalCluster(n_workers=1, threads_per_worker=2, processes=False, dashboard_address="127.0.0.1:0") as cluster, \
-            DaskDistributed(cluster=cluster, lockstep_group_size=4) as dask_pool:
+    with LocalCluster(n_workers=1, threads_per_worker=1, processes=False, dashboard_address="127.0.0.1:0") as cluster, \
+            DaskDistributed(cluster=cluster, lockstep_group_size=4, max_in_flight_per_slot=1) as dask_pool:
         yield dask_pool
 
 
 def test_on_dask_a_lockstep_group_keeps_one_report_per_runner(pool: DaskDistributed) -> None:
     runners = ml_runners(FailingMLPlanner)
+    BATCH_SIZES.clear()
     reports = execute_runners(runners, pool, num_gpus=0, num_cpus=1)
+    assert max(BATCH_SIZES) == 4  # groups of 4 stepped in lockstep on the worker
     assert [report.scenario_name for report in reports] == [runner.scenario.scenario_name for runner in runners]
     assert [report.scenario_name for report in reports if not report.succeeded] == [FAILING_SCENARIO]
     succeeded = [report for report in reports if report.succeeded]
