@@ -152,3 +152,9 @@ def test_on_dask_a_lockstep_group_keeps_one_report_per_runner(pool: DaskDistribu
     # every successful runner planned each of its steps, whichever group it ran in
     assert all(len(report.planner_report.compute_trajectory_runtimes) == 151  # type: ignore[union-attr]
                for report in succeeded)
+
+
+def test_each_simulation_of_a_lockstep_group_keeps_its_own_time_limit() -> None:
+    outcomes = simulate_lockstep(ml_runners(count=3), time_limit_s=1e-4)
+    assert [outcome.report.error_stage for outcome in outcomes] == ["timeout"] * 3
+    assert all("time limit" in (outcome.report.error_message or "") for outcome in outcomes)

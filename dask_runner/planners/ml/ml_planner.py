@@ -125,10 +125,11 @@ class MLPlanner(BatchPlanner):
         check_checkpoint(self.checkpoint_path, self.model_config)
         self._path: RoutePath | None = None
         self._station: float | None = None
+        self._key: str | None = None  # the per-worker model key, resolved where the planner runs
 
     def __getstate__(self) -> dict[str, object]:
         state = self.__dict__.copy()
-        state.update(_path=None, _station=None)  # rebuilt by initialize() where the planner runs
+        state.update(_path=None, _station=None, _key=None)  # rebuilt where the planner runs
         return state
 
     def name(self) -> str:
@@ -145,10 +146,13 @@ class MLPlanner(BatchPlanner):
         return self._model_key()
 
     def _model_key(self) -> str:
-        from dask_runner.planners.ml.model import resolve_device
+        """One network per checkpoint file version, model_config and device (looked up once per planner)."""
+        if self._key is None:
+            from dask_runner.planners.ml.model import resolve_device
 
-        return (f"ml-planner:{self.checkpoint_path}:{os.path.getmtime(self.checkpoint_path)}:"
-                f"{json.dumps(self.model_config, sort_keys=True)}:{resolve_device(self.device)}")
+            self._key = (f"ml-planner:{self.checkpoint_path}:{os.path.getmtime(self.checkpoint_path)}:"
+                         f"{json.dumps(self.model_config, sort_keys=True)}:{resolve_device(self.device)}")
+        return self._key
 
     def model(self) -> TrajectoryMLP:
         """This worker process's copy of the network, loaded by the first simulation that asks."""
