@@ -9,6 +9,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.cli.cli_helpers import cli_env
+
 SCRIPTS = Path(__file__).resolve().parents[2] / "scripts"
 
 pytestmark = pytest.mark.slow
@@ -16,7 +18,7 @@ pytestmark = pytest.mark.slow
 
 def run(script: str, *args: str) -> str:
     done = subprocess.run([sys.executable, str(SCRIPTS / script), *args], capture_output=True, text=True,
-                          timeout=240, check=False)
+                          timeout=240, check=False, env=cli_env())  # this checkout first on the import path
     assert done.returncode == 0, done.stderr[-3000:]
     return done.stdout
 
