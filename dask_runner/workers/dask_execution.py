@@ -222,14 +222,13 @@ class DaskBatch:
         self.workers_checked_at = time.monotonic()
 
     def _group_size(self) -> int:
-        if self.settings.max_group_size == 1:
+        if self.settings.max_group_size == 1 or (self.mean_duration is None and not self.lockstep):
             return 1
         remaining = len(self.retry) + len(self.runners) - self.cursor
         spread = max(1, remaining // self._limit())  # keep every slot busy until the end
-        if self.lockstep:  # the size that pays for the batched planner calls, not one measured first
+        if self.lockstep or self.mean_duration is None:
+            # a batching planner's group: the size that pays for its batched calls, not one measured first
             return max(1, min(self.settings.lockstep_group_size, self.settings.max_group_size, spread))
-        if self.mean_duration is None:
-            return 1
         size = int(self.settings.target_task_duration_s / max(self.mean_duration, 1e-6))
         return max(1, min(size, self.settings.max_group_size, spread))
 
