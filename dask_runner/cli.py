@@ -81,6 +81,12 @@ def _fetch_data(argv: Sequence[str]) -> int:
     return fetch_main(list(argv))
 
 
+def _train(argv: Sequence[str]) -> int:
+    from dask_runner.planners.ml.train_command import main as train_main
+
+    return train_main(list(argv))
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="dask-runner", description="Batches of closed-loop driving simulations and their metrics on Dask.",
@@ -99,6 +105,8 @@ def build_parser() -> argparse.ArgumentParser:
     report.add_argument("--max-scenario-plots", type=int, default=12, help="scenarios drawn (default 12)")
     fetch = commands.add_parser("fetch-data", help="download the real NGSIM CommonRoad scenarios", add_help=False)
     fetch.add_argument("args", nargs=argparse.REMAINDER, help="arguments of the fetcher (--data-dir D, --force)")
+    train = commands.add_parser("train", help="train planner=ml_planner (dask-runner train --help)", add_help=False)
+    train.add_argument("args", nargs=argparse.REMAINDER, help="arguments of the trainer")
     return parser
 
 
@@ -168,6 +176,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     if args_list and args_list[0] == "fetch-data":
         return _fetch_data(args_list[1:])
+    if args_list and args_list[0] == "train":
+        return _guarded(lambda: _train(args_list[1:]))
     args = parser.parse_args(args_list)
     logging.captureWarnings(True)
     if args.command in ("simulate", "metrics"):

@@ -15,13 +15,18 @@ import sys
 import time
 import traceback
 from dataclasses import dataclass, field, replace
-from typing import Any, Sequence
+from typing import TYPE_CHECKING, Any, Generator, Sequence
 
 from dask_runner.errors import RunnerTimeoutError, SimulationFailedError
 from dask_runner.runner.abstract_runner import AbstractRunner
 from dask_runner.runner.report import ErrorStage, RunnerReport
 from dask_runner.runner.time_limit import time_limit
 from dask_runner.simulation.callback.abstract_callback import CallbackWork, collect_callback_work
+
+if TYPE_CHECKING:
+    from dask_runner.planners.abstract_planner import PlannerInput
+    from dask_runner.runner.simulation_runner import SimulationRunner
+    from dask_runner.scenarios.state import Trajectory
 
 logger = logging.getLogger(__name__)
 
@@ -116,11 +121,41 @@ def simulate(runner: AbstractRunner, time_limit_s: float | None = None) -> Simul
         with time_limit(time_limit_s), collect_callback_work() as work:
             report = runner.run()
     except Exception as exc:
-        stage: ErrorStage = "timeout" if isinstance(exc, RunnerTimeoutError) else "simulation"
-        report = failed_report(runner, traceback.format_exc(), stage, start, worker)
-        logger.warning("Simulation failed: [log, scenario] = [%s, %s] (%s)", report.log_name,
-                       report.scenario_name, stage)
-        return SimulationOutcome(report, [], _portable(exc))
+        return _failed_outcome(runner, exc, start, worker)
+    return _succeeded_outcome(runner, report, work, worker)
+
+
+def simulate_steps(
+    runner: SimulationRunner, time_limit_s: float | None = None
+) -> Generator[PlannerInput, Trajectory, SimulationOutcome]:
+    """:func:`simulate` of a SimulationRunner with its planner calls left to the caller (a lockstep group).
+
+    Yields each step's planner input and takes the trajectory; returns the outcome. The time limit and
+    the collected callback work live in context variables: resume each runner's generator in a
+    ``contextvars.Context`` of its own (``context.run(steps.send, trajectory)``), or runners share them.
+    An exception thrown in at a yield (its planner failed) fails this runner only, as in ``simulate``.
+    """
+    start = time.time()
+    worker = current_worker()
+    try:
+        with time_limit(time_limit_s), collect_callback_work() as work:
+            report = yield from runner.run_steps()
+    except Exception as exc:
+        return _failed_outcome(runner, exc, start, worker)
+    return _succeeded_outcome(runner, report, work, worker)
+
+
+def _failed_outcome(runner: AbstractRunner, exc: Exception, start: float, worker: str) -> SimulationOutcome:
+    """Called in the ``except`` block: the report carries the current traceback."""
+    stage: ErrorStage = "timeout" if isinstance(exc, RunnerTimeoutError) else "simulation"
+    report = failed_report(runner, traceback.format_exc(), stage, start, worker)
+    logger.warning("Simulation failed: [log, scenario] = [%s, %s] (%s)", report.log_name,
+                   report.scenario_name, stage)
+    return SimulationOutcome(report, [], _portable(exc))
+
+
+def _succeeded_outcome(runner: AbstractRunner, report: RunnerReport, work: list[CallbackWork],
+                       worker: str) -> SimulationOutcome:
     report = replace(
         report,
         runner_id=report.runner_id or str(getattr(runner, "runner_id", "")),

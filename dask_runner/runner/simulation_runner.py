@@ -3,15 +3,16 @@
 from __future__ import annotations
 
 import time
-from typing import TYPE_CHECKING, Any, Callable, Iterable
+from typing import TYPE_CHECKING, Any, Callable, Generator, Iterable
 
 from dask_runner.runner.abstract_runner import AbstractRunner
 from dask_runner.runner.report import RunnerReport
 from dask_runner.runner.time_limit import check_time_limit
 
 if TYPE_CHECKING:
-    from dask_runner.planners.abstract_planner import AbstractPlanner
+    from dask_runner.planners.abstract_planner import AbstractPlanner, PlannerInput
     from dask_runner.scenarios.abstract_scenario import AbstractScenario
+    from dask_runner.scenarios.state import Trajectory
     from dask_runner.simulation.simulation import Simulation
 
 
@@ -42,6 +43,23 @@ class SimulationRunner(AbstractRunner):
         callback.on_initialization_end(setup, self._planner)
 
     def run(self) -> RunnerReport:
+        steps = self.run_steps()
+        planner = self._planner
+        try:
+            planner_input = next(steps)
+            while True:
+                planner_input = steps.send(planner.compute_trajectory(planner_input))
+        except StopIteration as finished:
+            report: RunnerReport = finished.value
+            return report
+
+    def run_steps(self) -> Generator[PlannerInput, Trajectory, RunnerReport]:
+        """The simulation with the planner call left out: yields each step's planner input, takes its trajectory.
+
+        ``run()`` answers each input with this runner's planner; a lockstep group
+        (``dask_runner.runner.lockstep``) answers the inputs of several runners with one batched call.
+        Both run this one loop, so hooks, time-limit checks and the report are the same either way.
+        """
         start_time = time.time()
         simulation, planner = self._simulation, self._planner
         callback, setup = simulation.callback, simulation.setup
@@ -53,7 +71,7 @@ class SimulationRunner(AbstractRunner):
             callback.on_step_start(setup, planner)
             planner_input = simulation.get_planner_input()
             callback.on_planner_start(setup, planner)
-            trajectory = planner.compute_trajectory(planner_input)
+            trajectory = yield planner_input
             callback.on_planner_end(setup, planner, trajectory)
             simulation.propagate(trajectory)
             callback.on_step_end(setup, planner, simulation.history.last())

@@ -77,7 +77,8 @@ class DaskDistributed(WorkerPool):
     Batch tuning: ``max_in_flight_per_slot`` runner groups per worker slot are submitted at once;
     a runner is reported ``worker_lost`` after killing ``max_worker_deaths`` workers; a runner still
     running ``timeout_grace_s`` after its time limit gets its worker restarted; short runners are
-    grouped up to ``max_group_size`` per task, aiming at ``target_task_duration_s`` per task.
+    grouped up to ``max_group_size`` per task, aiming at ``target_task_duration_s`` per task; runners
+    whose planners batch go ``lockstep_group_size`` to a task, stepped in lockstep (1 turns it off).
     ``time_limit_s`` limits each call of ``map`` (nuPlan's executor runs its simulations through ``map``
     and cannot pass one); ``execute_runners(time_limit_s=...)`` sets its own.
     ``worker_profiling=True`` turns Dask's worker profiler (the dashboard's Profile page) back on for a
@@ -103,6 +104,7 @@ class DaskDistributed(WorkerPool):
         timeout_grace_s: float = DaskBatchSettings.timeout_grace_s,
         target_task_duration_s: float = DaskBatchSettings.target_task_duration_s,
         max_group_size: int = DaskBatchSettings.max_group_size,
+        lockstep_group_size: int = DaskBatchSettings.lockstep_group_size,
         worker_profiling: bool = False,
         time_limit_s: float | None = None,
     ) -> None:
@@ -124,7 +126,7 @@ class DaskDistributed(WorkerPool):
             raise ConfigError(f"cluster= must be a Dask cluster object (LocalCluster, SLURMCluster, ...), got "
                               f"{type(cluster).__name__}; e.g. {EXAMPLE}")
         self._settings = DaskBatchSettings(max_in_flight_per_slot, max_worker_deaths, timeout_grace_s,
-                                           target_task_duration_s, max_group_size)
+                                           target_task_duration_s, max_group_size, lockstep_group_size)
         if time_limit_s is not None and (isinstance(time_limit_s, bool) or not isinstance(time_limit_s, (int, float))
                                          or time_limit_s <= 0):
             raise ConfigError(f"time_limit_s must be a number of seconds > 0 or None, got {time_limit_s!r}; "

@@ -5,6 +5,9 @@ Why it looks like this:
   driver, so driver and worker memory stay flat however long the batch.
 - Short runners are grouped several to a task (group size adapted from measured durations) so the
   scheduler's per-task cost stays small; each runner keeps its own report and failure isolation.
+- Runners whose planners batch (``BatchPlanner``, e.g. the learned planner) go ``lockstep_group_size``
+  to a task, and the task steps them in lockstep: one planner call per step for the group
+  (``dask_runner.runner.lockstep``), since batch-one forward passes are bound by launch latency.
 - A group's outcomes stay on its worker; the driver fetches a small summary (a task chained behind the
   group) and chains each runner's callback work behind the group's future, on the same loop.
 - A dead worker makes Dask fail every task it held (``KilledWorker``): those runners become suspects
@@ -28,6 +31,7 @@ from typing import TYPE_CHECKING, Any
 
 from dask_runner.dashboard.monitor import BatchMonitor
 from dask_runner.errors import ConfigError
+from dask_runner.planners.batch_planner import BatchPlanner
 from dask_runner.runner.abstract_runner import AbstractRunner
 from dask_runner.runner.batch_execution import BatchState, ExecutionOptions, infrastructure_failure
 from dask_runner.runner.progress import log_batch_summary
@@ -62,6 +66,9 @@ class DaskBatchSettings:
     timeout_grace_s: float = 10.0
     target_task_duration_s: float = 1.0  # measured: 0.2 s doubled the driver CPU per runner
     max_group_size: int = 256
+    # Runners whose planners batch (BatchPlanner) go this many to a task and are stepped in lockstep,
+    # one planner call per step for the group; 1 runs them one at a time, as other planners run.
+    lockstep_group_size: int = 16
 
     def __post_init__(self) -> None:
         example = "DaskDistributed(max_in_flight_per_slot=2, max_worker_deaths=2, timeout_grace_s=10)"
@@ -77,6 +84,9 @@ class DaskBatchSettings:
         if self.max_group_size < 1:
             raise ConfigError(f"max_group_size must be >= 1 (1 disables grouping), got {self.max_group_size}; "
                               "e.g. DaskDistributed(max_group_size=1)")
+        if self.lockstep_group_size < 1:
+            raise ConfigError(f"lockstep_group_size must be >= 1 (1 disables lockstep), got {self.lockstep_group_size}; "
+                              "e.g. DaskDistributed(lockstep_group_size=16)")
 
 
 def key_part(text: str, limit: int = 48) -> str:
@@ -150,6 +160,8 @@ class DaskBatch:
         self.summaries: dict[Future, _Group] = {}
         self.callbacks: dict[Future, tuple[_Group, _Member, int]] = {}
         self.mean_duration: float | None = None
+        self.lockstep = settings.lockstep_group_size > 1 and bool(runners) and isinstance(
+            getattr(runners[0], "planner", None), BatchPlanner)
         self.next_poll = 0.0
         # Results come with the futures: the client fetches them concurrently on its event loop, instead
         # of one blocking round trip per runner in this thread (which left the workers idle).
@@ -228,11 +240,14 @@ class DaskBatch:
         self.workers_checked_at = time.monotonic()
 
     def _group_size(self) -> int:
-        if self.mean_duration is None or self.settings.max_group_size == 1:
+        if self.settings.max_group_size == 1 or (self.mean_duration is None and not self.lockstep):
             return 1
-        size = int(self.settings.target_task_duration_s / max(self.mean_duration, 1e-6))
         remaining = len(self.retry) + len(self.runners) - self.cursor
         spread = max(1, remaining // self._limit())  # keep every slot busy until the end
+        if self.lockstep or self.mean_duration is None:
+            # a batching planner's group: the size that pays for its batched calls, not one measured first
+            return max(1, min(self.settings.lockstep_group_size, self.settings.max_group_size, spread))
+        size = int(self.settings.target_task_duration_s / max(self.mean_duration, 1e-6))
         return max(1, min(size, self.settings.max_group_size, spread))
 
     def _fill(self) -> None:
@@ -254,8 +269,8 @@ class DaskBatch:
         if self.monitor is not None:  # monitor (before the submit: a runner that cannot travel is reported here)
             self.monitor.submitted(indices)
         try:
-            sim = self.client.submit(run_group, runners, self.options.time_limit_s, key, key=key, pure=False,
-                                     resources=self.resources or None, retries=0)
+            sim = self.client.submit(run_group, runners, self.options.time_limit_s, key, self.lockstep, key=key,
+                                     pure=False, resources=self.resources or None, retries=0)
         except Exception:  # the client pickles the task here: one runner may not travel
             unsendable = self._unsendable(indices)
             if not unsendable:

@@ -10,6 +10,7 @@ import time
 from dataclasses import dataclass
 
 from dask_runner.runner.abstract_runner import AbstractRunner
+from dask_runner.runner.lockstep import can_lockstep, simulate_lockstep
 from dask_runner.runner.report import RunnerReport
 from dask_runner.runner.run_simulation import (
     CallbackResult,
@@ -18,6 +19,7 @@ from dask_runner.runner.run_simulation import (
     sendable_report,
     simulate,
 )
+from dask_runner.runner.simulation_runner import SimulationRunner
 
 # On each worker: "<group key>:<member>" -> epoch start of the runner executing now. The driver reads
 # it (``running_since``) to find runners past their hard time limit.
@@ -38,9 +40,12 @@ def running_tag(group_key: str, member: int) -> str:
 
 
 def run_group(
-    runners: list[AbstractRunner | None], time_limit_s: float | None, group_key: str
+    runners: list[AbstractRunner | None], time_limit_s: float | None, group_key: str, lockstep: bool = True,
 ) -> list[SimulationOutcome]:
     """Simulate each runner in turn; ``simulate`` never raises, so one failure leaves the others intact.
+
+    With ``lockstep`` and runners whose planners can share a batched call, the group steps them
+    together instead (``dask_runner.runner.lockstep``): same outcomes, one planner call per step.
 
     ``runners`` is the task's own list (a copy made for the task): each entry is dropped once its runner
     has run. The task's arguments live as long as the task, and a runner that has run holds its whole
@@ -48,6 +53,8 @@ def run_group(
     every history of the group alive (tens of thousands of objects), and Python's full garbage
     collections, which scan them all, took about 5% of the worker's CPU.
     """
+    if lockstep and can_lockstep(runners):
+        return _run_lockstep(runners, time_limit_s, group_key)
     outcomes = []
     for member, runner in enumerate(runners):
         if runner is None:
@@ -60,6 +67,26 @@ def run_group(
         finally:
             _RUNNING.pop(tag, None)
     return outcomes
+
+
+def _run_lockstep(runners: list[AbstractRunner | None], time_limit_s: float | None,
+                  group_key: str) -> list[SimulationOutcome]:
+    """``run_group`` for a lockstep group: every member runs from the start; each leaves ``_RUNNING`` when done."""
+    members = [runner for runner in runners if isinstance(runner, SimulationRunner)]
+    runners[:] = [None] * len(runners)  # the generators hold the runners now; see run_group
+    started = time.time()
+    tags = [running_tag(group_key, member) for member in range(len(members))]
+    for tag in tags:
+        _RUNNING[tag] = started
+
+    def finished(member: int) -> None:
+        _RUNNING.pop(tags[member], None)
+
+    try:
+        return simulate_lockstep(members, time_limit_s, on_finished=finished)
+    finally:
+        for tag in tags:
+            _RUNNING.pop(tag, None)
 
 
 def summarize(outcomes: list[SimulationOutcome]) -> list[MemberSummary]:

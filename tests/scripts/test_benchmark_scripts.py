@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import re
 import subprocess
 import sys
@@ -10,14 +9,16 @@ from pathlib import Path
 
 import pytest
 
+from tests.cli.cli_helpers import cli_env
+
 SCRIPTS = Path(__file__).resolve().parents[2] / "scripts"
 
 pytestmark = pytest.mark.slow
 
 
-def run(script: str, *args: str, env: dict[str, str] | None = None) -> str:
+def run(script: str, *args: str) -> str:
     done = subprocess.run([sys.executable, str(SCRIPTS / script), *args], capture_output=True, text=True,
-                          timeout=240, check=False, env=env)
+                          timeout=240, check=False, env=cli_env())  # this checkout first on the import path
     assert done.returncode == 0, done.stderr[-3000:]
     return done.stdout
 
@@ -49,10 +50,7 @@ def test_substrate_benchmark_reports_each_planner_against_the_target() -> None:
 
 
 def test_page_benchmark_reports_the_scheduler_cpu_with_and_without_the_page() -> None:
-    # This checkout's dask_runner first: the scheduler it starts loads the page from it (--preload).
-    repo = str(SCRIPTS.parent)
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join(p for p in (repo, os.environ.get("PYTHONPATH")) if p)}
-    out = run("benchmark.py", "--page", "--quick", env=env)
+    out = run("benchmark.py", "--page", "--quick")  # cli_env(): the scheduler's --preload loads this checkout
     for page in ("off", "on "):
         assert re.search(rf"round 1  page {page}  scheduler CPU\s+[\d.]+ s per 1000 runners .* 64/64 succeeded", out), out
     assert re.search(r"medians: scheduler CPU per 1000 runners [\d.]+ s without the page, [\d.]+ s with it: "
@@ -70,3 +68,15 @@ def test_log_benchmark_compares_logs_on_and_off_and_both_formats() -> None:
         assert row is not None and float(row.group(2)) > 0, out
     assert re.search(r"largest per-log ratio of today's bytes to version 1's: [\d.]+", out), out
     assert re.search(r"^  version 2, zstd level 3\s+[\d.]+\s+[\d.]+$", out, re.MULTILINE), out
+
+
+def test_ml_planner_benchmark_prints_the_lockstep_ratio() -> None:
+    out = run("bench_ml_planner.py", "--scenarios", "4", "--group-size", "4", "--rounds", "1")
+    assert re.search(r"round 1: one at a time [\d.]+/s, lockstep [\d.]+/s, ratio [\d.]+", out), out
+    assert re.search(r"\| lockstep groups of 4 \(one forward pass per step\) \| [\d.]+ \| [\d.]+ \|", out), out
+
+
+def test_ml_planner_evaluation_prints_a_score_per_scenario_type() -> None:
+    out = run("eval_ml_planner.py", "--scenarios", "7")
+    table = out[out.index("7 held-out generated scenarios"):]
+    assert len(re.findall(r"^\| \w+ \| 1 \| [\d.]+ \| [\d.]+ \| [\d.]+ \|$", table, re.MULTILINE)) >= 7, out
