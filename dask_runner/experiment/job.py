@@ -139,6 +139,9 @@ def run_job(kind: JobKind, cfg: DictConfig, out: TextIO = sys.stdout) -> JobResu
         store = ReportStore(layout.reports_dir)
         todo = pending_runners(runners, store, resume)
         with _worker_if_needed(cfg, todo) as worker:
+            check_resources = getattr(worker, "check_resources", None)  # e.g. a GPU share no worker has
+            if check_resources is not None:
+                check_resources(settings.num_gpus, settings.num_cpus)
             layout = prepare_output_dir(layout.root, resume=resume, min_free_disk_gb=float(cfg.min_free_disk_gb))
             record_config(cfg, layout)
             log.attach(layout.logs_dir)

@@ -211,6 +211,11 @@ class DaskDistributed(WorkerPool):
 
     # -- the pool contract ------------------------------------------------------------------------
 
+    def check_resources(self, num_gpus: float | None, num_cpus: int | None) -> None:
+        """ResourceUnavailableError now if no worker could ever run a runner needing these (jobs call it
+        before they create their output folder)."""
+        self._resources_for(Task(_call, num_cpus=num_cpus, num_gpus=num_gpus))
+
     def _resources_for(self, task: Task) -> dict[str, float]:
         workers = self._workers()
         resources = task_resources(task.num_cpus, task.num_gpus, workers)

@@ -26,6 +26,16 @@ def task_log_path(log_dir: str | Path, key: object) -> Path:
     return Path(log_dir) / f"{name[:200]}.log"
 
 
+def _append(log_dir: Path, key: object, text: str) -> None:
+    """Append to a task's log; the folder is made with the first line, so a pool that never runs a task
+    (a configuration refused before the job starts) leaves nothing in the output folder."""
+    path = task_log_path(log_dir, key)
+    if not log_dir.is_dir():
+        log_dir.mkdir(parents=True, exist_ok=True)
+    with path.open("a", encoding="utf-8") as log_file:
+        log_file.write(text)
+
+
 class _TaskLogHandler(logging.Handler):
     """Writes a record to the log file of the task running on the record's thread (if any).
 
@@ -44,8 +54,7 @@ class _TaskLogHandler(logging.Handler):
         if key is None:
             return
         try:
-            with task_log_path(self._log_dir, key).open("a", encoding="utf-8") as log_file:
-                log_file.write(self.format(record) + "\n")
+            _append(self._log_dir, key, self.format(record) + "\n")
         except Exception:  # noqa: BLE001 - logging must never fail the task
             self.handleError(record)
 
@@ -61,7 +70,6 @@ class TaskLogPlugin(WorkerPlugin):
         self._handler: _TaskLogHandler | None = None
 
     def setup(self, worker: Worker) -> None:
-        self.log_dir.mkdir(parents=True, exist_ok=True)
         self._handler = _TaskLogHandler(worker, self.log_dir)
         root = logging.getLogger()
         root.addHandler(self._handler)
@@ -78,8 +86,7 @@ class TaskLogPlugin(WorkerPlugin):
         if finish == "executing" or (start == "executing" and finish in ("memory", "error")):
             line = "started" if finish == "executing" else ("finished" if finish == "memory" else "failed")
             try:
-                with task_log_path(self.log_dir, key).open("a", encoding="utf-8") as log_file:
-                    log_file.write(f"{time.strftime('%Y-%m-%d %H:%M:%S')} task {key} {line}\n")
+                _append(self.log_dir, key, f"{time.strftime('%Y-%m-%d %H:%M:%S')} task {key} {line}\n")
             except OSError:  # logging must never fail the task
                 pass
 

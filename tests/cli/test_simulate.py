@@ -81,8 +81,7 @@ def test_nuplan_quick_reference_ray_without_gpus(workdir: Path) -> None:
                                               f"output_dir={workdir / 'gpu'}"], workdir)
     assert no_gpu.returncode == 2, no_gpu.stderr
     assert "GPU" in no_gpu.stderr and "Traceback" not in no_gpu.stderr
-    assert not (workdir / "gpu" / "runner_report.parquet").exists() or \
-        len(pd.read_parquet(workdir / "gpu" / "runner_report.parquet")) == 0
+    assert not (workdir / "gpu").exists()  # checked before the output folder is touched
     cpu_only = run_script("run_simulation.py", [*common, "number_of_gpus_allocated_per_simulation=0",
                                                 f"output_dir={workdir / 'cpu'}"], workdir)
     assert cpu_only.returncode == 0, cpu_only.stderr
