@@ -3,6 +3,8 @@
     python scripts/benchmark.py                      # 1024 scenarios x 3 rounds, 2000 no-op runners, 20,000 queued
     python scripts/benchmark.py --quick              # a smoke run in well under a minute
     python scripts/benchmark.py --scenarios 256 --rounds 5 --skip parallel_threads
+    python scripts/benchmark.py --workload short --scenarios 1024 --skip parallel_threads ray overhead memory
+                                                     # 1024 runners of ~13 ms of pure-Python work each
 
 Each pool runs the batch in a fresh Python process, as a user's batch starts; the pools take turns,
 round after round, and the medians over rounds are printed (one round on a shared machine can be 20%
@@ -75,12 +77,61 @@ def noop(index: int) -> int:
     return index
 
 
-def build_runners(count: int, unique: int) -> list[AbstractRunner]:
-    """``count`` IDM runners over ``unique`` generated scenarios (cycled), as the command line builds them.
+class ComputeRunner(AbstractRunner):
+    """A runner whose ``run()`` only computes, in pure Python, for about ``SHORT_RUNNER_MS`` (the issue's short
+    runners: no scenario, no metrics, nothing to send back but the report)."""
+
+    def __init__(self, index: int, loops: int) -> None:
+        self.runner_id = f"compute-{index}"
+        self.loops = loops
+
+    @property
+    def scenario(self) -> Any:
+        return None
+
+    @property
+    def planner(self) -> Any:
+        return None
+
+    def run(self) -> RunnerReport:
+        start = time.time()
+        spin(self.loops)
+        return RunnerReport(True, None, start, time.time(), PlannerReport(), "compute", "ComputeRunner", "compute",
+                            runner_id=self.runner_id)
+
+
+SHORT_RUNNER_MS = 13.0
+
+
+def spin(loops: int) -> int:
+    total = 0
+    for i in range(loops):
+        total += i * i % 7
+    return total
+
+
+def loops_for(milliseconds: float) -> int:
+    """How many ``spin`` loops take ``milliseconds`` of CPU here (best of a few tries: the machine is shared)."""
+    probe = 200_000
+    best = min(_cpu_of(lambda: spin(probe)) for _ in range(5))
+    return max(1, int(probe * milliseconds / 1000 / best))
+
+
+def _cpu_of(work: Callable[[], object]) -> float:
+    start = time.process_time()
+    work()
+    return time.process_time() - start
+
+
+def build_runners(count: int, unique: int, loops: int = 0) -> list[AbstractRunner]:
+    """``count`` IDM runners over ``unique`` generated scenarios (cycled), as the command line builds them;
+    with ``loops`` > 0, ``count`` short pure-Python runners of that many loops instead (``--workload short``).
 
     The scenarios are lazy references (a ~2 kB runner): each worker process generates a scenario
     where it runs, so generation is part of every pool's time, as it is in a real batch.
     """
+    if loops > 0:
+        return [ComputeRunner(index, loops) for index in range(count)]
     from dask_runner.planners.idm_planner import IDMPlanner
     from dask_runner.scenarios.scenario_filter import ScenarioFilter, build_synthetic_scenarios
     from dask_runner.simulation.builder import build_simulation_runners
@@ -189,9 +240,9 @@ MODE_RUNS: dict[str, Callable[[list[AbstractRunner], int], PoolResult]] = {
 _RESULT_MARK = "POOL-RESULT "
 
 
-def run_child(mode: str, scenarios: int, unique: int, cores: int) -> None:
+def run_child(mode: str, scenarios: int, unique: int, cores: int, loops: int = 0) -> None:
     """In a fresh interpreter: build the batch (not timed), time one pool on it, print the result as JSON."""
-    runners = build_runners(scenarios, unique)
+    runners = build_runners(scenarios, unique, loops)
     result = timed(lambda: MODE_RUNS[mode](runners, cores))
     print(_RESULT_MARK + json.dumps(dataclasses.asdict(result)), flush=True)
 
@@ -202,7 +253,7 @@ def measure_in_child(mode: str, args: argparse.Namespace, unique: int, cores: in
     In one long-lived process the pools measured later would find distributed, bokeh or Ray already
     imported and the scenario caches warm, and the order of the modes would decide the ratios."""
     command = [sys.executable, os.path.abspath(__file__), "--child", mode, "--scenarios", str(args.scenarios),
-               "--unique", str(unique), "--cores", str(cores)]
+               "--unique", str(unique), "--cores", str(cores), "--loops", str(args.loops)]
     done = subprocess.run(command, capture_output=True, text=True, check=False)
     lines = [line for line in done.stdout.splitlines() if line.startswith(_RESULT_MARK)]
     if done.returncode != 0 or not lines:
@@ -212,8 +263,9 @@ def measure_in_child(mode: str, args: argparse.Namespace, unique: int, cores: in
 
 def compare_pools(args: argparse.Namespace, cores: int) -> None:
     unique = args.unique or args.scenarios
-    print(f"\n== {args.scenarios} IDM simulations ({unique} distinct scenarios) on {cores} cores, "
-          f"{args.rounds} round(s) ==")
+    what = (f"short runners of ~{SHORT_RUNNER_MS:g} ms of pure Python ({args.loops} loops)" if args.loops
+            else f"IDM simulations ({unique} distinct scenarios)")
+    print(f"\n== {args.scenarios} {what} on {cores} cores, {args.rounds} round(s) ==")
     print("each pool runs in a fresh Python process (cold start included); rounds interleave the pools, so\n"
           "a slow spell of a shared machine hits every pool alike; ratios are taken within a round")
     modes = [m for m in MODES if m not in args.skip]
@@ -476,6 +528,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--page-runners", type=int, default=1000, help="IDM simulations per page measurement")
     parser.add_argument("--child", choices=MODES, help=argparse.SUPPRESS)  # one measurement, in a fresh process
     parser.add_argument("--child-page", choices=("on", "off"), help=argparse.SUPPRESS)
+    parser.add_argument("--workload", choices=("idm", "short"), default="idm",
+                        help=f"idm: built-in IDM simulations; short: runners of ~{SHORT_RUNNER_MS:g} ms of pure Python")
+    parser.add_argument("--loops", type=int, default=0, help=argparse.SUPPRESS)  # the short runners' size, set once
     args = parser.parse_args(argv)
     if args.quick:
         args.scenarios, args.unique, args.noop, args.queued, args.page_runners = 16, 8, 200, 1000, 64
@@ -488,8 +543,10 @@ def main(argv: list[str] | None = None) -> int:
 
     cores = args.cores or usable_cpu_count()
     if args.child:
-        run_child(args.child, args.scenarios, args.unique or args.scenarios, cores)
+        run_child(args.child, args.scenarios, args.unique or args.scenarios, cores, args.loops)
         return 0
+    if args.workload == "short" and not args.loops:
+        args.loops = loops_for(SHORT_RUNNER_MS)  # measured once here, the same for every pool
     if args.child_page:
         run_page_child(args.child_page == "on", args.page_runners, args.unique or 64, cores)
         return 0

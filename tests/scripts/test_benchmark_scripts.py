@@ -80,3 +80,12 @@ def test_ml_planner_evaluation_prints_a_score_per_scenario_type() -> None:
     out = run("eval_ml_planner.py", "--scenarios", "7")
     table = out[out.index("7 held-out generated scenarios"):]
     assert len(re.findall(r"^\| \w+ \| 1 \| [\d.]+ \| [\d.]+ \| [\d.]+ \|$", table, re.MULTILINE)) >= 7, out
+
+
+def test_pool_benchmark_runs_the_short_runner_case() -> None:
+    out = run("benchmark.py", "--workload", "short", "--scenarios", "32", "--rounds", "1", "--skip", "parallel_threads",
+              "parallel_processes", "ray", "overhead", "memory")
+    assert re.search(r"== 32 short runners of ~13 ms of pure Python \(\d+ loops\) on \d+ cores", out), out
+    for pool in ("sequential", "process_pool", "dask"):
+        assert re.search(rf"round 1  {pool}\s+[\d.]+ s   32/32 succeeded", out), out
+    assert re.search(r"targets: dask efficiency median [\d.]+.*dask / process pool median [\d.]+", out), out
