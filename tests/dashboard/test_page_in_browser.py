@@ -7,7 +7,6 @@ rows of runner_report.parquet.
 
 from __future__ import annotations
 
-import shutil
 import sys
 import threading
 from collections.abc import Iterator
@@ -19,6 +18,7 @@ import pytest
 if str(Path(__file__).parent) not in sys.path:
     sys.path.insert(0, str(Path(__file__).parent))
 
+from browser_helpers import NEEDS_CHROMIUM, headless_chromium  # noqa: E402
 from dashboard_helpers import counts_of, page_counts, page_rows  # noqa: E402
 from gated_runners import GatedRunner  # noqa: E402
 from sync_helpers import wait_until  # noqa: E402
@@ -27,33 +27,14 @@ from dask_runner.runner.executor import execute_runners  # noqa: E402
 from dask_runner.runner.report import RunnerReport  # noqa: E402
 from dask_runner.workers.dask import DaskDistributed  # noqa: E402
 
-CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
-CHROMEDRIVER = shutil.which("chromedriver")
-
-pytestmark = [
-    pytest.mark.browser, pytest.mark.processes, pytest.mark.slow,
-    pytest.mark.skipif(CHROMIUM is None or CHROMEDRIVER is None,
-                       reason="chromium and chromium-driver are not installed (make browser)"),
-]
+pytestmark = [pytest.mark.browser, pytest.mark.processes, pytest.mark.slow, NEEDS_CHROMIUM]
 EXPERIMENT = "browser check"
 
 
 @pytest.fixture()
 def browser(tmp_path: Path) -> Iterator[Any]:
-    from selenium import webdriver
-    from selenium.webdriver.chrome.service import Service
-
-    options = webdriver.ChromeOptions()
-    options.binary_location = str(CHROMIUM)
-    for flag in ("--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync", "--no-first-run",
-                 f"--user-data-dir={tmp_path / 'chromium-profile'}", "--window-size=1400,1000"):
-        options.add_argument(flag)
-    driver = webdriver.Chrome(service=Service(str(CHROMEDRIVER)), options=options)
-    try:
+    with headless_chromium(tmp_path / "chromium-profile") as driver:
         yield driver
-    finally:
-        driver.quit()
 
 
 def rendered(browser: Any, want: Any, what: str) -> list[dict[str, Any]]:
