@@ -77,21 +77,13 @@ def noop(index: int) -> int:
     return index
 
 
-class ComputeRunner(AbstractRunner):
+class ComputeRunner(NoOpRunner):
     """A runner whose ``run()`` only computes, in pure Python, for about ``SHORT_RUNNER_MS`` (the issue's short
     runners: no scenario, no metrics, nothing to send back but the report)."""
 
     def __init__(self, index: int, loops: int) -> None:
         self.runner_id = f"compute-{index}"
         self.loops = loops
-
-    @property
-    def scenario(self) -> Any:
-        return None
-
-    @property
-    def planner(self) -> Any:
-        return None
 
     def run(self) -> RunnerReport:
         start = time.time()

@@ -32,6 +32,7 @@ from dask_runner.errors import SimulationFailedError
 from dask_runner.runner.abstract_runner import AbstractRunner
 from dask_runner.runner.batch_execution import ExecutionOptions
 from dask_runner.runner.report import RunnerReport
+from dask_runner.runner.run_simulation import runner_names
 
 if TYPE_CHECKING:
     from dask_runner.workers.task import Task
@@ -64,12 +65,10 @@ class MappedCall(AbstractRunner):
         from dask_runner.workers.dask_execution import key_part
 
         name = key_part(getattr(self.fn, "__name__", type(self.fn).__name__))
-        subject = self._subject
-        if subject is None:
+        if self._subject is None:
             return name
-        planner = self.planner
-        planner_name = planner.name() if hasattr(planner, "name") else type(planner).__name__
-        return f"{name}-{key_part(str(planner_name))}-{key_part(str(getattr(self.scenario, 'scenario_name', '')))}"
+        scenario, planner, _ = runner_names(self)
+        return f"{name}-{key_part(planner)}-{key_part(scenario)}"
 
     @property
     def scenario(self) -> Any:
@@ -87,13 +86,10 @@ class MappedCall(AbstractRunner):
             value = self.fn(*self.args)
         except Exception as exc:
             raise CallRaised.of(exc) from exc
-        scenario = self.scenario
-        planner = self.planner
+        scenario_name, planner_name, log_name = runner_names(self)
         return CallReport(
             succeeded=True, error_message=None, start_time=start, end_time=time.time(), planner_report=None,
-            scenario_name=str(getattr(scenario, "scenario_name", "")),
-            planner_name=str(planner.name()) if planner is not None and hasattr(planner, "name") else "",
-            log_name=str(getattr(scenario, "log_name", "")), value=value,
+            scenario_name=scenario_name, planner_name=planner_name, log_name=log_name, value=value,
         )
 
 
@@ -160,23 +156,21 @@ def map_with_guarantees(
         if cause is not None:  # the cluster's: the culprit's KilledWorker, a pickling error, a timeout
             raise cause from None
         raise
-    return [_result(report, call, report_class) for report, call in zip(reports, calls)]
+    return [_result(report, report_class) for report in reports]
 
 
-def _result(report: RunnerReport, call: MappedCall, report_class: type | None) -> Any:
+def _result(report: RunnerReport, report_class: type | None) -> Any:
     if isinstance(report, CallReport) and report.succeeded:
         return report.value
     assert report_class is not None  # other failures ended the map
-    subject = call._subject
-    scenario = getattr(subject, "scenario", None)
-    planner = getattr(subject, "planner", None)
+    # The failed report already carries the simulated runner's names (runner_names of the call).
     return report_class(
         succeeded=False,
         error_message=f"[{report.error_stage}] {report.error_message}",
         start_time=report.start_time,
         end_time=report.end_time,
         planner_report=None,
-        scenario_name=getattr(scenario, "scenario_name", report.scenario_name),
-        planner_name=planner.name() if planner is not None and hasattr(planner, "name") else report.planner_name,
-        log_name=getattr(scenario, "log_name", report.log_name),
+        scenario_name=report.scenario_name,
+        planner_name=report.planner_name,
+        log_name=report.log_name,
     )
