@@ -14,8 +14,15 @@ import os
 import signal
 import sys
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from dask_runner.clusters.allocation_tls import (
+    certificate_folder,
+    load_certificates,
+    make_certificates,
+    remove_certificates,
+)
 from dask_runner.clusters.preloads import scheduler_preloads, worker_preloads
 from dask_runner.clusters.slurm import (
     check_interface,
@@ -26,6 +33,8 @@ from dask_runner.clusters.slurm import (
 from dask_runner.errors import ConfigError, NothingToRun
 
 if TYPE_CHECKING:
+    from distributed.security import Security
+
     from dask_runner.workers.dask import DaskDistributed
 
 logger = logging.getLogger(__name__)
@@ -86,6 +95,7 @@ class SLURMRunnerSettings:
     worker_extra_args: list[str] | None = None
     threads_per_worker: int = 1
     dashboard_port: int | None = 8787
+    security: bool = False
     start_timeout_s: float = 120.0
 
     def __post_init__(self) -> None:
@@ -95,9 +105,15 @@ class SLURMRunnerSettings:
         if isinstance(self.threads_per_worker, bool) or not isinstance(self.threads_per_worker, int) \
                 or self.threads_per_worker < 1:
             raise ConfigError(f"threads_per_worker must be a whole number >= 1, got {self.threads_per_worker!r}")
+        if not isinstance(self.security, bool):
+            raise ConfigError(f"security must be true (TLS with temporary certificates) or false, got {self.security!r}")
         worker_options_from_args(list(self.worker_extra_args or []))
         if self.interface is not None:
             check_interface(self.interface)
+
+    def scheduler_path(self, job_id: str) -> Path:
+        """The scheduler file of job ``job_id``, as dask-jobqueue names it."""
+        return Path(self.scheduler_file.format(job_id=job_id))
 
     def worker_options(self) -> dict[str, Any]:
         extra = worker_options_from_args(list(self.worker_extra_args or []))
@@ -112,6 +128,8 @@ class SLURMRunnerSettings:
 
     def scheduler_options(self) -> dict[str, Any]:
         options: dict[str, Any] = {"preload": scheduler_preloads()}
+        if self.security:
+            options["protocol"] = "tls"
         if self.interface is not None:
             options["interface"] = self.interface
         if self.dashboard_port is None:
@@ -139,6 +157,82 @@ def slurm_rank() -> tuple[int, int]:
     return rank, ranks
 
 
+def role_of(rank: int) -> str:
+    return {0: "scheduler", DRIVER_RANK: "driver"}.get(rank, "worker")
+
+
+def _certificates(settings: SLURMRunnerSettings, rank: int) -> tuple[Security | None, Path | None]:
+    """This rank's TLS set-up (None without ``security``): rank 0 makes the certificates, the others load them."""
+    if not settings.security:
+        return None, None
+    job_id = os.environ["SLURM_JOB_ID"]
+    folder = certificate_folder(settings.scheduler_path(job_id), job_id, os.environ.get("SLURM_STEP_ID", "0"))
+    if rank == 0:
+        return make_certificates(folder), folder
+    return load_certificates(folder, settings.start_timeout_s), folder
+
+
+def _runner_class(jobqueue: Any, security: Security | None) -> Any:
+    """dask-jobqueue's SLURMRunner; with TLS, one whose own connection to the scheduler uses it too.
+
+    On the driver, SLURMRunner opens an ``rpc`` to the scheduler (its ``close()`` sends ``terminate``
+    through it, which ends every rank) without any security: with TLS that message would never arrive.
+    ``Client(runner)`` reads the ``security`` attribute.
+    """
+    if security is None:
+        return jobqueue.slurm.SLURMRunner
+    from distributed.core import rpc
+
+    client_connection = security.get_connection_args("client")
+
+    class TLSSLURMRunner(jobqueue.slurm.SLURMRunner):
+        async def before_client_start(self) -> None:
+            runner: Any = self  # dask-jobqueue has no annotations
+            if runner.scheduler_comm is not None:
+                await runner.scheduler_comm.close_rpc()
+            runner.scheduler_comm = rpc(runner.scheduler_address, connection_args=client_connection)
+
+    TLSSLURMRunner.security = security
+    return TLSSLURMRunner
+
+
+def _start_rank(settings: SLURMRunnerSettings) -> Any:
+    """This rank's part: the scheduler and worker ranks serve inside this call until the driver ends the
+    allocation and then raise NothingToRun; on the driver it returns the SLURMRunner to connect to."""
+    rank, ranks = slurm_rank()
+    jobqueue = import_jobqueue()
+    role = role_of(rank)
+    logger.info("SLURM allocation of %d ranks: rank %d is the %s", ranks, rank, role)
+    security, folder = _certificates(settings, rank)
+    scheduler_options, worker_options = settings.scheduler_options(), settings.worker_options()
+    if security is not None:
+        scheduler_options["security"] = worker_options["security"] = security
+    # The scheduler and worker ranks block inside the constructor until the driver closes the cluster, then
+    # dask-jobqueue ends them with SystemExit from its own SIGINT handler.
+    try:
+        with keep_sigint_handler():
+            if role != "driver":
+                signal.signal(signal.SIGINT, _role_finished)
+            try:
+                return _runner_class(jobqueue, security)(scheduler_file=settings.scheduler_file,
+                                                         scheduler_options=scheduler_options,
+                                                         worker_options=worker_options,
+                                                         worker_class="distributed.Nanny")
+            except SystemExit:
+                raise NothingToRun(f"rank {rank} served as the {role} of this allocation; rank {DRIVER_RANK}, the "
+                                   "driver, wrote the results") from None
+    finally:
+        if rank == 0 and folder is not None:
+            remove_certificates(folder)
+
+
+def _settings(scheduler_file: str, interface: str | None, local_directory: str | None,
+              worker_extra_args: list[str] | None, threads_per_worker: int, dashboard_port: int | None,
+              security: bool, start_timeout_s: float) -> SLURMRunnerSettings:
+    return SLURMRunnerSettings(scheduler_file, interface, local_directory, worker_extra_args, threads_per_worker,
+                               dashboard_port, security, start_timeout_s)
+
+
 def slurm_runner_pool(
     scheduler_file: str = SLURMRunnerSettings.scheduler_file,
     interface: str | None = SLURMRunnerSettings.interface,
@@ -146,6 +240,7 @@ def slurm_runner_pool(
     worker_extra_args: list[str] | None = SLURMRunnerSettings.worker_extra_args,
     threads_per_worker: int = SLURMRunnerSettings.threads_per_worker,
     dashboard_port: int | None = SLURMRunnerSettings.dashboard_port,
+    security: bool = SLURMRunnerSettings.security,
     start_timeout_s: float = SLURMRunnerSettings.start_timeout_s,
     **batch: Any,
 ) -> DaskDistributed:
@@ -154,25 +249,9 @@ def slurm_runner_pool(
     On ranks other than the driver this returns only by raising NothingToRun once the driver has shut the
     cluster down. ``batch`` holds DaskDistributed's batch tuning (``max_in_flight_per_slot``, ...).
     """
-    settings = SLURMRunnerSettings(scheduler_file, interface, local_directory, worker_extra_args,
-                                   threads_per_worker, dashboard_port, start_timeout_s)
-    rank, ranks = slurm_rank()
-    jobqueue = import_jobqueue()
-    role = {0: "scheduler", DRIVER_RANK: "driver"}.get(rank, "worker")
-    logger.info("SLURM allocation of %d ranks: rank %d is the %s", ranks, rank, role)
-    # The scheduler and worker ranks block inside the constructor until the driver closes the cluster, then
-    # dask-jobqueue ends them with SystemExit from its own SIGINT handler.
-    with keep_sigint_handler():
-        if role != "driver":
-            signal.signal(signal.SIGINT, _role_finished)
-        try:
-            runner = jobqueue.slurm.SLURMRunner(scheduler_file=settings.scheduler_file,
-                                          scheduler_options=settings.scheduler_options(),
-                                          worker_options=settings.worker_options(),
-                                          worker_class="distributed.Nanny")
-        except SystemExit:
-            raise NothingToRun(f"rank {rank} served as the {role} of this allocation; rank {DRIVER_RANK}, the "
-                               "driver, wrote the results") from None
+    settings = _settings(scheduler_file, interface, local_directory, worker_extra_args, threads_per_worker,
+                         dashboard_port, security, start_timeout_s)
+    runner = _start_rank(settings)
     from dask_runner.workers.dask import DaskDistributed
 
     try:
@@ -184,7 +263,7 @@ def slurm_runner_pool(
     try:
         wait_for_first_worker(pool, settings.start_timeout_s, None)
         logger.info("Allocation cluster: scheduler %s, %d worker rank(s), dashboard %s",
-                    runner.scheduler_address, ranks - 2, pool.dashboard_link or "off")
+                    runner.scheduler_address, int(os.environ["SLURM_NTASKS"]) - 2, pool.dashboard_link or "off")
     except BaseException:
         pool.shutdown()
         raise
