@@ -1,18 +1,21 @@
 """Everything inside one SLURM allocation: ``srun -n N dask-runner simulate worker=dask_slurm_runner ...``.
 
 Every rank runs the same command. dask-jobqueue's ``SLURMRunner`` gives each its role from ``SLURM_PROCID``:
-rank 0 runs the scheduler, rank 1 is the driver that runs the batch, the others are workers. The role is
-known when the worker pool is built, which the job skeleton does before it touches the output folder; so
-the scheduler and worker ranks serve until the driver is done and then leave by ``NothingToRun``
-(status 0, no folder, nothing printed), and only the driver writes outputs.
+rank 0 runs the scheduler, rank 1 is the driver that runs the batch, the others are workers. The job
+skeleton asks for the role first (``serve_unless_driver``, before it builds scenarios or runners): the
+scheduler and worker ranks serve there until the driver is done and then leave by ``NothingToRun`` (status
+0, no folder, nothing printed); only the driver checks the rest of the configuration, builds the runners
+and writes outputs, and it ends the other ranks itself if it stops before its pool takes them over.
 """
 
 from __future__ import annotations
 
+import functools
 import logging
 import os
 import signal
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -270,4 +273,51 @@ def slurm_runner_pool(
     return pool
 
 
+def serve_unless_driver(
+    scheduler_file: str = SLURMRunnerSettings.scheduler_file,
+    interface: str | None = SLURMRunnerSettings.interface,
+    local_directory: str | None = SLURMRunnerSettings.local_directory,
+    worker_extra_args: list[str] | None = SLURMRunnerSettings.worker_extra_args,
+    threads_per_worker: int = SLURMRunnerSettings.threads_per_worker,
+    dashboard_port: int | None = SLURMRunnerSettings.dashboard_port,
+    security: bool = SLURMRunnerSettings.security,
+    start_timeout_s: float = SLURMRunnerSettings.start_timeout_s,
+    **batch: Any,
+) -> Callable[[], None]:
+    """The job's first step (``slurm_runner_pool.serve_first``): the scheduler and worker ranks serve here and
+    leave by NothingToRun, before any scenario or runner is built (only the driver needs them).
+
+    On the driver it returns at once with what ends the allocation should the job stop before its pool is
+    built (a configuration error, nothing left to run): the other ranks would otherwise wait for it forever.
+    """
+    settings = _settings(scheduler_file, interface, local_directory, worker_extra_args, threads_per_worker,
+                         dashboard_port, security, start_timeout_s)
+    rank, _ = slurm_rank()
+    if role_of(rank) != "driver":
+        _start_rank(settings)
+        raise NothingToRun(f"rank {rank} served this allocation")  # _start_rank returns only on the driver
+    return functools.partial(end_allocation, settings)
+
+
+def end_allocation(settings: SLURMRunnerSettings) -> None:
+    """The driver, without a pool: connect as SLURMRunner's client and close, which ends every rank.
+
+    It first waits (up to ``start_timeout_s``) for the worker ranks to join: one still connecting when the
+    scheduler goes would fail to start and report an error of its own instead of ending quietly.
+    """
+    from distributed import Client
+
+    logger.info("Ending the allocation's scheduler and worker ranks: this driver has nothing to run on them")
+    runner = _start_rank(settings)
+    try:
+        with Client(runner) as client:
+            client.wait_for_workers(int(os.environ["SLURM_NTASKS"]) - 2, timeout=settings.start_timeout_s)
+    except (OSError, TimeoutError):
+        logger.warning("not every worker rank joined within %g s; ending the allocation anyway",
+                       settings.start_timeout_s)
+    finally:
+        runner.close()
+
+
 slurm_runner_pool.keyword_defaults_from = "dask_runner.workers.dask.DaskDistributed"  # type: ignore[attr-defined]
+slurm_runner_pool.serve_first = "dask_runner.clusters.slurm_runner.serve_unless_driver"  # type: ignore[attr-defined]

@@ -81,3 +81,22 @@ def test_tls_inside_one_allocation_with_certificates_rank_0_shares(clean_queue: 
     reports = pd.read_parquet(tmp_path / "out" / "runner_report.parquet")
     assert len(reports) == total and reports["succeeded"].all(), log[-3000:]
     assert not list(tmp_path.glob("dask-runner-tls-*"))  # rank 0 deleted the key when its scheduler stopped
+
+
+def test_only_the_driver_builds_the_runners_and_reports_a_configuration_error_then_all_ranks_end(
+        clean_queue: LocalSlurm, tmp_path: Path) -> None:
+    """The scheduler and worker ranks learn their role first and build nothing; the driver's error ends them."""
+    process = srun(4, tmp_path, "scenario_filter.limit_total_scenarios=-1")
+    output, _ = process.communicate(timeout=300)  # the ranks that serve do not wait for a driver that stopped
+    log = (tmp_path / "srun.log").read_text()
+    assert process.returncode != 0, log[-3000:]
+    assert log.count("limit_total_scenarios must be >= 0") == 1, log[-3000:]  # rank 1 only: no other rank built it
+    assert not (tmp_path / "out").exists()
+
+
+def test_a_finished_batch_resumed_ends_the_allocation_and_only_the_driver_says_so(
+        clean_queue: LocalSlurm, tmp_path: Path) -> None:
+    finished(srun(3, tmp_path, "scenario_filter.limit_total_scenarios=4"), tmp_path)
+    log = finished(srun(3, tmp_path, "scenario_filter.limit_total_scenarios=4", "resume=true"), tmp_path)
+    assert log.count("All 4 runners are already reported") == 1, log[-3000:]
+    assert len(pd.read_parquet(tmp_path / "out" / "runner_report.parquet")) == 4
