@@ -113,3 +113,20 @@ def test_one_allocation_turns_worker_flags_into_worker_options() -> None:
     assert "dask_runner.workers.worker_setup" in options["preload"]
     with pytest.raises(ConfigError, match="not supported in one allocation"):
         worker_options_from_args(["--nworkers", "4"])
+
+
+def test_memory_too_small_for_the_worker_processes_is_refused_naming_the_minimum_and_the_fix() -> None:
+    """32 cores with the default 2GB would give each of 32 workers 60 MiB: Dask pauses them and the batch hangs."""
+    from dask_runner.clusters.slurm import MIN_MEMORY_PER_PROCESS
+
+    with pytest.raises(ConfigError) as info:
+        SLURMSettings(cores=32)
+    message = str(info.value)
+    assert "32 worker process(es)" in message and "256 MiB" in message
+    assert "worker.memory=9GB" in message and "worker.processes" in message  # 32 x 256 MiB = 8.6 GB
+    with pytest.raises(ConfigError, match="256 MiB"):
+        SLURMSettings(cores=4, processes=2, memory="500MB")
+    # Exactly the minimum per process is accepted, and so is the suggested fix.
+    SLURMSettings(cores=4, memory=f"{4 * MIN_MEMORY_PER_PROCESS}B")
+    SLURMSettings(cores=32, memory="9GB")
+    SLURMSettings(cores=32, processes=4, memory="2GB")
