@@ -308,7 +308,11 @@ def end_allocation(settings: SLURMRunnerSettings) -> None:
     from distributed import Client
 
     logger.info("Ending the allocation's scheduler and worker ranks: this driver has nothing to run on them")
-    runner = _start_rank(settings)
+    try:
+        runner = _start_rank(settings)
+    except Exception:  # noqa: BLE001  (the driver's own error, raised after this, is the one to report)
+        logger.warning("could not reach the allocation's scheduler to end it", exc_info=True)
+        return
     try:
         with Client(runner) as client:
             client.wait_for_workers(int(os.environ["SLURM_NTASKS"]) - 2, timeout=settings.start_timeout_s)

@@ -103,7 +103,13 @@ def serve_first(cfg: DictConfig) -> Callable[[], None]:
         arguments = {str(k): v for k, v in _container(cfg.worker).items() if not str(k).startswith("_")}
     except Exception as exc:
         raise _cause_or(exc, where) from exc
-    end: Callable[[], None] = resolve_target(str(path), where)(**arguments)
+    step = resolve_target(str(path), where)
+    try:
+        end: Callable[[], None] = step(**arguments)
+    except DaskRunnerError:  # NothingToRun included: a rank that has served
+        raise
+    except Exception as exc:
+        raise _cause_or(exc, where) from exc
     return end
 
 

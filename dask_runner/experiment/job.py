@@ -148,8 +148,9 @@ def run_job(kind: JobKind, cfg: DictConfig, out: TextIO = sys.stdout) -> JobResu
             todo = pending_runners(runners, store, resume)
             if not todo:
                 end_unused_cluster()
-        except BaseException:
-            end_unused_cluster()
+        except BaseException as exc:
+            if not isinstance(exc, KeyboardInterrupt):  # Ctrl-C and SIGTERM reach every rank of an srun step
+                end_unused_cluster()
             raise
         with _worker_if_needed(cfg, todo) as worker:
             check_resources = getattr(worker, "check_resources", None)  # e.g. a GPU share no worker has
