@@ -3,7 +3,8 @@
     python scripts/bench_import_check.py [--scenarios 64] [--workers 2]
 
 Prints the median time of the check (one client.run on every worker) over ten batches' worth of calls on
-a local process cluster, and the time to collect the modules from the runners' pickles.
+a local process cluster, the time to collect the modules from the runners' pickles, and the median time to
+register and remove the per-batch worker plugin that checks the workers joining during a batch.
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ def main() -> None:
     from dask_runner.experiment.job import resolve_output_dir
     from dask_runner.experiment.simulation_job import build_runners
     from dask_runner.workers.dask import DaskDistributed
-    from dask_runner.workers.dask_imports import check_workers_can_import, modules_needed
+    from dask_runner.workers.dask_imports import JoinerCheck, check_workers_can_import, modules_needed
 
     with tempfile.TemporaryDirectory() as scratch:
         cfg = compose_config(SIMULATION_CONFIG, [f"scenario_filter.limit_total_scenarios={args.scenarios}",
@@ -41,8 +42,15 @@ def main() -> None:
             started = time.perf_counter()
             modules = modules_needed(runners)
             collect = time.perf_counter() - started
+            joiner_times = []
+            for _ in range(10):
+                started = time.perf_counter()
+                with JoinerCheck(pool.client, sorted(modules), wake=lambda: None):
+                    pass
+                joiner_times.append(time.perf_counter() - started)
     print(f"{len(runners)} runners, {len(modules)} modules, {args.workers} workers: check {statistics.median(times) * 1e3:.1f} ms "
-          f"per batch (median of 10), of which collecting the modules {collect * 1e3:.1f} ms")
+          f"per batch (median of 10), of which collecting the modules {collect * 1e3:.1f} ms; the plugin that "
+          f"checks joining workers {statistics.median(joiner_times) * 1e3:.1f} ms per batch")
 
 
 if __name__ == "__main__":

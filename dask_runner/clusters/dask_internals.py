@@ -96,3 +96,25 @@ def nanny_keeping_local_cluster() -> type[LocalCluster]:
             super()._update_worker_status(op, msg)
 
     return NannyKeepingLocalCluster
+
+
+WAKE = object()  # what ``wake_as_completed`` puts among the results; the reader drops it
+
+
+def wake_as_completed(ac: Any) -> bool:
+    """Make a thread blocked in ``ac.next_batch(block=True)`` return now (it yields ``(WAKE, None)``).
+
+    ``as_completed`` has no public way to be woken without a future finishing; its result queue and
+    thread condition (``queue``, ``thread_condition``) are not documented. Call from any thread.
+    """
+    queue, condition = getattr(ac, "queue", None), getattr(ac, "thread_condition", None)
+    if not hasattr(queue, "put_nowait") or not hasattr(condition, "notify_all"):
+        _missing("distributed.as_completed.queue/thread_condition",
+                 "a batch stopped from outside (a worker that joined and cannot import the runners' modules) "
+                 "notices only when its next task finishes")
+        return False
+    assert queue is not None and condition is not None
+    queue.put_nowait((WAKE, None))
+    with condition:
+        condition.notify_all()
+    return True

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import math
 import os
 import shutil
 import signal
@@ -41,6 +42,12 @@ EXAMPLE_CALL = ("SLURMSettings(jobs=4, cores=8, memory='16GB', walltime='02:00:0
 INSTALL_HINT = "pip install 'dask_runner[slurm]'"
 # The address a printed job script shows where the scheduler's address will be.
 SCHEDULER_PLACEHOLDER = "tcp://<scheduler-address>:8786"
+# The least memory one worker process may be given (worker.memory / its processes). Measured: a `dask worker`
+# process with dask_runner's preload holds 62 MiB, 68 MiB after importing the task code (runners, IDM planner,
+# metric engine, synthetic scenarios) and 178 MiB after running the default simulation (16 scenarios, IDM,
+# metrics on); Dask pauses a worker at 80% of its limit (distributed.worker.memory.pause), so below
+# 178 / 0.8 = 223 MiB it would pause with work in hand and the batch would wait forever. Rounded up.
+MIN_MEMORY_PER_PROCESS = 256 * 2**20
 
 
 @dataclass(frozen=True)
@@ -178,10 +185,11 @@ class SLURMSettings:
         from dask.utils import parse_bytes
 
         try:
-            parse_bytes(self.memory)
+            memory = parse_bytes(self.memory)
         except (ValueError, TypeError) as exc:
             raise ConfigError(f"memory {self.memory!r} is not a size; pass the memory of one job, e.g. "
                               "memory='16GB'") from exc
+        self._check_memory_per_process(memory)
         walltime_seconds(self.walltime)
         for name in ("job_extra_directives", "job_script_prologue", "worker_extra_args"):
             _string_list(name, getattr(self, name))
@@ -198,6 +206,19 @@ class SLURMSettings:
         self.worker_lifetime()  # checks lifetime, lifetime_margin and lifetime_stagger
         if self.interface is not None:
             check_interface(self.interface)
+
+    def _check_memory_per_process(self, memory: int) -> None:
+        """Each worker process gets ``memory / processes``; too little and Dask pauses it: the batch would hang."""
+        processes = self.worker_processes
+        if memory // processes >= MIN_MEMORY_PER_PROCESS:
+            return
+        minimum = MIN_MEMORY_PER_PROCESS // 2**20
+        needed_gb = math.ceil(MIN_MEMORY_PER_PROCESS * processes / 1e9)
+        raise ConfigError(f"memory={self.memory} shared by {processes} worker process(es) gives each "
+                          f"{memory // processes / 2**20:.0f} MiB, below the {minimum} MiB a worker needs (Dask "
+                          f"would pause the workers and the batch would hang): pass worker.memory={needed_gb}GB "
+                          f"or more, or fewer processes per job (worker.processes, with worker.cores a multiple "
+                          f"of it; at most {max(1, memory // MIN_MEMORY_PER_PROCESS)} for memory={self.memory})")
 
     # -- what the settings mean -----------------------------------------------------------------
 

@@ -1,21 +1,31 @@
 """Everything inside one SLURM allocation: ``srun -n N dask-runner simulate worker=dask_slurm_runner ...``.
 
 Every rank runs the same command. dask-jobqueue's ``SLURMRunner`` gives each its role from ``SLURM_PROCID``:
-rank 0 runs the scheduler, rank 1 is the driver that runs the batch, the others are workers. The role is
-known when the worker pool is built, which the job skeleton does before it touches the output folder; so
-the scheduler and worker ranks serve until the driver is done and then leave by ``NothingToRun``
-(status 0, no folder, nothing printed), and only the driver writes outputs.
+rank 0 runs the scheduler, rank 1 is the driver that runs the batch, the others are workers. The job
+skeleton asks for the role first (``serve_unless_driver``, before it builds scenarios or runners): the
+scheduler and worker ranks serve there until the driver is done and then leave by ``NothingToRun`` (status
+0, no folder, nothing printed); only the driver checks the rest of the configuration, builds the runners
+and writes outputs, and it ends the other ranks itself if it stops before its pool takes them over.
 """
 
 from __future__ import annotations
 
+import functools
 import logging
 import os
 import signal
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from dask_runner.clusters.allocation_tls import (
+    certificate_folder,
+    load_certificates,
+    make_certificates,
+    remove_certificates,
+)
 from dask_runner.clusters.preloads import scheduler_preloads, worker_preloads
 from dask_runner.clusters.slurm import (
     check_interface,
@@ -26,6 +36,8 @@ from dask_runner.clusters.slurm import (
 from dask_runner.errors import ConfigError, NothingToRun
 
 if TYPE_CHECKING:
+    from distributed.security import Security
+
     from dask_runner.workers.dask import DaskDistributed
 
 logger = logging.getLogger(__name__)
@@ -86,6 +98,7 @@ class SLURMRunnerSettings:
     worker_extra_args: list[str] | None = None
     threads_per_worker: int = 1
     dashboard_port: int | None = 8787
+    security: bool = False
     start_timeout_s: float = 120.0
 
     def __post_init__(self) -> None:
@@ -95,9 +108,15 @@ class SLURMRunnerSettings:
         if isinstance(self.threads_per_worker, bool) or not isinstance(self.threads_per_worker, int) \
                 or self.threads_per_worker < 1:
             raise ConfigError(f"threads_per_worker must be a whole number >= 1, got {self.threads_per_worker!r}")
+        if not isinstance(self.security, bool):
+            raise ConfigError(f"security must be true (TLS with temporary certificates) or false, got {self.security!r}")
         worker_options_from_args(list(self.worker_extra_args or []))
         if self.interface is not None:
             check_interface(self.interface)
+
+    def scheduler_path(self, job_id: str) -> Path:
+        """The scheduler file of job ``job_id``, as dask-jobqueue names it."""
+        return Path(self.scheduler_file.format(job_id=job_id))
 
     def worker_options(self) -> dict[str, Any]:
         extra = worker_options_from_args(list(self.worker_extra_args or []))
@@ -112,6 +131,8 @@ class SLURMRunnerSettings:
 
     def scheduler_options(self) -> dict[str, Any]:
         options: dict[str, Any] = {"preload": scheduler_preloads()}
+        if self.security:
+            options["protocol"] = "tls"
         if self.interface is not None:
             options["interface"] = self.interface
         if self.dashboard_port is None:
@@ -139,6 +160,82 @@ def slurm_rank() -> tuple[int, int]:
     return rank, ranks
 
 
+def role_of(rank: int) -> str:
+    return {0: "scheduler", DRIVER_RANK: "driver"}.get(rank, "worker")
+
+
+def _certificates(settings: SLURMRunnerSettings, rank: int) -> tuple[Security | None, Path | None]:
+    """This rank's TLS set-up (None without ``security``): rank 0 makes the certificates, the others load them."""
+    if not settings.security:
+        return None, None
+    job_id = os.environ["SLURM_JOB_ID"]
+    folder = certificate_folder(settings.scheduler_path(job_id), job_id, os.environ.get("SLURM_STEP_ID", "0"))
+    if rank == 0:
+        return make_certificates(folder), folder
+    return load_certificates(folder, settings.start_timeout_s), folder
+
+
+def _runner_class(jobqueue: Any, security: Security | None) -> Any:
+    """dask-jobqueue's SLURMRunner; with TLS, one whose own connection to the scheduler uses it too.
+
+    On the driver, SLURMRunner opens an ``rpc`` to the scheduler (its ``close()`` sends ``terminate``
+    through it, which ends every rank) without any security: with TLS that message would never arrive.
+    ``Client(runner)`` reads the ``security`` attribute.
+    """
+    if security is None:
+        return jobqueue.slurm.SLURMRunner
+    from distributed.core import rpc
+
+    client_connection = security.get_connection_args("client")
+
+    class TLSSLURMRunner(jobqueue.slurm.SLURMRunner):
+        async def before_client_start(self) -> None:
+            runner: Any = self  # dask-jobqueue has no annotations
+            if runner.scheduler_comm is not None:
+                await runner.scheduler_comm.close_rpc()
+            runner.scheduler_comm = rpc(runner.scheduler_address, connection_args=client_connection)
+
+    TLSSLURMRunner.security = security
+    return TLSSLURMRunner
+
+
+def _start_rank(settings: SLURMRunnerSettings) -> Any:
+    """This rank's part: the scheduler and worker ranks serve inside this call until the driver ends the
+    allocation and then raise NothingToRun; on the driver it returns the SLURMRunner to connect to."""
+    rank, ranks = slurm_rank()
+    jobqueue = import_jobqueue()
+    role = role_of(rank)
+    logger.info("SLURM allocation of %d ranks: rank %d is the %s", ranks, rank, role)
+    security, folder = _certificates(settings, rank)
+    scheduler_options, worker_options = settings.scheduler_options(), settings.worker_options()
+    if security is not None:
+        scheduler_options["security"] = worker_options["security"] = security
+    # The scheduler and worker ranks block inside the constructor until the driver closes the cluster, then
+    # dask-jobqueue ends them with SystemExit from its own SIGINT handler.
+    try:
+        with keep_sigint_handler():
+            if role != "driver":
+                signal.signal(signal.SIGINT, _role_finished)
+            try:
+                return _runner_class(jobqueue, security)(scheduler_file=settings.scheduler_file,
+                                                         scheduler_options=scheduler_options,
+                                                         worker_options=worker_options,
+                                                         worker_class="distributed.Nanny")
+            except SystemExit:
+                raise NothingToRun(f"rank {rank} served as the {role} of this allocation; rank {DRIVER_RANK}, the "
+                                   "driver, wrote the results") from None
+    finally:
+        if rank == 0 and folder is not None:
+            remove_certificates(folder)
+
+
+def _settings(scheduler_file: str, interface: str | None, local_directory: str | None,
+              worker_extra_args: list[str] | None, threads_per_worker: int, dashboard_port: int | None,
+              security: bool, start_timeout_s: float) -> SLURMRunnerSettings:
+    return SLURMRunnerSettings(scheduler_file, interface, local_directory, worker_extra_args, threads_per_worker,
+                               dashboard_port, security, start_timeout_s)
+
+
 def slurm_runner_pool(
     scheduler_file: str = SLURMRunnerSettings.scheduler_file,
     interface: str | None = SLURMRunnerSettings.interface,
@@ -146,6 +243,7 @@ def slurm_runner_pool(
     worker_extra_args: list[str] | None = SLURMRunnerSettings.worker_extra_args,
     threads_per_worker: int = SLURMRunnerSettings.threads_per_worker,
     dashboard_port: int | None = SLURMRunnerSettings.dashboard_port,
+    security: bool = SLURMRunnerSettings.security,
     start_timeout_s: float = SLURMRunnerSettings.start_timeout_s,
     **batch: Any,
 ) -> DaskDistributed:
@@ -154,25 +252,9 @@ def slurm_runner_pool(
     On ranks other than the driver this returns only by raising NothingToRun once the driver has shut the
     cluster down. ``batch`` holds DaskDistributed's batch tuning (``max_in_flight_per_slot``, ...).
     """
-    settings = SLURMRunnerSettings(scheduler_file, interface, local_directory, worker_extra_args,
-                                   threads_per_worker, dashboard_port, start_timeout_s)
-    rank, ranks = slurm_rank()
-    jobqueue = import_jobqueue()
-    role = {0: "scheduler", DRIVER_RANK: "driver"}.get(rank, "worker")
-    logger.info("SLURM allocation of %d ranks: rank %d is the %s", ranks, rank, role)
-    # The scheduler and worker ranks block inside the constructor until the driver closes the cluster, then
-    # dask-jobqueue ends them with SystemExit from its own SIGINT handler.
-    with keep_sigint_handler():
-        if role != "driver":
-            signal.signal(signal.SIGINT, _role_finished)
-        try:
-            runner = jobqueue.slurm.SLURMRunner(scheduler_file=settings.scheduler_file,
-                                          scheduler_options=settings.scheduler_options(),
-                                          worker_options=settings.worker_options(),
-                                          worker_class="distributed.Nanny")
-        except SystemExit:
-            raise NothingToRun(f"rank {rank} served as the {role} of this allocation; rank {DRIVER_RANK}, the "
-                               "driver, wrote the results") from None
+    settings = _settings(scheduler_file, interface, local_directory, worker_extra_args, threads_per_worker,
+                         dashboard_port, security, start_timeout_s)
+    runner = _start_rank(settings)
     from dask_runner.workers.dask import DaskDistributed
 
     try:
@@ -184,11 +266,62 @@ def slurm_runner_pool(
     try:
         wait_for_first_worker(pool, settings.start_timeout_s, None)
         logger.info("Allocation cluster: scheduler %s, %d worker rank(s), dashboard %s",
-                    runner.scheduler_address, ranks - 2, pool.dashboard_link or "off")
+                    runner.scheduler_address, int(os.environ["SLURM_NTASKS"]) - 2, pool.dashboard_link or "off")
     except BaseException:
         pool.shutdown()
         raise
     return pool
 
 
+def serve_unless_driver(
+    scheduler_file: str = SLURMRunnerSettings.scheduler_file,
+    interface: str | None = SLURMRunnerSettings.interface,
+    local_directory: str | None = SLURMRunnerSettings.local_directory,
+    worker_extra_args: list[str] | None = SLURMRunnerSettings.worker_extra_args,
+    threads_per_worker: int = SLURMRunnerSettings.threads_per_worker,
+    dashboard_port: int | None = SLURMRunnerSettings.dashboard_port,
+    security: bool = SLURMRunnerSettings.security,
+    start_timeout_s: float = SLURMRunnerSettings.start_timeout_s,
+    **batch: Any,
+) -> Callable[[], None]:
+    """The job's first step (``slurm_runner_pool.serve_first``): the scheduler and worker ranks serve here and
+    leave by NothingToRun, before any scenario or runner is built (only the driver needs them).
+
+    On the driver it returns at once with what ends the allocation should the job stop before its pool is
+    built (a configuration error, nothing left to run): the other ranks would otherwise wait for it forever.
+    """
+    settings = _settings(scheduler_file, interface, local_directory, worker_extra_args, threads_per_worker,
+                         dashboard_port, security, start_timeout_s)
+    rank, _ = slurm_rank()
+    if role_of(rank) != "driver":
+        _start_rank(settings)
+        raise NothingToRun(f"rank {rank} served this allocation")  # _start_rank returns only on the driver
+    return functools.partial(end_allocation, settings)
+
+
+def end_allocation(settings: SLURMRunnerSettings) -> None:
+    """The driver, without a pool: connect as SLURMRunner's client and close, which ends every rank.
+
+    It first waits (up to ``start_timeout_s``) for the worker ranks to join: one still connecting when the
+    scheduler goes would fail to start and report an error of its own instead of ending quietly.
+    """
+    from distributed import Client
+
+    logger.info("Ending the allocation's scheduler and worker ranks: this driver has nothing to run on them")
+    try:
+        runner = _start_rank(settings)
+    except Exception:  # noqa: BLE001  (the driver's own error, raised after this, is the one to report)
+        logger.warning("could not reach the allocation's scheduler to end it", exc_info=True)
+        return
+    try:
+        with Client(runner) as client:
+            client.wait_for_workers(int(os.environ["SLURM_NTASKS"]) - 2, timeout=settings.start_timeout_s)
+    except (OSError, TimeoutError):
+        logger.warning("not every worker rank joined within %g s; ending the allocation anyway",
+                       settings.start_timeout_s)
+    finally:
+        runner.close()
+
+
 slurm_runner_pool.keyword_defaults_from = "dask_runner.workers.dask.DaskDistributed"  # type: ignore[attr-defined]
+slurm_runner_pool.serve_first = "dask_runner.clusters.slurm_runner.serve_unless_driver"  # type: ignore[attr-defined]

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import functools
 import logging
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
 from dask_runner.errors import ConfigError, DaskRunnerError
@@ -85,6 +85,32 @@ def build_worker(cfg: DictConfig) -> WorkerPool:
     except Exception as exc:
         raise _cause_or(exc, f"worker {cfg.worker.get('_target_')}") from exc
     return worker
+
+
+def serve_first(cfg: DictConfig) -> Callable[[], None]:
+    """Let a process that only serves the cluster do so before anything is built; on the driver, return what
+    ends that cluster should the job end before its worker pool exists.
+
+    A worker target may name such a step in its ``serve_first`` attribute (``worker=dask_slurm_runner``: the
+    scheduler and worker ranks serve there and leave by NothingToRun, so only the driver builds runners).
+    """
+    where = f"worker {cfg.worker.get('_target_')}"
+    path = getattr(resolve_target(str(cfg.worker.get("_target_")), "worker"), "serve_first", None)
+    if path is None:
+        return lambda: None
+    try:
+        # The node's values resolved against its own _target_ (its defaults), then given to the step.
+        arguments = {str(k): v for k, v in _container(cfg.worker).items() if not str(k).startswith("_")}
+    except Exception as exc:
+        raise _cause_or(exc, where) from exc
+    step = resolve_target(str(path), where)
+    try:
+        end: Callable[[], None] = step(**arguments)
+    except DaskRunnerError:  # NothingToRun included: a rank that has served
+        raise
+    except Exception as exc:
+        raise _cause_or(exc, where) from exc
+    return end
 
 
 def build_planner_factories(cfg: DictConfig) -> list[functools.partial[Any]]:

@@ -1,6 +1,8 @@
 """The one skeleton of the simulate and metrics jobs: check, build, then run with streamed reports.
 
 Order matters, and is the same for both jobs:
+0. a process that only serves the cluster (a SLURMRunner rank other than the driver) learns so first and
+   serves, building nothing (``components.serve_first``);
 1. everything that needs no write is checked and built first: the output folder (a file? results
    without ``resume``? a resume with another configuration?), the runners (planners, scenarios,
    filter, metrics), the batch settings (GPU/CPU shares, time limit), and the worker pool itself (its
@@ -130,14 +132,26 @@ def persist_report(store: ReportStore) -> Callable[[RunnerReport], None]:
 
 def run_job(kind: JobKind, cfg: DictConfig, out: TextIO = sys.stdout) -> JobResult:
     """Run the job ``cfg`` describes (see the module docstring for the order) and write every output."""
+    from dask_runner.experiment.components import serve_first
+
     with driver_log(kind.name, verbose=bool(cfg.verbose)) as log:
-        resume = bool(cfg.get("resume"))
-        layout = check_output_dir(resolve_output_dir(cfg).root, resume)
-        check_resume_config(cfg, layout)
-        runners = kind.build_runners(cfg, layout)
-        settings = batch_settings(cfg)
-        store = ReportStore(layout.reports_dir)
-        todo = pending_runners(runners, store, resume)
+        # Processes that only serve the cluster (SLURMRunner's scheduler and worker ranks) do so here, and
+        # build nothing; the driver ends them itself if it stops before its worker pool takes them over.
+        end_unused_cluster = serve_first(cfg)
+        try:
+            resume = bool(cfg.get("resume"))
+            layout = check_output_dir(resolve_output_dir(cfg).root, resume)
+            check_resume_config(cfg, layout)
+            runners = kind.build_runners(cfg, layout)
+            settings = batch_settings(cfg)
+            store = ReportStore(layout.reports_dir)
+            todo = pending_runners(runners, store, resume)
+            if not todo:
+                end_unused_cluster()
+        except BaseException as exc:
+            if not isinstance(exc, KeyboardInterrupt):  # Ctrl-C and SIGTERM reach every rank of an srun step
+                end_unused_cluster()
+            raise
         with _worker_if_needed(cfg, todo) as worker:
             check_resources = getattr(worker, "check_resources", None)  # e.g. a GPU share no worker has
             if check_resources is not None:

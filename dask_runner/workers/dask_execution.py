@@ -29,6 +29,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from dask_runner.clusters.dask_internals import WAKE, wake_as_completed
 from dask_runner.dashboard.monitor import BatchMonitor
 from dask_runner.errors import ConfigError
 from dask_runner.planners.batch_planner import BatchPlanner
@@ -42,7 +43,7 @@ from dask_runner.runner.run_simulation import (
     runner_names,
     with_callback_results,
 )
-from dask_runner.workers.dask_imports import check_workers_can_import
+from dask_runner.workers.dask_imports import JoinerCheck, check_workers_can_import
 from dask_runner.workers.dask_resources import WorkerInfo, check_satisfiable, slots_for, task_resources
 from dask_runner.workers.dask_tasks import MemberSummary, run_group, run_member_work, running_since, summarize
 
@@ -131,6 +132,11 @@ class _Group:
         return any(not m.final for m in self.members)
 
 
+class _NoJoinerCheck:
+    def raise_if_failed(self) -> None:
+        return None
+
+
 class DaskBatch:
     """One batch on one client; ``run()`` returns the reports in input order."""
 
@@ -166,6 +172,7 @@ class DaskBatch:
         # Results come with the futures: the client fetches them concurrently on its event loop, instead
         # of one blocking round trip per runner in this thread (which left the workers idle).
         self.ac = as_completed(with_results=True, raise_errors=False)
+        self.joiners: JoinerCheck | _NoJoinerCheck = _NoJoinerCheck()
 
     # -- the loop ---------------------------------------------------------------------------------
 
@@ -175,7 +182,9 @@ class DaskBatch:
                 self.monitor.begin()
             self._fill()
             while self.groups or self.suspects or self._has_todo():
-                for future, result in self._next_batch():
+                ready = self._next_batch()
+                self.joiners.raise_if_failed()  # a worker that joined and cannot import the runners' modules
+                for future, result in ready:
                     self._handle(future, result)
                 self._check_hard_limits()
                 self._fill()
@@ -195,11 +204,15 @@ class DaskBatch:
         if self.ac.is_empty():
             return []
         if self.options.time_limit_s is None:
-            return list(self.ac.next_batch(block=True))
+            return [item for item in self.ac.next_batch(block=True) if item[0] is not WAKE]
         if self.ac.has_ready():
-            return list(self.ac.next_batch(block=False))
+            return [item for item in self.ac.next_batch(block=False) if item[0] is not WAKE]
         time.sleep(0.01)  # wake up regularly to enforce the hard time limit
         return []
+
+    def wake(self) -> None:
+        """Make ``run`` look up from waiting for results (any thread)."""
+        wake_as_completed(self.ac)
 
     def _cancel_everything(self) -> None:
         futures: list[Future] = [f for g in self.groups.values() for f in (g.sim, g.summary) if f is not None]
@@ -531,6 +544,10 @@ def _lost_worker_address(exc: BaseException) -> str | None:
 def execute_on_dask(client: Client, pool: object, runners: Sequence[AbstractRunner], options: ExecutionOptions,
                     settings: DaskBatchSettings, workers: list[WorkerInfo]) -> list[RunnerReport]:
     """Run ``runners`` on ``client``'s cluster; exactly one report per runner, in input order."""
-    # A worker that cannot import a runner's module would die on every task instead of failing it.
-    check_workers_can_import(client, runners)
-    return DaskBatch(client, pool, runners, options, settings, workers).run()
+    # A worker that cannot import a runner's module would die on every task instead of failing it; those
+    # that join during the batch are checked as they join.
+    modules = check_workers_can_import(client, runners)
+    batch = DaskBatch(client, pool, runners, options, settings, workers)
+    with JoinerCheck(client, modules, wake=batch.wake) as joiners:
+        batch.joiners = joiners
+        return batch.run()

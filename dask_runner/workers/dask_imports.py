@@ -7,6 +7,10 @@ So the driver collects the modules a runner's pickle names (one runner of each c
 with a recording ``find_class``: planners, callbacks and metrics included) and asks every worker to
 import them, with one ``client.run``; a failure is an error that names the module, the worker, its
 Python and the fix, raised before anything is submitted.
+
+Workers that join while the batch runs (adaptive scaling, a job replacing a retired one) get the same
+check from a worker plugin the driver registers for the batch: its ``setup`` imports the modules when the
+worker joins and, on a failure, sends an event the driver turns into the same error, stopping the batch.
 """
 
 from __future__ import annotations
@@ -17,8 +21,12 @@ import logging
 import pickle
 import socket
 import sys
-from collections.abc import Sequence
+import threading
+import uuid
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
+
+from distributed.diagnostics.plugin import WorkerPlugin
 
 from dask_runner.errors import ClusterError
 
@@ -73,24 +81,92 @@ def import_on_worker(modules: list[str]) -> dict[str, Any]:
     return {"failures": failures, "python": sys.executable, "host": socket.gethostname()}
 
 
-def check_workers_can_import(client: Client, runners: Sequence[AbstractRunner]) -> None:
-    """Raise ClusterError naming module, worker, Python and fix when a worker cannot import what the runners need."""
+def _problems(address: str, answer: dict[str, Any] | BaseException, when: str = "") -> list[str]:
+    """One line per module the worker at ``address`` cannot import, from its ``import_on_worker`` answer."""
+    if isinstance(answer, BaseException):
+        # The check itself could not be unpickled there: dask_runner is missing on that worker.
+        return [f"worker {address}{when} could not run dask_runner's import check ({type(answer).__name__}: "
+                f"{answer}); dask_runner itself is probably not installed in its environment"]
+    problems = []
+    for module, error in sorted(answer["failures"].items()):
+        origin = getattr(sys.modules.get(module), "__file__", None)
+        here = f"; the driver imports it from {origin}" if origin else ""
+        problems.append(f"worker {address}{when} on {answer['host']} (python {answer['python']}) cannot import "
+                        f"{module!r}, which the runners need ({error}){here}")
+    return problems
+
+
+def _error(problems: list[str], outcome: str) -> ClusterError:
+    more = f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""
+    return ClusterError(f"{problems[0]}{more}: {FIX}. {outcome}\n" + "\n".join(problems[1:]))
+
+
+def check_workers_can_import(client: Client, runners: Sequence[AbstractRunner]) -> list[str]:
+    """Raise ClusterError naming module, worker, Python and fix when a worker cannot import what the runners need.
+
+    Returns the modules checked (for ``JoinerCheck``, which checks the workers that join later).
+    """
     modules = sorted(modules_needed(runners))
     if not modules:
-        return
+        return modules
     answers: dict[str, Any] = client.run(import_on_worker, modules, on_error="return")
-    problems = []
-    for address, answer in sorted(answers.items()):
-        if isinstance(answer, BaseException):
-            # The check itself could not be unpickled there: dask_runner is missing on that worker.
-            problems.append(f"worker {address} could not run dask_runner's import check ({type(answer).__name__}: "
-                            f"{answer}); dask_runner itself is probably not installed in its environment")
-            continue
-        for module, error in sorted(answer["failures"].items()):
-            origin = getattr(sys.modules.get(module), "__file__", None)
-            here = f"; the driver imports it from {origin}" if origin else ""
-            problems.append(f"worker {address} on {answer['host']} (python {answer['python']}) cannot import "
-                            f"{module!r}, which the runners need ({error}){here}")
+    problems = [line for address, answer in sorted(answers.items()) for line in _problems(address, answer)]
     if problems:
-        more = f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""
-        raise ClusterError(f"{problems[0]}{more}: {FIX}. Nothing was submitted.\n" + "\n".join(problems[1:]))
+        raise _error(problems, "Nothing was submitted.")
+    return modules
+
+
+class ImportCheckPlugin(WorkerPlugin):
+    """Run on every worker that joins while it is registered: the import check, a failure sent as an event."""
+
+    def __init__(self, modules: list[str], topic: str) -> None:
+        self.modules = modules
+        self.topic = topic
+
+    def setup(self, worker: Any) -> None:
+        answer = import_on_worker(self.modules)
+        if answer["failures"]:
+            worker.log_event(self.topic, {"address": worker.address, **answer})
+
+
+class JoinerCheck:
+    """The import check for workers that join during one batch (``with JoinerCheck(...)`` around the batch).
+
+    ``wake`` is called (on the client's event loop) when a worker fails it, so that a batch waiting for
+    results notices at once; ``raise_if_failed`` then raises the error that names module, worker and fix.
+    """
+
+    def __init__(self, client: Client, modules: list[str], wake: Callable[[], None]) -> None:
+        self.client = client
+        self.modules = modules
+        self.wake = wake
+        self.name = f"dask_runner-import-check-{uuid.uuid4().hex[:12]}"  # one per batch: batches may overlap
+        self.problems: list[str] = []
+        self._lock = threading.Lock()
+
+    def __enter__(self) -> JoinerCheck:
+        if self.modules:
+            self.client.subscribe_topic(self.name, self._on_event)
+            self.client.register_plugin(ImportCheckPlugin(self.modules, self.name), name=self.name)
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        if not self.modules:
+            return
+        self.client.unsubscribe_topic(self.name)
+        try:
+            self.client.unregister_worker_plugin(self.name)
+        except Exception:  # noqa: BLE001  (the cluster may be going away; the plugin goes with it)
+            logger.debug("could not unregister %s", self.name, exc_info=True)
+
+    def _on_event(self, event: tuple[float, dict[str, Any]]) -> None:
+        _, message = event
+        with self._lock:
+            self.problems += _problems(str(message["address"]), message, " (joined during the batch)")
+        self.wake()
+
+    def raise_if_failed(self) -> None:
+        with self._lock:
+            problems = list(self.problems)
+        if problems:
+            raise _error(problems, "The batch was stopped; runners already reported keep their reports.")

@@ -113,3 +113,67 @@ def test_one_allocation_turns_worker_flags_into_worker_options() -> None:
     assert "dask_runner.workers.worker_setup" in options["preload"]
     with pytest.raises(ConfigError, match="not supported in one allocation"):
         worker_options_from_args(["--nworkers", "4"])
+
+
+def test_memory_too_small_for_the_worker_processes_is_refused_naming_the_minimum_and_the_fix() -> None:
+    """32 cores with the default 2GB would give each of 32 workers 60 MiB: Dask pauses them and the batch hangs."""
+    from dask_runner.clusters.slurm import MIN_MEMORY_PER_PROCESS
+
+    with pytest.raises(ConfigError) as info:
+        SLURMSettings(cores=32)
+    message = str(info.value)
+    assert "32 worker process(es)" in message and "256 MiB" in message
+    assert "worker.memory=9GB" in message and "worker.processes" in message  # 32 x 256 MiB = 8.6 GB
+    with pytest.raises(ConfigError, match="256 MiB"):
+        SLURMSettings(cores=4, processes=2, memory="500MB")
+    # Exactly the minimum per process is accepted, and so is the suggested fix.
+    SLURMSettings(cores=4, memory=f"{4 * MIN_MEMORY_PER_PROCESS}B")
+    SLURMSettings(cores=32, memory="9GB")
+    SLURMSettings(cores=32, processes=4, memory="2GB")
+
+
+def test_in_one_allocation_the_role_comes_first_and_the_worker_settings_are_checked_on_every_rank(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """The job's first step: on the driver it returns (building nothing); a bad worker value fails on any rank."""
+    from dask_runner.experiment.components import serve_first
+    from dask_runner.experiment.config_loading import SIMULATION_CONFIG, compose_config
+
+    monkeypatch.setenv("SLURM_PROCID", "1")
+    monkeypatch.setenv("SLURM_NTASKS", "4")
+    monkeypatch.setenv("SLURM_JOB_ID", "7")
+    end = serve_first(compose_config(SIMULATION_CONFIG, ["worker=dask_slurm_runner", "worker.security=true"]))
+    assert callable(end)  # what ends the other ranks if the driver stops before its pool; not called here
+    with pytest.raises(ConfigError, match="threads_per_worker must be a whole number"):
+        serve_first(compose_config(SIMULATION_CONFIG, ["worker=dask_slurm_runner", "worker.threads_per_worker=0"]))
+    with pytest.raises(ConfigError, match="security must be true"):
+        serve_first(compose_config(SIMULATION_CONFIG, ["worker=dask_slurm_runner", "worker.security=maybe"]))
+    monkeypatch.setenv("SLURM_NTASKS", "2")
+    with pytest.raises(ConfigError, match="at least 3 ranks"):
+        serve_first(compose_config(SIMULATION_CONFIG, ["worker=dask_slurm_runner"]))
+    assert serve_first(compose_config(SIMULATION_CONFIG, ["worker=dask_local"]))() is None  # other pools: nothing
+
+
+def test_the_allocation_certificates_are_private_files_loaded_by_the_other_ranks(tmp_path: Path) -> None:
+    pytest.importorskip("cryptography")
+    import stat
+
+    from dask_runner.clusters.allocation_tls import (
+        certificate_folder,
+        load_certificates,
+        make_certificates,
+        remove_certificates,
+    )
+    from dask_runner.errors import ClusterError
+
+    folder = certificate_folder(tmp_path / "scheduler-7.json", "7", "0")
+    with pytest.raises(ClusterError, match="filesystem every node"):
+        load_certificates(folder, timeout_s=0.1)  # rank 0 has not written them (or another filesystem)
+    made = make_certificates(folder)
+    assert stat.S_IMODE(folder.stat().st_mode) == 0o700
+    assert sorted((p.name, stat.S_IMODE(p.stat().st_mode)) for p in folder.iterdir()) == [
+        ("cert.pem", 0o600), ("key.pem", 0o600)]
+    loaded = load_certificates(folder, timeout_s=1)
+    assert loaded.require_encryption and loaded.tls_worker_cert == made.tls_scheduler_cert
+    assert loaded.tls_client_key == made.tls_scheduler_key and loaded.tls_ca_file == made.tls_ca_file
+    remove_certificates(folder)
+    assert not folder.exists()

@@ -9,7 +9,9 @@ from __future__ import annotations
 import logging
 import os
 import signal
+import subprocess
 import sys
+import threading
 from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
@@ -242,3 +244,54 @@ def test_a_job_slurm_refuses_fails_at_once_naming_the_reason(clean_queue: LocalS
         slurm_worker_pool(**pool_kwargs(tmp_path, memory="64GB"))
     assert "worker.memory" in str(info.value)
     assert not clean_queue.squeue()
+
+
+def test_a_worker_joining_mid_batch_from_another_environment_stops_the_batch_naming_module_and_worker(
+        clean_queue: LocalSlurm, tmp_path: Path) -> None:
+    """A worker started later (another job, a node without the code) that cannot import the runners' module."""
+    folder = tmp_path / "lab"
+    folder.mkdir()
+    (folder / "joiner_lab_runners.py").write_text(
+        "from runners_for_tests import ScriptedRunner\n\nclass LabRunner(ScriptedRunner):\n    pass\n")
+    started = tmp_path / "started"
+    started.mkdir()
+    sys.path.insert(0, str(folder))
+    joiner: subprocess.Popen[bytes] | None = None
+    outcome: dict[str, BaseException] = {}
+    try:
+        from joiner_lab_runners import LabRunner  # type: ignore[import-not-found]
+
+        # Runners that never finish: only the joiner's failed check can end the batch.
+        runners = [LabRunner(f"r{i}", "hang", started_dir=str(started)) for i in range(2)]
+        prologue = [f"export PYTHONPATH={folder}:{PROLOGUE[0].split('=', 1)[1]}"]
+        pool = slurm_worker_pool(**pool_kwargs(tmp_path, jobs=1, job_script_prologue=prologue))
+        try:
+            def batch() -> None:
+                try:
+                    execute_runners(runners, pool)
+                except BaseException as exc:  # noqa: BLE001  (the test looks at it)
+                    outcome["error"] = exc
+
+            running = threading.Thread(target=batch)
+            running.start()
+            wait_until(lambda: any(started.iterdir()), 120, "the batch to start on the worker job")
+            env = {**os.environ, "PYTHONPATH": os.pathsep.join(map(str, [REPO, TESTS / "workers", TESTS]))}
+            joiner = subprocess.Popen(["srun", "--ntasks=1", sys.executable, "-m", "distributed.cli.dask_worker",
+                                       pool.client.scheduler.address, "--nthreads", "1", "--no-dashboard",
+                                       "--interface", "lo"], env=env, stdout=subprocess.DEVNULL,
+                                      stderr=subprocess.DEVNULL)
+            running.join(timeout=240)
+            assert not running.is_alive(), "the batch did not stop"
+        finally:
+            pool.shutdown()
+    finally:
+        sys.path.remove(str(folder))
+        sys.modules.pop("joiner_lab_runners", None)
+        if joiner is not None:
+            joiner.terminate()
+            joiner.wait(timeout=60)
+    error = outcome.get("error")
+    assert isinstance(error, ClusterError), outcome
+    message = str(error)
+    assert "'joiner_lab_runners'" in message and "joined during the batch" in message
+    assert "tcp://127.0.0.1:" in message and f"python {sys.executable}" in message and "PYTHONPATH" in message

@@ -1,0 +1,102 @@
+"""worker=dask_slurm_runner on the real three-node SLURM: ``srun -n N dask-runner simulate ...`` as a user runs it.
+
+Every rank runs the same command with this checkout first on PYTHONPATH; rank 0 is the scheduler, rank 1
+the driver, the others workers, spread over the nodes.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import stat
+import subprocess
+import sys
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from local_slurm import LocalSlurm
+from sync_helpers import wait_until
+
+from dask_runner.clusters.allocation_tls import CERTIFICATE, KEY, security_from_pem
+
+pytest.importorskip("dask_jobqueue")
+pytestmark = [pytest.mark.slurm, pytest.mark.slow, pytest.mark.timeout(900)]  # set-up may apt-get SLURM
+
+REPO = Path(__file__).resolve().parents[2]
+QUICK = ["show_progress=false", "html_report=false", "planner=simple_planner"]
+
+
+def srun(ranks: int, run_dir: Path, *overrides: str) -> subprocess.Popen[str]:
+    """Start ``srun -n ranks dask-runner simulate worker=dask_slurm_runner ...``; output in run_dir/srun.log."""
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")]))}
+    command = ["srun", f"--ntasks={ranks}", "--output", str(run_dir / "srun.log"), sys.executable, "-m",
+               "dask_runner.cli", "simulate", "worker=dask_slurm_runner", "worker.interface=lo",
+               "worker.dashboard_port=0", f"worker.scheduler_file='{run_dir}/scheduler-{{job_id}}.json'",
+               f"output_dir={run_dir / 'out'}", *QUICK, *overrides]
+    return subprocess.Popen(command, env=env, cwd=run_dir, text=True, stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT)
+
+
+def address_in(scheduler_file: Path) -> str | None:
+    try:
+        return str(json.loads(scheduler_file.read_text())["address"])
+    except (ValueError, KeyError):  # not completely written yet
+        return None
+
+
+def finished(process: subprocess.Popen[str], run_dir: Path) -> str:
+    output, _ = process.communicate(timeout=600)
+    log = (run_dir / "srun.log").read_text() if (run_dir / "srun.log").exists() else ""
+    assert process.returncode == 0, output[-3000:] + log[-5000:]
+    return log
+
+
+def test_tls_inside_one_allocation_with_certificates_rank_0_shares(clean_queue: LocalSlurm, tmp_path: Path) -> None:
+    """A batch over TLS finishes; the scheduler takes no plain connection; the shared key is private, then gone."""
+    pytest.importorskip("cryptography")
+    from distributed import Client
+
+    total = 16
+    process = srun(5, tmp_path, "worker.security=true", f"scenario_filter.limit_total_scenarios={total}")
+    try:
+        scheduler_file = wait_until(lambda: next(tmp_path.glob("scheduler-*.json"), None), 180,
+                                    "rank 0 to write the scheduler file")
+        address = wait_until(lambda: address_in(scheduler_file), 30, "the scheduler's address")
+        assert address.startswith("tls://127.0.0.1:")
+        folder = next(tmp_path.glob("dask-runner-tls-*"))
+        assert stat.S_IMODE(folder.stat().st_mode) == 0o700
+        assert {p.name: stat.S_IMODE(p.stat().st_mode) for p in folder.iterdir()} == {CERTIFICATE: 0o600, KEY: 0o600}
+        # A plain client gets nowhere ...
+        with pytest.raises((OSError, TimeoutError)):
+            Client(address.replace("tls://", "tcp://"), timeout="3s")
+        # ... while the scheduler was there all along for a client with the allocation's certificates.
+        security = security_from_pem((folder / CERTIFICATE).read_text(), (folder / KEY).read_text())
+        with Client(address, security=security, timeout="30s") as client:
+            workers = wait_until(lambda: client.scheduler_info(n_workers=-1)["workers"] or None, 120,
+                                 "a worker rank to join")
+            assert all(worker.startswith("tls://") for worker in workers)
+    finally:
+        log = finished(process, tmp_path)
+    reports = pd.read_parquet(tmp_path / "out" / "runner_report.parquet")
+    assert len(reports) == total and reports["succeeded"].all(), log[-3000:]
+    assert not list(tmp_path.glob("dask-runner-tls-*"))  # rank 0 deleted the key when its scheduler stopped
+
+
+def test_only_the_driver_builds_the_runners_and_reports_a_configuration_error_then_all_ranks_end(
+        clean_queue: LocalSlurm, tmp_path: Path) -> None:
+    """The scheduler and worker ranks learn their role first and build nothing; the driver's error ends them."""
+    process = srun(4, tmp_path, "scenario_filter.limit_total_scenarios=-1")
+    output, _ = process.communicate(timeout=300)  # the ranks that serve do not wait for a driver that stopped
+    log = (tmp_path / "srun.log").read_text()
+    assert process.returncode != 0, log[-3000:]
+    assert log.count("limit_total_scenarios must be >= 0") == 1, log[-3000:]  # rank 1 only: no other rank built it
+    assert not (tmp_path / "out").exists()
+
+
+def test_a_finished_batch_resumed_ends_the_allocation_and_only_the_driver_says_so(
+        clean_queue: LocalSlurm, tmp_path: Path) -> None:
+    finished(srun(3, tmp_path, "scenario_filter.limit_total_scenarios=4"), tmp_path)
+    log = finished(srun(3, tmp_path, "scenario_filter.limit_total_scenarios=4", "resume=true"), tmp_path)
+    assert log.count("All 4 runners are already reported") == 1, log[-3000:]
+    assert len(pd.read_parquet(tmp_path / "out" / "runner_report.parquet")) == 4
