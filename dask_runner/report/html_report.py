@@ -26,6 +26,9 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 DEFAULT_MAX_SCENARIO_PLOTS = 12
+# Tracebacks are kilobytes each: a batch where thousands of runners failed (one cause, usually) would
+# otherwise make a page of megabytes; the table says where the others are.
+MAX_FAILURE_ROWS = 200
 PALETTE = ("#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f")
 
 STYLE = """
@@ -63,21 +66,25 @@ def html_table(frame: pd.DataFrame) -> str:
     return f"<table><thead><tr>{head}</tr></thead><tbody>{rows}</tbody></table>"
 
 
-def failure_section(reports: pd.DataFrame) -> str:
-    """One row per failed runner; its traceback folded in a <details> element."""
+def failure_section(reports: pd.DataFrame, max_rows: int = MAX_FAILURE_ROWS) -> str:
+    """One row per failed runner, up to ``max_rows``; its traceback folded in a <details> element."""
     failed = failures(reports)
     if failed.empty:
         return '<p class="note">No runner failed.</p>'
     messages = reports.loc[~reports["succeeded"].astype(bool), "error_message"].tolist()
     rows = []
-    for row, message in zip(failed.itertuples(index=False), messages):
+    for row, message in zip(failed.head(max_rows).itertuples(index=False), messages):
         cells = "".join(f'<td class="text">{html.escape(str(v))}</td>'
                         for v in (row.log_name, row.scenario_name, row.planner_name, row.error_stage))
         details = (f"<details><summary>{html.escape(last_line(message))}</summary>"
                    f"<pre>{html.escape(str(message or ''))}</pre></details>")
         rows.append(f'<tr>{cells}<td class="text">{details}</td></tr>')
     head = "".join(f"<th>{h}</th>" for h in ("log", "scenario", "planner", "stage", "error (click for the traceback)"))
-    return f"<table><thead><tr>{head}</tr></thead><tbody>{''.join(rows)}</tbody></table>"
+    more = ""
+    if len(failed) > max_rows:
+        more = (f'<p class="note">The first {max_rows} of {len(failed)} failures; every traceback is in '
+                "runner_report.parquet (column error_message) and logs/simulation.log.</p>")
+    return f"{more}<table><thead><tr>{head}</tr></thead><tbody>{''.join(rows)}</tbody></table>"
 
 
 def score_chart(aggregates: pd.DataFrame, score_name: str = "closed_loop_score") -> Model | None:
@@ -179,7 +186,8 @@ def _in_one_document(models: dict[str, Model]) -> dict[str, Model]:
 
 
 def build_html(root: Path, max_scenario_plots: int = DEFAULT_MAX_SCENARIO_PLOTS,
-               simulation_log_dir: Path | None = None) -> str:
+               simulation_log_dir: Path | None = None,
+               tables: tuple[pd.DataFrame, pd.DataFrame] | None = None) -> str:
     """The whole page as a string (see :func:`write_html_report`)."""
     from bokeh.embed import components
     from bokeh.resources import Resources
@@ -188,8 +196,7 @@ def build_html(root: Path, max_scenario_plots: int = DEFAULT_MAX_SCENARIO_PLOTS,
     from dask_runner.report.scenario_plot import DRAW_SCENARIOS_JS, SCENARIO_DATA_ID, SCENARIO_PLOTS_ID
 
     layout = OutputLayout(root)
-    reports = load_reports(root)
-    metric_rows = aggregate_metrics(layout.metrics_dir)
+    reports, metric_rows = tables if tables is not None else (load_reports(root), aggregate_metrics(layout.metrics_dir))
     aggregates = aggregate_scores(metric_rows)
     log_dir = simulation_log_dir if simulation_log_dir is not None else layout.simulation_logs_dir
     models: dict[str, Model] = {}
@@ -228,16 +235,20 @@ def build_html(root: Path, max_scenario_plots: int = DEFAULT_MAX_SCENARIO_PLOTS,
 
 
 def write_html_report(output_dir: str | Path, max_scenario_plots: int = DEFAULT_MAX_SCENARIO_PLOTS,
-                      simulation_log_dir: str | Path | None = None) -> Path:
+                      simulation_log_dir: str | Path | None = None,
+                      tables: tuple[pd.DataFrame, pd.DataFrame] | None = None) -> Path:
     """Write ``<output_dir>/report.html`` (self-contained, works offline) and return its path.
 
     ``simulation_log_dir`` defaults to the folder's ``simulation_logs/`` (the metrics command passes its own).
+    ``tables`` are the runner reports and the metric rows when the caller has read them already (the end
+    of a job); otherwise they are read from the folder.
     """
     from dask_runner.optional_dependencies import REPORT
 
     REPORT.require("report.html")
     root = Path(output_dir)
-    text = build_html(root, max_scenario_plots, None if simulation_log_dir is None else Path(simulation_log_dir))
+    text = build_html(root, max_scenario_plots, None if simulation_log_dir is None else Path(simulation_log_dir),
+                      tables)
     path = OutputLayout(root).html_report
     atomic_write_bytes(path, text.encode("utf-8"))
     return path

@@ -64,3 +64,11 @@ def test_scenarios_are_drawn_from_todays_logs_and_earlier_versions(finished_run:
         assert plot["area"]["xs"] and plot["lanes"]["xs"] and plot["agents"]["x"]
         assert len(plot["ego"]["x"]) == len(plot["ego"]["y"]) > 1 and len(plot["expert"]["x"]) > 1
     assert note.startswith("Showing 3 of 3") and "Could not draw" not in note
+
+
+def test_failures_beyond_the_cap_are_counted_and_pointed_to(finished_run: Path) -> None:
+    from dask_runner.report.html_report import failure_section, load_reports
+
+    section = failure_section(load_reports(finished_run), max_rows=2)
+    assert section.count("<details>") == 2
+    assert "The first 2 of 3 failures" in section and "runner_report.parquet" in section
