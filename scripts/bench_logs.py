@@ -7,7 +7,8 @@ Usage: python scripts/bench_logs.py [--scenarios N] [--rounds R] [--baseline-che
    and timings) and with ``callback=none``, each in a fresh Python process, taking turns for R rounds.
    The figure is the CPU time of the child process (user + system, from the operating system's account
    of finished children), which other load on a shared machine disturbs far less than wall time. The
-   ratio of the medians is printed against the target of 1.3. ``--baseline-checkout`` adds a third
+   ratio of the medians is printed against the target of 1.3, and so is each round's ratio (the two
+   runs of a round share the load of the moment) and their median. ``--baseline-checkout`` adds a third
    column: the same job with logs on, run from another dask_runner checkout (e.g. an earlier commit).
 2. Per log: the logs the first ``callback=default`` round wrote are read back and written again, in this
    process, in today's format (``.msgpack.zst``) and in format version 1 (``.msgpack.xz``, xz preset 1,
@@ -68,6 +69,9 @@ def measure_jobs(args: argparse.Namespace, work: Path) -> Path:
     ratio = medians["logs on"] / medians["logs off"]
     verdict = "met" if ratio <= TARGET_RATIO else "NOT met"
     print(f"logs on / logs off: {ratio:.2f} (target <= {TARGET_RATIO}: {verdict})")
+    # The two runs of one round share the machine's load of the moment: their ratio is less noisy.
+    per_round = [on / off for on, off in zip(cpu["logs on"], cpu["logs off"])]
+    print(f"per round: {', '.join(f'{r:.2f}' for r in per_round)}; median {statistics.median(per_round):.2f}")
     if args.baseline_checkout:
         print(f"baseline checkout, logs on / logs off: {medians['logs on, baseline checkout'] / medians['logs off']:.2f}")
     return work / "logs_on-1" / "simulation_logs"

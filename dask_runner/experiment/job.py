@@ -208,17 +208,27 @@ def _execute(cfg: DictConfig, settings: BatchSettings, runners: Sequence[Abstrac
     )
 
 
+def consolidate_outputs(layout: OutputLayout, store: ReportStore,
+                        into: Path | None = None) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Write ``runner_report.parquet`` and ``aggregator_metric/`` (under ``into``, the job's folder unless
+    given) and return the report table and the metric rows, each read once for every later output."""
+    from dask_runner.metrics.metric_aggregation import aggregate_metrics, save_aggregates
+
+    target = OutputLayout(into) if into is not None else layout
+    reports = store.consolidate(target.runner_report)
+    metric_rows = aggregate_metrics(layout.metrics_dir)
+    if not metric_rows.empty:
+        save_aggregates(layout.metrics_dir, target.root, rows=metric_rows)
+    return reports, metric_rows
+
+
 def finish_job(
     cfg: DictConfig, layout: OutputLayout, store: ReportStore, ran: int, skipped: int, out: TextIO = sys.stdout,
 ) -> JobResult:
     """Consolidate the reports, aggregate the metrics, print the summary and write report.html."""
-    from dask_runner.metrics.metric_aggregation import aggregate_metrics, save_aggregates
     from dask_runner.report.summary import format_summary
 
-    reports = store.consolidate(layout.runner_report)
-    metric_rows = aggregate_metrics(layout.metrics_dir)
-    if not metric_rows.empty:
-        save_aggregates(layout.metrics_dir, layout.root)
+    reports, metric_rows = consolidate_outputs(layout, store)
     summary = format_summary(reports, metric_rows)
     logger.info("Summary:\n%s", summary)
     print(summary, file=out)
@@ -226,18 +236,21 @@ def finish_job(
     if cfg.get("html_report", True):
         log_dir = cfg.get("simulation_log_dir")
         html = write_report_safely(layout.root, int(cfg.get("max_report_scenario_plots", 12)),
-                                   Path(str(log_dir)) if log_dir else None)
+                                   Path(str(log_dir)) if log_dir else None, tables=(reports, metric_rows))
     print(f"Results in {layout.root}" + (f" (open {html.name})" if html else ""), file=out, flush=True)
     return JobResult(layout.root, reports, ran, skipped, html)
 
 
-def write_report_safely(root: Path, max_scenario_plots: int, simulation_log_dir: Path | None = None) -> Path | None:
-    """report.html; a failure to draw it never loses the job's results (it is logged, and can be redone)."""
+def write_report_safely(root: Path, max_scenario_plots: int, simulation_log_dir: Path | None = None,
+                        tables: tuple[pd.DataFrame, pd.DataFrame] | None = None) -> Path | None:
+    """report.html (from ``tables``, the reports and metric rows, when they were read already); a failure
+    to draw it never loses the job's results (it is logged, and can be redone)."""
     from dask_runner.optional_dependencies import MissingDependencyError
     from dask_runner.report.html_report import write_html_report
 
     try:
-        return write_html_report(root, max_scenario_plots=max_scenario_plots, simulation_log_dir=simulation_log_dir)
+        return write_html_report(root, max_scenario_plots=max_scenario_plots, simulation_log_dir=simulation_log_dir,
+                                 tables=tables)
     except MissingDependencyError as exc:  # the results are complete without it
         logger.warning("No report.html: %s", exc)
         print(f"No report.html: {exc}", file=sys.stderr)

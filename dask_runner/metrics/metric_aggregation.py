@@ -26,14 +26,28 @@ AGGREGATE_FILE = "closed_loop_scores.parquet"
 ALL_SCENARIO_TYPES = "all"
 
 
-def aggregate_metrics(metrics_dir: Path | str) -> pd.DataFrame:
-    """All metric rows under ``metrics_dir`` (empty, with the right columns, when there are none)."""
-    import pandas as pd
+def metric_files(metrics_dir: Path | str) -> list[Path]:
+    """The per-runner metric files under ``metrics_dir``, sorted by path (files being written, ``.*``, left out)."""
+    return sorted(p for p in Path(metrics_dir).rglob(f"*{METRIC_FILE_SUFFIX}") if not p.name.startswith("."))
 
-    files = sorted(p for p in Path(metrics_dir).rglob(f"*{METRIC_FILE_SUFFIX}") if not p.name.startswith("."))
+
+def aggregate_metrics(metrics_dir: Path | str) -> pd.DataFrame:
+    """All metric rows under ``metrics_dir`` (empty, with the right columns, when there are none), in file order.
+
+    The files are read as one pyarrow dataset: its scanner reads them on several threads and builds one
+    table, where reading 10,000 per-runner files one by one with pandas took about 5 ms each. The
+    schema is given, so a file whose column held only nulls (as pandas wrote them before) reads alike.
+    """
+    import pandas as pd
+    import pyarrow.dataset as ds
+
+    from dask_runner.metrics.metric_file import metric_schema
+
+    files = metric_files(metrics_dir)
     if not files:
         return pd.DataFrame(columns=list(METRIC_COLUMNS))
-    return pd.concat([pd.read_parquet(p) for p in files], ignore_index=True)
+    dataset = ds.dataset([str(p) for p in files], schema=metric_schema(), format="parquet")
+    return dataset.to_table().to_pandas()
 
 
 def score_names(rows: pd.DataFrame) -> list[str]:
@@ -75,10 +89,12 @@ def aggregate_scores(rows: pd.DataFrame) -> pd.DataFrame:
     )
 
 
-def save_aggregates(metrics_dir: Path | str, output_dir: Path | str) -> Path:
-    """Aggregate the metric files under ``metrics_dir`` into ``<output_dir>/aggregator_metric/``, one file per
-    score (runs of one configuration have one); returns the first file's path."""
-    rows = aggregate_metrics(metrics_dir)
+def save_aggregates(metrics_dir: Path | str, output_dir: Path | str, rows: pd.DataFrame | None = None) -> Path:
+    """Aggregate the metric files under ``metrics_dir`` (or ``rows``, when they were read already) into
+    ``<output_dir>/aggregator_metric/``, one file per score (runs of one configuration have one); returns
+    the first file's path."""
+    if rows is None:
+        rows = aggregate_metrics(metrics_dir)
     folder = Path(output_dir) / AGGREGATOR_DIR
     folder.mkdir(parents=True, exist_ok=True)
     names = score_names(rows) or [CLOSED_LOOP_SCORE]

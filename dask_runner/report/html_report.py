@@ -1,12 +1,14 @@
 """report.html: one self-contained page (bokeh's JavaScript inlined, so it opens offline) that shows a job's results.
 
 Sections: scores per planner, the metric breakdown per scenario type, the runtime histogram, the failures
-with their tracebacks folded, and plots of a capped number of scenarios read from the simulation logs.
+with their tracebacks folded, and plots of a capped number of scenarios read from the simulation logs
+(drawn in the browser from their coordinates, see :mod:`dask_runner.report.scenario_plot`).
 """
 
 from __future__ import annotations
 
 import html
+import json
 import logging
 import math
 from pathlib import Path
@@ -24,6 +26,9 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 DEFAULT_MAX_SCENARIO_PLOTS = 12
+# Tracebacks are kilobytes each: a batch where thousands of runners failed (one cause, usually) would
+# otherwise make a page of megabytes; the table says where the others are.
+MAX_FAILURE_ROWS = 200
 PALETTE = ("#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f")
 
 STYLE = """
@@ -61,21 +66,25 @@ def html_table(frame: pd.DataFrame) -> str:
     return f"<table><thead><tr>{head}</tr></thead><tbody>{rows}</tbody></table>"
 
 
-def failure_section(reports: pd.DataFrame) -> str:
-    """One row per failed runner; its traceback folded in a <details> element."""
+def failure_section(reports: pd.DataFrame, max_rows: int = MAX_FAILURE_ROWS) -> str:
+    """One row per failed runner, up to ``max_rows``; its traceback folded in a <details> element."""
     failed = failures(reports)
     if failed.empty:
         return '<p class="note">No runner failed.</p>'
     messages = reports.loc[~reports["succeeded"].astype(bool), "error_message"].tolist()
     rows = []
-    for row, message in zip(failed.itertuples(index=False), messages):
+    for row, message in zip(failed.head(max_rows).itertuples(index=False), messages):
         cells = "".join(f'<td class="text">{html.escape(str(v))}</td>'
                         for v in (row.log_name, row.scenario_name, row.planner_name, row.error_stage))
         details = (f"<details><summary>{html.escape(last_line(message))}</summary>"
                    f"<pre>{html.escape(str(message or ''))}</pre></details>")
         rows.append(f'<tr>{cells}<td class="text">{details}</td></tr>')
     head = "".join(f"<th>{h}</th>" for h in ("log", "scenario", "planner", "stage", "error (click for the traceback)"))
-    return f"<table><thead><tr>{head}</tr></thead><tbody>{''.join(rows)}</tbody></table>"
+    more = ""
+    if len(failed) > max_rows:
+        more = (f'<p class="note">The first {max_rows} of {len(failed)} failures; every traceback is in '
+                "runner_report.parquet (column error_message) and logs/simulation.log.</p>")
+    return f"{more}<table><thead><tr>{head}</tr></thead><tbody>{''.join(rows)}</tbody></table>"
 
 
 def score_chart(aggregates: pd.DataFrame, score_name: str = "closed_loop_score") -> Model | None:
@@ -135,33 +144,38 @@ def scenario_log_paths(log_dir: Path, limit: int) -> tuple[list[Path], int]:
     return paths[:limit], len(paths)
 
 
-def scenario_figures(log_dir: Path, limit: int) -> tuple[list[Model], str]:
-    """Figures of up to ``limit`` logs, and a note saying how many were drawn (and which could not be read)."""
-    from dask_runner.report.scenario_plot import scenario_figure
+def scenario_plots(log_dir: Path, limit: int) -> tuple[list[dict[str, Any]], str]:
+    """What the plots of up to ``limit`` logs draw, and a note saying how many were drawn (and which could not be read)."""
+    from dask_runner.report.scenario_plot import scenario_plot_data
     from dask_runner.simulation.simulation_log import SimulationLog
 
     paths, total = scenario_log_paths(log_dir, limit)
-    figures: list[Model] = []
+    plots: list[dict[str, Any]] = []
     unreadable: list[str] = []
     for path in paths:
         try:
-            figures.append(scenario_figure(SimulationLog.load_data(path)))
+            plots.append(scenario_plot_data(SimulationLog.load_data(path)))
         except Exception as exc:  # noqa: BLE001 - one bad log must not take the report down
             logger.warning("Cannot draw %s: %s", path, exc)
             unreadable.append(f"{path.name} ({last_line(exc)})")
     if total == 0:
         note = "No simulation logs found (simulation_log_callback off?), so no scenario is drawn."
     else:
-        note = f"Showing {len(figures)} of {total} simulated scenarios (capped at {limit}; set --max-scenario-plots)."
+        note = f"Showing {len(plots)} of {total} simulated scenarios (capped at {limit}; set --max-scenario-plots)."
     if unreadable:
         note += " Could not draw: " + "; ".join(unreadable)
-    return figures, note
+    return plots, note
+
+
+def _json_script(element_id: str, value: Any) -> str:
+    """``value`` as a JSON data block (not executed); ``</`` is escaped so no string can close the element."""
+    text = json.dumps(value, separators=(",", ":"), allow_nan=False).replace("</", "<\\/")
+    return f'<script type="application/json" id="{element_id}">{text}</script>'
 
 
 def _in_one_document(models: dict[str, Model]) -> dict[str, Model]:
     """The models as the roots of one document, added under one freeze: bokeh's ``components`` would add
-    them one by one, each addition walking every model already there (with 12 scenario plots that walk
-    cost ~0.8 s of CPU, the larger part of what simulation logs add to a job). The output is the same."""
+    them one by one, each addition walking every model already there. The output is the same."""
     from bokeh.document import Document
 
     document = Document()
@@ -172,16 +186,17 @@ def _in_one_document(models: dict[str, Model]) -> dict[str, Model]:
 
 
 def build_html(root: Path, max_scenario_plots: int = DEFAULT_MAX_SCENARIO_PLOTS,
-               simulation_log_dir: Path | None = None) -> str:
+               simulation_log_dir: Path | None = None,
+               tables: tuple[pd.DataFrame, pd.DataFrame] | None = None) -> str:
     """The whole page as a string (see :func:`write_html_report`)."""
     from bokeh.embed import components
-    from bokeh.resources import INLINE
+    from bokeh.resources import Resources
 
     from dask_runner.metrics.metric_aggregation import aggregate_metrics, aggregate_scores
+    from dask_runner.report.scenario_plot import DRAW_SCENARIOS_JS, SCENARIO_DATA_ID, SCENARIO_PLOTS_ID
 
     layout = OutputLayout(root)
-    reports = load_reports(root)
-    metric_rows = aggregate_metrics(layout.metrics_dir)
+    reports, metric_rows = tables if tables is not None else (load_reports(root), aggregate_metrics(layout.metrics_dir))
     aggregates = aggregate_scores(metric_rows)
     log_dir = simulation_log_dir if simulation_log_dir is not None else layout.simulation_logs_dir
     models: dict[str, Model] = {}
@@ -189,12 +204,9 @@ def build_html(root: Path, max_scenario_plots: int = DEFAULT_MAX_SCENARIO_PLOTS,
     for name, model in (("scores", score_chart(aggregates, score_name)), ("runtime", runtime_histogram(reports))):
         if model is not None:
             models[name] = model
-    figures, plot_note = scenario_figures(log_dir, max_scenario_plots)
-    for i, fig in enumerate(figures):
-        models[f"scenario_{i}"] = fig
+    plots, plot_note = scenario_plots(log_dir, max_scenario_plots)
     script, divs = components(_in_one_document(models)) if models else ("", {})
     divs_by_name: dict[str, str] = dict(divs) if isinstance(divs, dict) else {}
-    scenario_divs = "".join(divs_by_name[f"scenario_{i}"] for i in range(len(figures)))
     succeeded = int(reports["succeeded"].astype(bool).sum()) if not reports.empty else 0
     body = f"""
 <h1>dask_runner report: {html.escape(root.name)}</h1>
@@ -210,24 +222,33 @@ def build_html(root: Path, max_scenario_plots: int = DEFAULT_MAX_SCENARIO_PLOTS,
 {failure_section(reports)}
 <h2>Scenarios</h2>
 <p class="note">{html.escape(plot_note)}</p>
-<div class="plots">{scenario_divs}</div>
+<div class="plots" id="{SCENARIO_PLOTS_ID}"></div>
+{_json_script(SCENARIO_DATA_ID, plots)}
+<script type="text/javascript">{DRAW_SCENARIOS_JS}</script>
 """
+    # BokehJS inlined (the page works offline): its core, and its plotting API for the scenario plots;
+    # not its widgets, tables, WebGL or MathJax bundles, which nothing here uses (2.5 MB).
+    resources = Resources(mode="inline", components=["bokeh", "bokeh-api"])
     return (f"<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
             f"<title>dask_runner report: {html.escape(root.name)}</title>\n<style>{STYLE}</style>\n"
-            f"{INLINE.render()}\n{script}\n</head><body>{body}</body></html>\n")
+            f"{resources.render()}\n{script}\n</head><body>{body}</body></html>\n")
 
 
 def write_html_report(output_dir: str | Path, max_scenario_plots: int = DEFAULT_MAX_SCENARIO_PLOTS,
-                      simulation_log_dir: str | Path | None = None) -> Path:
+                      simulation_log_dir: str | Path | None = None,
+                      tables: tuple[pd.DataFrame, pd.DataFrame] | None = None) -> Path:
     """Write ``<output_dir>/report.html`` (self-contained, works offline) and return its path.
 
     ``simulation_log_dir`` defaults to the folder's ``simulation_logs/`` (the metrics command passes its own).
+    ``tables`` are the runner reports and the metric rows when the caller has read them already (the end
+    of a job); otherwise they are read from the folder.
     """
     from dask_runner.optional_dependencies import REPORT
 
     REPORT.require("report.html")
     root = Path(output_dir)
-    text = build_html(root, max_scenario_plots, None if simulation_log_dir is None else Path(simulation_log_dir))
+    text = build_html(root, max_scenario_plots, None if simulation_log_dir is None else Path(simulation_log_dir),
+                      tables)
     path = OutputLayout(root).html_report
     atomic_write_bytes(path, text.encode("utf-8"))
     return path

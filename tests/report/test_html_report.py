@@ -46,7 +46,7 @@ def test_report_of_a_folder_without_results_is_a_usage_error(tmp_path: Path) -> 
 
 
 def test_scenarios_are_drawn_from_todays_logs_and_earlier_versions(finished_run: Path, tmp_path: Path) -> None:
-    from dask_runner.report.html_report import scenario_figures
+    from dask_runner.report.html_report import scenario_plots
 
     old_logs = Path(__file__).parents[1] / "simulation" / "data"
     logs = tmp_path / "logs"
@@ -58,6 +58,17 @@ def test_scenarios_are_drawn_from_todays_logs_and_earlier_versions(finished_run:
         shutil.copy(old, logs / old.name)
     (logs / ".half-written.msgpack.zst.123.tmp").write_bytes(b"")  # a log being written: not drawn
     (logs / "notes.txt").write_text("not a log")
-    figures, note = scenario_figures(logs, limit=10)
-    assert len(figures) == 3
+    plots, note = scenario_plots(logs, limit=10)
+    assert len(plots) == 3
+    for plot in plots:  # every plot has its map, the expert's path, the ego's path and the agents
+        assert plot["area"]["xs"] and plot["lanes"]["xs"] and plot["agents"]["x"]
+        assert len(plot["ego"]["x"]) == len(plot["ego"]["y"]) > 1 and len(plot["expert"]["x"]) > 1
     assert note.startswith("Showing 3 of 3") and "Could not draw" not in note
+
+
+def test_failures_beyond_the_cap_are_counted_and_pointed_to(finished_run: Path) -> None:
+    from dask_runner.report.html_report import failure_section, load_reports
+
+    section = failure_section(load_reports(finished_run), max_rows=2)
+    assert section.count("<details>") == 2
+    assert "The first 2 of 3 failures" in section and "runner_report.parquet" in section

@@ -25,11 +25,20 @@ def test_plots_render_in_a_real_browser(finished_run: Path, browser) -> None:  #
 
     path = write_html_report(finished_run, max_scenario_plots=3)
     browser.get(path.resolve().as_uri())
-    # scores chart + runtime histogram + 3 scenario plots, all roots of one bokeh document
+    # scores chart + runtime histogram (one document embedded from Python) + 3 scenario plots (one document
+    # the page builds from the scenarios' coordinates)
     WebDriverWait(browser, 30).until(
-        lambda d: d.execute_script("return window.Bokeh !== undefined && Bokeh.documents.length > 0 && "
-                                   "Bokeh.documents[0].roots().length") == 5
+        lambda d: d.execute_script("return window.Bokeh !== undefined && "
+                                   "Bokeh.documents.reduce((n, doc) => n + doc.roots().length, 0)") == 5
     )
+    plots = browser.execute_script("""
+        return Bokeh.documents.flatMap(doc => doc.roots()).map(plot => [
+            plot.title ? plot.title.text : "",
+            [...plot.center, ...plot.right, ...plot.left].filter(model => model.items !== undefined)
+                .flatMap(legend => legend.items.map(item => item.label.value))]);""")
+    scenario_legends = [labels for title, labels in plots if " | " in title]  # "planner | type | scenario"
+    assert len(scenario_legends) == 3
+    assert all({"drivable area", "lanes", "expert", "ego", "agents"} <= set(labels) for labels in scenario_legends)
     sizes = WebDriverWait(browser, 30).until(lambda d: d.execute_script("""
         const find = root => [...root.querySelectorAll('*')].reduce(
             (found, el) => el.shadowRoot ? found.concat(find(el.shadowRoot)) : found,
