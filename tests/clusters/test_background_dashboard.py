@@ -1,5 +1,6 @@
-"""The dashboard of a cluster we start is attached in the background; its pages answer from the moment the
-cluster is returned, and a cluster closed before they are attached closes cleanly."""
+"""The dashboard of a cluster we start is attached in the background (after its first task, or when a page is
+asked for); its pages answer from the moment the cluster is returned, and a cluster closed before they are
+attached closes cleanly."""
 
 from __future__ import annotations
 
@@ -9,6 +10,13 @@ import subprocess
 import sys
 import textwrap
 from pathlib import Path
+from typing import Any
+
+from distributed import Client
+from sync_helpers import wait_until
+
+from dask_runner.clusters.background_dashboard import TRIGGER_PLUGIN
+from dask_runner.clusters.local import start_local_cluster
 
 # A fresh interpreter: in a test session the dashboard (bokeh) is imported already, so it would be
 # attached at once and a page asked for right away would not have to wait for it.
@@ -48,3 +56,23 @@ def test_the_dashboard_answers_as_soon_as_the_cluster_is_returned(tmp_path: Path
     assert seen["health"] == "ok"
     assert f":{seen['port']}/status" in seen["link"]
     assert "Traceback" not in result.stderr and "could not be attached" not in result.stderr, result.stderr[-3000:]
+
+
+def _has_dashboard(cluster: Any) -> bool:
+    from bokeh.server.tornado import BokehTornado
+
+    return any(isinstance(app, BokehTornado) for app in cluster.scheduler.http_application.applications)
+
+
+def test_the_first_finished_task_brings_the_dashboard_without_anyone_asking() -> None:
+    with start_local_cluster(processes=False, n_workers=1, threads_per_worker=1,
+                             dashboard_address="127.0.0.1:0") as cluster, Client(cluster) as client:
+        assert client.submit(sum, [1, 2], pure=False).result(timeout=60) == 3
+        wait_until(lambda: _has_dashboard(cluster), 60, "the dashboard attached after the first task")
+
+
+def test_a_cluster_without_a_dashboard_gets_none_later() -> None:
+    with start_local_cluster(processes=False, n_workers=1, threads_per_worker=1, dashboard_address=None) as cluster, \
+            Client(cluster) as client:
+        assert client.submit(sum, [1, 2], pure=False).result(timeout=60) == 3
+        assert TRIGGER_PLUGIN not in cluster.scheduler.plugins and not _has_dashboard(cluster)
