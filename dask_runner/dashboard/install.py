@@ -36,17 +36,20 @@ def enabled() -> bool:
     return bool(dask.config.get(SWITCH, default=True))
 
 
-def scheduler_config() -> dict[str, object]:
+def scheduler_config(dashboard_at_start: bool = True) -> dict[str, object]:
     """dask config for a scheduler dask_runner is about to start in this process (empty when switched off).
 
-    Its preload adds the plugin and status.json as the scheduler starts; the plugin registers the page
-    when the dashboard is attached, in the background (``SimulationsPlugin.dashboard_starting``).
-    Nothing here imports the dashboard (bokeh).
+    Its preload adds the plugin and status.json as the scheduler starts. A scheduler that builds its
+    dashboard as it starts (Dask's way, ``dashboard_at_start``) gets the page registered now, which
+    imports the dashboard (bokeh); the local clusters dask_runner starts attach theirs later, and the
+    plugin registers the page then (``SimulationsPlugin.dashboard_starting``).
     """
     import dask
 
     if not enabled():
         return {}
+    if dashboard_at_start:
+        register_page()
     preload = list(dask.config.get("distributed.scheduler.preload", default=None) or [])
     return {"distributed.scheduler.preload": preload if PRELOAD in preload else [*preload, PRELOAD]}
 

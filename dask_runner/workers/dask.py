@@ -299,7 +299,7 @@ def _start_own_cluster(local: LocalClusterSettings, worker_profiling: bool) -> A
         prestart_forkserver(local.processes)  # with the workers' environment set just above
         from dask_runner.dashboard.install import scheduler_config
 
-        with dask.config.set(scheduler_config()):  # the Simulations page, from the start
+        with dask.config.set(scheduler_config(dashboard_at_start=False)):  # the Simulations page, from the start
             return start_local_cluster(**vars(local))
 
 
