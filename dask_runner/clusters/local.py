@@ -331,8 +331,9 @@ def prestart_forkserver(processes: bool) -> None:
     """Start the workers' fork server now, if the cluster about to start will fork from it.
 
     Called before this process imports distributed: the server's imports (distributed and the task
-    code, ~0.6 s) then run on another core meanwhile, instead of after the driver's; on 2 cores the
-    first simulation started ~0.6 s sooner. The dask config in force (as for the cluster) sets its
+    code, ~0.65 s of CPU) then run on another core meanwhile, instead of after the driver's (with the
+    dashboard attached later, the first simulation of a batch on 2 cores now starts ~0.75 s sooner; see
+    the README's Performance section). The dask config in force (as for the cluster) sets its
     environment; distributed's defaults are read from its config file without importing it.
     """
     load_distributed_config_defaults()
