@@ -301,6 +301,11 @@ def compare_pools(args: argparse.Namespace, cores: int) -> None:
 
         print(f"\n  targets: dask efficiency {spread(dask_efficiency)} (>= 0.85); "
               f"dask / process pool {spread(dask_ratio)} (<= 1.10)")
+    later = per_round("dask", lambda r: r["dask"].first_start - r["process_pool"].first_start
+                      if "process_pool" in r else None)
+    if later:
+        print(f"  start-up: dask's first simulation starts {statistics.median(later):.2f} s after the process pool's "
+              f"(rounds {', '.join(f'{v:.2f}' for v in later)}; target <= 0.30 s)")
 
 
 def measure_overhead(count: int, cores: int) -> None:

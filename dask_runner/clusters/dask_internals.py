@@ -50,6 +50,76 @@ def forkserver_pid() -> int | None | _Unknown:
     return int(pid) if pid is not None else None
 
 
+# Set by distributed's Nanny (``distributed.proctitle.enable_proctitle_on_children``) before it starts a worker:
+# processes whose pid differs from it name themselves "dask worker [...]" (with setproctitle installed).
+# The fork server is started before distributed is imported, so it gets the variable from us.
+PROCTITLE_PARENT_VARIABLE = "__DASK_PARENT_PID"
+
+_defaults_loaded = False  # by load_distributed_config_defaults, in this process
+
+
+def load_distributed_config_defaults() -> None:
+    """distributed's config defaults in ``dask.config``, without importing distributed (~0.5 s of imports).
+
+    distributed loads them itself when imported (``distributed/config.py`` reads the ``distributed.yaml``
+    beside it). Reading them first lets a driver start the workers' fork server, whose environment comes
+    from that config, while it imports distributed; loading them again later changes nothing (user
+    settings win over defaults either way). Without the file, distributed is imported for them.
+    """
+    import sys
+
+    global _defaults_loaded
+    if _defaults_loaded or "distributed" in sys.modules:
+        return
+    _defaults_loaded = True
+    import dask
+    import yaml
+
+    path = distributed_config_file()
+    if path is None:
+        _missing("distributed/distributed.yaml", "distributed is imported before the workers' fork server starts "
+                 "(the cluster starts ~0.5 s later)")
+        import distributed  # noqa: F401  (loads the defaults)
+
+        return
+    with open(path, encoding="utf-8") as defaults:
+        dask.config.update_defaults(yaml.load(defaults, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader)))
+
+
+def distributed_config_file() -> str | None:
+    """distributed's file of config defaults, found without importing distributed; None if not there."""
+    import importlib.util
+    import os
+
+    spec = importlib.util.find_spec("distributed")
+    folders = list(spec.submodule_search_locations or []) if spec is not None else []
+    path = os.path.join(folders[0], "distributed.yaml") if folders else ""
+    return path if os.path.isfile(path) else None
+
+
+def connect_dashboard(pages: Any, scheduler: Any) -> bool:
+    """Attach Dask's dashboard pages to a running scheduler's HTTP server; False when that cannot be done.
+
+    What ``Scheduler.__init__`` does when it starts with a dashboard: ``distributed.dashboard.scheduler.connect``
+    (not documented API). ``pages`` is that module, imported by the caller.
+    """
+    connect = getattr(pages, "connect", None)
+    application = getattr(scheduler, "http_application", None)
+    if not callable(connect) or application is None:
+        _missing("distributed.dashboard.scheduler.connect",
+                 "the dashboard pages of clusters dask_runner starts are not served (their JSON routes are)")
+        return False
+    connect(application, scheduler.http_server, scheduler, prefix="/")
+    return True
+
+
+def remove_http_application(scheduler: Any, application: Any) -> None:
+    """Take ``application`` out of the scheduler's HTTP routing (``RoutingApplication.applications``, a list)."""
+    applications = getattr(getattr(scheduler, "http_application", None), "applications", None)
+    if isinstance(applications, list) and application in applications:
+        applications.remove(application)
+
+
 def skip_dask_forkserver_preload() -> None:
     """Tell distributed that the fork server is preloaded already (``distributed.utils._forkserver_preload_set``).
 

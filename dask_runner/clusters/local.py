@@ -22,8 +22,10 @@ from importlib.machinery import PathFinder
 from typing import TYPE_CHECKING
 
 from dask_runner.clusters.dask_internals import (
+    PROCTITLE_PARENT_VARIABLE,
     UNKNOWN,
     forkserver_pid,
+    load_distributed_config_defaults,
     nanny_keeping_local_cluster,
     skip_dask_forkserver_preload,
 )
@@ -39,11 +41,11 @@ DASHBOARD_ATTRIBUTE = "dask_runner_dashboard"  # set on clusters we start: wheth
 EXAMPLE_CALL = "start_local_cluster(n_workers=4, threads_per_worker=1, memory_limit='4GB')"
 
 # What every worker process imports before its first task. Spawned workers imported it each, after the
-# scheduler had started (about 1 s of CPU apiece); the fork server imports it once, while the scheduler
-# starts, and forks workers that are ready at once and exit without tearing the interpreter down
-# (0.5 s less at close). On 2 cores: the first simulation starts ~0.8 s sooner. Modules that fail to
-# import are skipped by the server.
-WORKER_PRELOAD = ["distributed", "dask_runner.workers.dask_tasks"]
+# scheduler had started (about 1 s of CPU apiece); the fork server imports it once, on another core while
+# the driver imports distributed and starts the scheduler (it is started before the driver imports
+# distributed), and forks workers that are ready at once and exit without tearing the interpreter down
+# (0.5 s less at close). Modules that fail to import are skipped by the server.
+WORKER_PRELOAD = ["distributed", "dask_runner.workers.dask_tasks", "dask_runner.clusters.warm_versions"]
 
 # (pid, environment) of the fork server this process started for its workers.
 _forkserver_launch: tuple[int | None, dict[str, str]] | None = None
@@ -215,6 +217,7 @@ def start_local_cluster(
     """
     LocalClusterSettings(n_workers, threads_per_worker, memory_limit, local_directory, dashboard_address,
                          processes, resources)
+    prestart_forkserver(processes)  # its imports run on another core while this process imports distributed
     extra = validate_resources(resources)
     workers, threads = local_cluster_size(n_workers, threads_per_worker, processes)
     worker_resources = {"CPU": float(threads), **extra}
@@ -227,6 +230,8 @@ def start_local_cluster(
                               "folder, e.g. local_directory='/tmp/dask-runner'") from exc
 
     cluster_cls = nanny_keeping_local_cluster()
+    import dask_runner.clusters.warm_versions  # noqa: F401  (the scheduler's, before its first worker registers)
+
     with forked_workers(processes):
         try:
             cluster = _make_cluster(cluster_cls, workers, threads, memory_limit, local_directory, dashboard,
@@ -244,6 +249,10 @@ def start_local_cluster(
             except OSError as retry_exc:
                 raise ClusterError(f"the local Dask cluster could not start: {retry_exc}; check free ports "
                                    "and memory on 127.0.0.1") from retry_exc
+    if dashboard is not None:
+        from dask_runner.clusters.background_dashboard import start_dashboard_in_background
+
+        start_dashboard_in_background(cluster)  # its pages: imported while the first tasks run
     logger.info("Local Dask cluster: %d worker(s) x %d thread(s), resources %s, dashboard %s",
                 workers, threads, worker_resources, cluster.dashboard_link if dashboard else "off")
     # Dask serves its HTTP routes (and a dashboard_link) even with the dashboard off: say which it is.
@@ -303,10 +312,8 @@ def start_forkserver() -> bool:
     running = forkserver_pid()
     if running is UNKNOWN or working_directory_shadows_imports():
         return False
-    from distributed.proctitle import enable_proctitle_on_children
-
-    enable_proctitle_on_children()  # a variable the Nanny sets before it starts a worker, as below
-    wanted = worker_environ()
+    # Variables the Nanny sets before it starts a worker: its process title, and the config's (as below).
+    wanted = {PROCTITLE_PARENT_VARIABLE: str(os.getpid()), **worker_environ()}
     environ = {**os.environ, **wanted}
     if running is not None:
         return _forkserver_launch == (running, environ)
@@ -317,25 +324,49 @@ def start_forkserver() -> bool:
     if not isinstance(started, int):
         return False
     _forkserver_launch = (started, environ)
-    skip_dask_forkserver_preload()
     return True
+
+
+def prestart_forkserver(processes: bool) -> None:
+    """Start the workers' fork server now, if the cluster about to start will fork from it.
+
+    Called before this process imports distributed: the server's imports (distributed and the task
+    code, ~0.65 s of CPU) then run on another core meanwhile, instead of after the driver's (with the
+    dashboard attached later, the first simulation of a batch on 2 cores now starts ~0.75 s sooner; see
+    the README's Performance section). The dask config in force (as for the cluster) sets its
+    environment; distributed's defaults are read from its config file without importing it.
+    """
+    load_distributed_config_defaults()
+    if use_forkserver(processes):
+        start_forkserver()
 
 
 def working_directory_shadows_imports() -> bool:
     """Whether the working directory holds another copy of a module this process has imported.
 
     Python 3.11's fork server imports its preloads with the working directory first on its path, not
-    with this process's path; such a copy would then replace, in every worker, the module used here.
+    with this process's path; such a copy would then replace, in every worker, the module used here
+    (or, for a preload not imported here yet, the one this process would import).
     """
+    import importlib.util
+
     try:
         cwd = os.getcwd()
         entries = {entry.partition(".")[0] for entry in os.listdir(cwd)}
     except OSError:
         return True
-    for name in entries & {module.partition(".")[0] for module in list(sys.modules)}:
+    preloads = {module.partition(".")[0] for module in WORKER_PRELOAD}
+    for name in entries & ({module.partition(".")[0] for module in list(sys.modules)} | preloads):
         spec = PathFinder.find_spec(name, [cwd])
+        if spec is None or spec.origin is None:
+            continue
         here = getattr(sys.modules.get(name), "__spec__", None)
-        if spec is not None and spec.origin is not None and spec.origin != getattr(here, "origin", None):
+        if here is None and name not in sys.modules:
+            try:
+                here = importlib.util.find_spec(name)
+            except (ImportError, ValueError):
+                here = None
+        if spec.origin != getattr(here, "origin", None):
             return True
     return False
 
@@ -350,6 +381,8 @@ def forked_workers(processes: bool) -> Iterator[None]:
         yield
         return
     import dask
+
+    skip_dask_forkserver_preload()
 
     with dask.config.set({"distributed.worker.multiprocessing-method": "forkserver"}):
         yield
@@ -368,11 +401,12 @@ def _make_cluster(
     # In-process clusters talk over Dask's inproc transport, which takes no host; process clusters
     # listen on loopback only, so nothing is reachable from other machines.
     network: dict[str, object] = {"host": LOCALHOST} if processes else {}
+    # The scheduler starts without its dashboard pages (they are attached in the background, see
+    # background_dashboard) but with its HTTP server: on the dashboard's address, or without a
+    # dashboard on a free loopback port instead of 0.0.0.0:8787 (Dask still serves health routes).
+    network["scheduler_kwargs"] = {"dashboard": False}
     if dashboard is None:
-        # Dask still serves its health routes over HTTP without a dashboard; keep that on a free
-        # loopback port instead of 0.0.0.0:8787.
         dashboard = f"{LOCALHOST}:0"
-        network["scheduler_kwargs"] = {"dashboard": False}
     return cluster_cls(
         n_workers=workers,
         threads_per_worker=threads,

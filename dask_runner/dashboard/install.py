@@ -36,24 +36,33 @@ def enabled() -> bool:
     return bool(dask.config.get(SWITCH, default=True))
 
 
-def scheduler_config() -> dict[str, object]:
+def scheduler_config(dashboard_at_start: bool = True) -> dict[str, object]:
     """dask config for a scheduler dask_runner is about to start in this process (empty when switched off).
 
-    Registering the page in ``distributed.dashboard.scheduler.applications`` before the scheduler starts
-    puts it in the dashboard's "More..." menu and ``/individual-plots.json`` like Dask's own pages.
+    Its preload adds the plugin and status.json as the scheduler starts. A scheduler that builds its
+    dashboard as it starts (Dask's way, ``dashboard_at_start``) gets the page registered now, which
+    imports the dashboard (bokeh); the local clusters dask_runner starts attach theirs later, and the
+    plugin registers the page then (``SimulationsPlugin.dashboard_starting``).
     """
     import dask
 
     if not enabled():
         return {}
+    if dashboard_at_start:
+        register_page()
+    preload = list(dask.config.get("distributed.scheduler.preload", default=None) or [])
+    return {"distributed.scheduler.preload": preload if PRELOAD in preload else [*preload, PRELOAD]}
+
+
+def register_page() -> None:
+    """Put the page among Dask's own pages, for dashboards built from now on in this process: in the
+    "More..." menu and ``/individual-plots.json`` (``distributed.dashboard.scheduler.applications``)."""
     try:
         from distributed.dashboard.scheduler import applications
-    except ImportError:  # no bokeh: no dashboard, the JSON route still comes with the preload
+    except ImportError:  # no bokeh: no dashboard, status.json is still served
         logger.debug("bokeh is missing: the Simulations page will not be served, status.json will")
     else:
         applications.setdefault(PAGE_ROUTE, simulations_doc)
-    preload = list(dask.config.get("distributed.scheduler.preload", default=None) or [])
-    return {"distributed.scheduler.preload": preload if PRELOAD in preload else [*preload, PRELOAD]}
 
 
 def install_on_scheduler(scheduler: Any, how: str) -> str:
@@ -142,7 +151,8 @@ def _add_page(scheduler: Any) -> None:
     if any(PAGE_ROUTE in app.app_paths for app in apps):
         return  # registered before the scheduler started
     if not apps:
-        logger.info("This scheduler runs no dashboard: only status.json is served")
+        # Clusters dask_runner starts attach their dashboard later; the plugin registers the page then.
+        logger.debug("This scheduler runs no dashboard (yet): only status.json is served")
         return
     from distributed.dashboard.core import BokehApplication
     from tornado.ioloop import IOLoop

@@ -50,6 +50,13 @@ class SimulationsPlugin(SchedulerPlugin):
     async def start(self, scheduler: Scheduler) -> None:
         self.scheduler = scheduler
 
+    def dashboard_starting(self) -> None:
+        """The scheduler's dashboard is about to be attached, after the scheduler started (clusters dask_runner
+        starts): the page joins Dask's own pages."""
+        from dask_runner.dashboard.install import register_page
+
+        register_page()
+
     def log_event(self, topic: str, msg: Any) -> None:
         with self.counting_cpu():
             self.status.handle_event(topic, msg)

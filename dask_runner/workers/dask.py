@@ -144,24 +144,7 @@ class DaskDistributed(WorkerPool):
             self._client = connect_client(address=address, scheduler_file=scheduler_file)
         else:
             if cluster is None:
-                import dask
-                import distributed  # noqa: F401  (loads its config defaults before we override one)
-
-                from dask_runner.clusters.local import start_local_cluster
-                from dask_runner.dashboard.install import scheduler_config
-
-                # Dask's statistical profiler samples every worker thread every 10 ms; with Python
-                # simulations it cost ~11% of worker CPU (measured on 512 IDM simulations), so the
-                # clusters we start leave it off unless asked (worker_profiling=True).
-                from dask_runner.workers.worker_setup import PRELOAD
-
-                preload = [*(dask.config.get("distributed.worker.preload") or []), PRELOAD]
-                with dask.config.set({"distributed.scheduler.allowed-failures": ALLOWED_FAILURES_OF_OUR_CLUSTERS,
-                                      "distributed.worker.profile.enabled": worker_profiling,
-                                      "distributed.worker.preload": preload,
-                                      **BACKGROUND_CONFIG_OF_OUR_CLUSTERS,
-                                      **scheduler_config()}):  # the Simulations page, from the start
-                    cluster = self._own_cluster = start_local_cluster(**vars(local))
+                cluster = self._own_cluster = _start_own_cluster(local, worker_profiling)
             from distributed import Client
 
             try:
@@ -289,6 +272,35 @@ class DaskDistributed(WorkerPool):
         c = self._config
         return (f"DaskDistributed(nodes={c.number_of_nodes}, cpus_per_node={c.number_of_cpus_per_node}, "
                 f"gpus_per_node={c.number_of_gpus_per_node}, dashboard={self.dashboard_link})")
+
+
+def _start_own_cluster(local: LocalClusterSettings, worker_profiling: bool) -> Any:
+    """The local cluster a pool starts, with the settings above; its workers' fork server starts first.
+
+    Nothing here imports distributed before ``prestart_forkserver``: the server's imports then run on
+    another core while this process imports distributed and starts the scheduler.
+    """
+    import dask
+
+    from dask_runner.clusters.dask_internals import load_distributed_config_defaults
+    from dask_runner.clusters.local import prestart_forkserver, start_local_cluster
+
+    # Dask's statistical profiler samples every worker thread every 10 ms; with Python
+    # simulations it cost ~11% of worker CPU (measured on 512 IDM simulations), so the
+    # clusters we start leave it off unless asked (worker_profiling=True).
+    from dask_runner.workers.worker_setup import PRELOAD
+
+    load_distributed_config_defaults()  # before we read or override any of them
+    preload = [*(dask.config.get("distributed.worker.preload") or []), PRELOAD]
+    with dask.config.set({"distributed.scheduler.allowed-failures": ALLOWED_FAILURES_OF_OUR_CLUSTERS,
+                          "distributed.worker.profile.enabled": worker_profiling,
+                          "distributed.worker.preload": preload,
+                          **BACKGROUND_CONFIG_OF_OUR_CLUSTERS}):
+        prestart_forkserver(local.processes)  # with the workers' environment set just above
+        from dask_runner.dashboard.install import scheduler_config
+
+        with dask.config.set(scheduler_config(dashboard_at_start=False)):  # the Simulations page, from the start
+            return start_local_cluster(**vars(local))
 
 
 def _task_name(task: Task) -> str:

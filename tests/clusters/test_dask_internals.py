@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 from multiprocessing import forkserver
 
 import pytest
@@ -22,9 +23,19 @@ def _fresh_reports() -> None:
 def test_they_are_all_present_in_the_distributed_we_support() -> None:
     assert dask_internals.forkserver_pid() is not dask_internals.UNKNOWN
     assert dask_internals.nanny_keeping_local_cluster() is not LocalCluster
+    import distributed.dashboard.scheduler
     import distributed.utils
 
     assert hasattr(distributed.utils, "_forkserver_preload_set")
+    assert callable(distributed.dashboard.scheduler.connect)
+    assert dask_internals.distributed_config_file() == os.path.join(os.path.dirname(distributed.utils.__file__),
+                                                                    "distributed.yaml")
+
+
+def test_without_the_dashboards_connect_the_cluster_runs_without_its_pages(caplog: pytest.LogCaptureFixture) -> None:
+    with caplog.at_level(logging.WARNING, logger=dask_internals.__name__):
+        assert dask_internals.connect_dashboard(object(), object()) is False
+    assert "connect is missing" in caplog.text and "not served" in caplog.text
 
 
 def test_without_the_fork_server_internals_workers_are_spawned(monkeypatch: pytest.MonkeyPatch,

@@ -12,6 +12,7 @@ from pathlib import Path
 import psutil
 import pytest
 
+from dask_runner.clusters import local
 from dask_runner.clusters.local import WORKER_PRELOAD, forked_workers, working_directory_shadows_imports
 
 HERE = str(Path(__file__).resolve().parent)
@@ -24,6 +25,17 @@ DRIVER = textwrap.dedent("""
     from runners_for_tests import scripted
     from dask_runner.runner.executor import execute_runners
     from dask_runner.workers.dask import DaskDistributed
+    import dask_runner.clusters.local as local
+
+    # Whether this process had imported distributed when it first started the fork server.
+    distributed_before_server = []
+    start_forkserver = local.start_forkserver
+
+    def recording_start():
+        distributed_before_server.append("distributed" in sys.modules)
+        return start_forkserver()
+
+    local.start_forkserver = recording_start
 
     def view():
         return {"pid": os.getpid(), "parent": " ".join(psutil.Process().parent().cmdline()),
@@ -44,7 +56,8 @@ DRIVER = textwrap.dedent("""
         changed = pool_views(["ok"])
         del os.environ["DASK_RUNNER_TEST_VARIABLE"]
         again = pool_views(["ok"])
-        print(json.dumps({"first": first, "changed": changed, "again": again}))
+        print(json.dumps({"first": first, "changed": changed, "again": again,
+                          "distributed_before_server": distributed_before_server[0]}))
 """)
 
 
@@ -64,6 +77,8 @@ def test_workers_fork_from_the_preloaded_server_with_spawns_environment(tmp_path
     runs = json.loads(result.stdout.strip().splitlines()[-1])
     first, changed, again = runs["first"], runs["changed"], runs["again"]
 
+    # The server imports distributed on another core while the driver does (it starts first).
+    assert runs["distributed_before_server"] is False
     assert len(first["views"]) == 2 and all(_forked(v) for v in first["views"])
     assert all(module in first["views"][0]["parent"] for module in WORKER_PRELOAD)
     # Dask's pre-spawn variables still reach the workers, the ones our clusters unset stay unset.
@@ -97,4 +112,10 @@ def test_a_working_directory_with_another_copy_of_an_imported_package_means_spaw
     (tmp_path / "distributed" / "__init__.py").write_text("")
     assert working_directory_shadows_imports()
     assert method_inside() == "spawn"
+    (tmp_path / "distributed" / "__init__.py").unlink()
+    assert not working_directory_shadows_imports()
+    # A preload this process has not imported (yet) counts too: the server would import the copy here.
+    monkeypatch.setattr(local, "WORKER_PRELOAD", [*WORKER_PRELOAD, "dask_runner_probe_preload"])
+    (tmp_path / "dask_runner_probe_preload.py").write_text("")
+    assert working_directory_shadows_imports()
     assert dask.config.get("distributed.worker.multiprocessing-method") == "spawn"

@@ -1,0 +1,117 @@
+"""The dashboard of a local cluster we start, attached from a background thread once the cluster runs.
+
+Dask builds its dashboard while the scheduler starts, and importing it (bokeh) takes the driver ~0.5 s of
+CPU; on 2 cores that delayed the first simulation of a batch by as much. So the clusters dask_runner
+starts open their scheduler's HTTP server at once, on the same address (its JSON routes answer from the
+start), and a thread imports the dashboard and attaches it on the scheduler's event loop once the first
+task has finished (the import holds the GIL, which the driver's submissions and its scheduler need
+until then), when a page is first asked for, or ``ATTACH_AFTER_S`` after the start, whichever comes
+first. A page asked for before then is held and answered once the dashboard is there (a redirect to
+itself), so the dashboard link works from the moment the cluster is returned.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import importlib
+import logging
+import threading
+from collections.abc import Callable
+from typing import Any
+
+from distributed.diagnostics.plugin import SchedulerPlugin
+from tornado import web
+
+from dask_runner.clusters.dask_internals import connect_dashboard, remove_http_application
+
+logger = logging.getLogger(__name__)
+
+HOLD_S = 60.0  # the longest a request waits for the dashboard before it is answered anyway
+ATTACH_AFTER_S = 5.0  # an idle cluster gets its dashboard this long after its start
+TRIGGER_PLUGIN = "dask_runner-dashboard-trigger"
+
+
+class _HeldPage(web.RequestHandler):
+    """Any page asked for before the dashboard is attached: redirected to itself once it is."""
+
+    def initialize(self, ready: asyncio.Event, start: Callable[[], None]) -> None:
+        self.ready = ready
+        self.start = start
+
+    async def get(self, *_: str) -> None:
+        self.start()  # someone is looking: attach now
+        try:
+            await asyncio.wait_for(self.ready.wait(), HOLD_S)
+        except asyncio.TimeoutError:
+            pass
+        self.redirect(self.request.uri or "/", status=307)
+
+
+def start_dashboard_in_background(cluster: Any) -> threading.Thread:
+    """Attach Dask's dashboard pages to ``cluster``'s in-process scheduler, started without them, soon (see
+    above); returns the thread that will import them.
+
+    Plugins of the scheduler with a ``dashboard_starting()`` method are called just before (the Simulations
+    page registers itself among Dask's pages that way).
+    """
+    scheduler = cluster.scheduler
+    ready = asyncio.Event()
+    started = threading.Event()
+
+    def attach(pages: Any) -> None:  # on the scheduler's event loop
+        from distributed.core import Status
+
+        try:
+            if pages is not None and scheduler.status == Status.running:
+                for plugin in list(scheduler.plugins.values()):
+                    starting = getattr(plugin, "dashboard_starting", None)
+                    if callable(starting):
+                        starting()
+                connect_dashboard(pages, scheduler)
+        except Exception:  # noqa: BLE001  (the batch runs without the pages; the log says why)
+            logger.warning("The Dask dashboard could not be attached; its pages are not served", exc_info=True)
+        finally:
+            remove_http_application(scheduler, holder)
+            ready.set()
+
+    def import_then_attach() -> None:
+        pages: Any = None
+        try:
+            pages = importlib.import_module("distributed.dashboard.scheduler")
+        except Exception:  # noqa: BLE001  (bokeh unusable after all: say so, release held requests)
+            logger.warning("The Dask dashboard could not be imported; its pages are not served", exc_info=True)
+        try:
+            cluster.loop.add_callback(attach, pages)
+        except RuntimeError:  # the cluster closed first
+            logger.debug("cluster closed before its dashboard was attached")
+
+    thread = threading.Thread(target=import_then_attach, name="dask_runner-dashboard", daemon=True)
+
+    def start() -> None:  # on the event loop
+        if not started.is_set():
+            started.set()
+            thread.start()
+            if TRIGGER_PLUGIN in scheduler.plugins:
+                scheduler.remove_plugin(name=TRIGGER_PLUGIN)
+
+    holder = web.Application([(r"/.*", _HeldPage, {"ready": ready, "start": start})])
+    scheduler.http_application.add_application(holder)
+
+    def set_triggers() -> None:  # on the event loop
+        if not started.is_set():
+            scheduler.add_plugin(_FirstTaskDone(start), name=TRIGGER_PLUGIN)
+            cluster.loop.call_later(ATTACH_AFTER_S, start)
+
+    cluster.loop.add_callback(set_triggers)
+    return thread
+
+
+class _FirstTaskDone(SchedulerPlugin):
+    """Calls ``start`` when the scheduler sees its first task finish (or fail)."""
+
+    def __init__(self, start: Callable[[], None]) -> None:
+        self.start_dashboard = start
+
+    def transition(self, key: Any, start: str, finish: str, *args: Any, **kwargs: Any) -> None:
+        if finish in ("memory", "erred"):
+            self.start_dashboard()
