@@ -43,12 +43,13 @@ from dask_runner.runner.run_simulation import (
     runner_names,
     with_callback_results,
 )
-from dask_runner.workers.dask_imports import JoinerCheck, check_workers_can_import
 from dask_runner.workers.dask_resources import WorkerInfo, check_satisfiable, slots_for, task_resources
 from dask_runner.workers.dask_tasks import MemberSummary, run_group, run_member_work, running_since, summarize
 
 if TYPE_CHECKING:
     from distributed import Client, Future
+
+    from dask_runner.workers.dask_imports import JoinerCheck
 
 logger = logging.getLogger(__name__)
 
@@ -545,7 +546,10 @@ def execute_on_dask(client: Client, pool: object, runners: Sequence[AbstractRunn
                     settings: DaskBatchSettings, workers: list[WorkerInfo]) -> list[RunnerReport]:
     """Run ``runners`` on ``client``'s cluster; exactly one report per runner, in input order."""
     # A worker that cannot import a runner's module would die on every task instead of failing it; those
-    # that join during the batch are checked as they join.
+    # that join during the batch are checked as they join. (Imported here: it imports distributed, which
+    # a local cluster's fork server must be started before.)
+    from dask_runner.workers.dask_imports import JoinerCheck, check_workers_can_import
+
     modules = check_workers_can_import(client, runners)
     batch = DaskBatch(client, pool, runners, options, settings, workers)
     with JoinerCheck(client, modules, wake=batch.wake) as joiners:
