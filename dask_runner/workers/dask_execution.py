@@ -44,7 +44,15 @@ from dask_runner.runner.run_simulation import (
 )
 from dask_runner.workers.dask_imports import check_workers_can_import
 from dask_runner.workers.dask_resources import WorkerInfo, check_satisfiable, slots_for, task_resources
-from dask_runner.workers.dask_tasks import MemberSummary, run_group, run_member_work, running_since, summarize
+from dask_runner.workers.dask_tasks import (
+    GroupRunners,
+    GroupSummary,
+    MemberSummary,
+    run_group,
+    run_member_work,
+    running_since,
+    summarize,
+)
 
 if TYPE_CHECKING:
     from distributed import Client, Future
@@ -269,7 +277,7 @@ class DaskBatch:
         if self.monitor is not None:  # monitor (before the submit: a runner that cannot travel is reported here)
             self.monitor.submitted(indices)
         try:
-            sim = self.client.submit(run_group, runners, self.options.time_limit_s, key, self.lockstep, key=key,
+            sim = self.client.submit(run_group, GroupRunners(runners), self.options.time_limit_s, key, self.lockstep, key=key,
                                      pure=False, resources=self.resources or None, retries=0)
         except Exception:  # the client pickles the task here: one runner may not travel
             unsendable = self._unsendable(indices)
@@ -307,7 +315,8 @@ class DaskBatch:
             group = self.summaries.pop(future)
             group.summary = None
             if future.status == "finished":
-                self._on_summary(group, result)
+                assert isinstance(result, GroupSummary)
+                self._on_summary(group, result.members)
             else:
                 self._on_group_error(group, future, _exception_from(future, result))
         elif future in self.callbacks:
