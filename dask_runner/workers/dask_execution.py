@@ -77,6 +77,10 @@ class DaskBatchSettings:
     # Runners whose planners batch (BatchPlanner) go this many to a task and are stepped in lockstep,
     # one planner call per step for the group; 1 runs them one at a time, as other planners run.
     lockstep_group_size: int = 16
+    # Runners that leave callback work (metrics, simulation logs) keep their histories on the worker until
+    # their callback tasks have run, a whole group of them at once: at most this many to a group bounds
+    # that (IDM simulations were grouped ~90 to a task, ~1 MB of history each: +90 MB per worker).
+    max_group_size_with_callbacks: int = 8
 
     def __post_init__(self) -> None:
         example = "DaskDistributed(max_in_flight_per_slot=2, max_worker_deaths=2, timeout_grace_s=10)"
@@ -92,6 +96,8 @@ class DaskBatchSettings:
         if self.max_group_size < 1:
             raise ConfigError(f"max_group_size must be >= 1 (1 disables grouping), got {self.max_group_size}; "
                               "e.g. DaskDistributed(max_group_size=1)")
+        if self.max_group_size_with_callbacks < 1:
+            raise ConfigError(f"max_group_size_with_callbacks must be >= 1, got {self.max_group_size_with_callbacks}")
         if self.lockstep_group_size < 1:
             raise ConfigError(f"lockstep_group_size must be >= 1 (1 disables lockstep), got {self.lockstep_group_size}; "
                               "e.g. DaskDistributed(lockstep_group_size=16)")
@@ -168,6 +174,7 @@ class DaskBatch:
         self.summaries: dict[Future, _Group] = {}
         self.callbacks: dict[Future, tuple[_Group, _Member, int]] = {}
         self.mean_duration: float | None = None
+        self.leaves_callback_work = False  # learned from the first summaries
         self.lockstep = settings.lockstep_group_size > 1 and bool(runners) and isinstance(
             getattr(runners[0], "planner", None), BatchPlanner)
         self.next_poll = 0.0
@@ -256,6 +263,8 @@ class DaskBatch:
             # a batching planner's group: the size that pays for its batched calls, not one measured first
             return max(1, min(self.settings.lockstep_group_size, self.settings.max_group_size, spread))
         size = int(self.settings.target_task_duration_s / max(self.mean_duration, 1e-6))
+        if self.leaves_callback_work:
+            size = min(size, self.settings.max_group_size_with_callbacks)
         return max(1, min(size, self.settings.max_group_size, spread))
 
     def _fill(self) -> None:
@@ -348,6 +357,8 @@ class DaskBatch:
 
     def _on_summary(self, group: _Group, summaries: list[MemberSummary]) -> None:
         self._learn_durations(summaries)
+        if not self.leaves_callback_work and any(summary.work_count for summary in summaries):
+            self.leaves_callback_work = True
         finals: list[tuple[int, RunnerReport, BaseException | None]] = []
         for position, (member, summary) in enumerate(zip(group.members, summaries)):
             member.report, member.exception = summary.report, summary.exception
