@@ -615,7 +615,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.child_page:
         run_page_child(args.child_page == "on", args.page_runners, args.unique or 64, cores)
         return 0
-    print(f"python {sys.version.split()[0]}, pid {os.getpid()}, {cores} cores")
+    print(f"python {sys.version.split()[0]}, pid {os.getpid()}, {usable_cpu_count()} usable cores, {cores} workers per pool")
     if args.page:
         measure_page_cost(args, cores)
         return 0
