@@ -63,6 +63,11 @@ _KEY_UNSAFE = re.compile(r"[^A-Za-z0-9_.]+")
 _REFRESH_WORKERS_S = 2.0
 SUMMARY_PREFIX = "summary-"  # our bookkeeping tasks: no task log of their own
 _HARD_LIMIT_POLL_S = 0.5
+# Runners that leave callback work (metrics, simulation logs) keep their histories on the worker until
+# their callback tasks have run, a whole group of them at once: at most this many to a group bounds that
+# (IDM simulations were grouped ~90 to a task, ~1 MB of history each). Each such runner costs at least
+# one callback task of its own, so larger groups would save little scheduling.
+MAX_GROUP_SIZE_WITH_CALLBACKS = 8
 
 
 @dataclass(frozen=True)
@@ -77,10 +82,6 @@ class DaskBatchSettings:
     # Runners whose planners batch (BatchPlanner) go this many to a task and are stepped in lockstep,
     # one planner call per step for the group; 1 runs them one at a time, as other planners run.
     lockstep_group_size: int = 16
-    # Runners that leave callback work (metrics, simulation logs) keep their histories on the worker until
-    # their callback tasks have run, a whole group of them at once: at most this many to a group bounds
-    # that (IDM simulations were grouped ~90 to a task, ~1 MB of history each: +90 MB per worker).
-    max_group_size_with_callbacks: int = 8
 
     def __post_init__(self) -> None:
         example = "DaskDistributed(max_in_flight_per_slot=2, max_worker_deaths=2, timeout_grace_s=10)"
@@ -96,8 +97,6 @@ class DaskBatchSettings:
         if self.max_group_size < 1:
             raise ConfigError(f"max_group_size must be >= 1 (1 disables grouping), got {self.max_group_size}; "
                               "e.g. DaskDistributed(max_group_size=1)")
-        if self.max_group_size_with_callbacks < 1:
-            raise ConfigError(f"max_group_size_with_callbacks must be >= 1, got {self.max_group_size_with_callbacks}")
         if self.lockstep_group_size < 1:
             raise ConfigError(f"lockstep_group_size must be >= 1 (1 disables lockstep), got {self.lockstep_group_size}; "
                               "e.g. DaskDistributed(lockstep_group_size=16)")
@@ -264,7 +263,7 @@ class DaskBatch:
             return max(1, min(self.settings.lockstep_group_size, self.settings.max_group_size, spread))
         size = int(self.settings.target_task_duration_s / max(self.mean_duration, 1e-6))
         if self.leaves_callback_work:
-            size = min(size, self.settings.max_group_size_with_callbacks)
+            size = min(size, MAX_GROUP_SIZE_WITH_CALLBACKS)
         return max(1, min(size, self.settings.max_group_size, spread))
 
     def _fill(self) -> None:

@@ -63,12 +63,12 @@ def test_a_group_task_keeps_no_runner_alive_once_it_has_run() -> None:
 
 def test_runners_that_leave_callback_work_go_few_to_a_task() -> None:
     """Their histories wait on the worker for their callback tasks, a whole group at a time: such groups stay
-    small (``max_group_size_with_callbacks``), while runners without callback work are grouped as before."""
+    small (``MAX_GROUP_SIZE_WITH_CALLBACKS``), while runners without callback work are grouped as before."""
     import re
 
     from distributed import get_task_stream
 
-    from dask_runner.workers.dask_execution import DaskBatchSettings
+    from dask_runner.workers.dask_execution import MAX_GROUP_SIZE_WITH_CALLBACKS
 
     def largest_group(behaviour: str) -> int:
         with get_task_stream(client=pool.client) as stream:
@@ -82,5 +82,5 @@ def test_runners_that_leave_callback_work_go_few_to_a_task() -> None:
         DaskDistributed(cluster=cluster) as pool,
     ):
         without_callbacks, with_callbacks = largest_group("ok"), largest_group("callback_ok")
-    assert without_callbacks > DaskBatchSettings.max_group_size_with_callbacks
-    assert 1 < with_callbacks <= DaskBatchSettings.max_group_size_with_callbacks
+    assert without_callbacks > MAX_GROUP_SIZE_WITH_CALLBACKS
+    assert 1 < with_callbacks <= MAX_GROUP_SIZE_WITH_CALLBACKS
