@@ -5,6 +5,8 @@
     python scripts/benchmark.py --scenarios 256 --rounds 5 --skip parallel_threads
     python scripts/benchmark.py --workload short --scenarios 1024 --skip parallel_threads ray overhead memory
                                                      # 1024 runners of ~13 ms of pure-Python work each
+    python scripts/benchmark.py --workload noop --scenarios 1000000 --workers 16
+                                                     # scale: a million no-op runners on 16 worker processes
 
 Each pool runs the batch in a fresh Python process, as a user's batch starts; the pools take turns,
 round after round, and the medians over rounds are printed (one round on a shared machine can be 20%
@@ -507,6 +509,71 @@ def measure_driver_memory(count: int, cores: int) -> None:
           f"{wall:.1f} s")
 
 
+def run_scale_child(count: int, workers: int) -> None:
+    """In a fresh interpreter: ``count`` no-op runners through a warm ``DaskDistributed`` of ``workers`` processes.
+
+    Prints the cluster's start, the per-runner overhead of ``execute_runners`` (its wall time over the
+    runners, the cluster warm) and this driver process's peak RSS (``ru_maxrss``: the scheduler, which a
+    LocalCluster runs in the driver, the runners built by the script and the million reports included).
+    """
+    from dask_runner.runner.executor import execute_runners
+    from dask_runner.workers.dask import DaskDistributed
+
+    start_rss = psutil.Process().memory_info().rss
+    start = time.perf_counter()
+    pool = DaskDistributed(n_workers=workers, threads_per_worker=1, dashboard_address="127.0.0.1:0")
+    with pool:
+        pool.client.wait_for_workers(workers, timeout=300)
+        cluster_start = time.perf_counter() - start
+        execute_runners([NoOpRunner(i) for i in range(min(count, 20 * workers))], pool)  # warm every worker up
+        gc.collect()
+        pool_rss = psutil.Process().memory_info().rss
+        start = time.perf_counter()
+        runners = [NoOpRunner(i) for i in range(count)]
+        build = time.perf_counter() - start
+        built_rss = psutil.Process().memory_info().rss
+        driver_cpu = cpu_seconds()
+        start = time.perf_counter()
+        reports = execute_runners(runners, pool)
+        wall = time.perf_counter() - start
+        driver_cpu = cpu_seconds() - driver_cpu
+        end_rss = psutil.Process().memory_info().rss
+        succeeded = sum(1 for r in reports if r.succeeded)
+        assert len(reports) == count, f"{len(reports)} reports for {count} runners"
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024  # kB on Linux
+    result = {"count": count, "workers": workers, "cluster_start_s": cluster_start, "build_s": build, "wall_s": wall,
+              "succeeded": succeeded, "driver_cpu_s": driver_cpu, "start_rss": start_rss, "pool_rss": pool_rss,
+              "built_rss": built_rss, "end_rss": end_rss, "peak_rss": peak}
+    print(_RESULT_MARK + json.dumps(result), flush=True)
+
+
+def measure_scale(count: int, workers: int) -> None:
+    """The scale case of issue #14, in a fresh process so that its peak RSS is this batch's alone."""
+    cores = len(psutil.Process().cpu_affinity() or []) or os.cpu_count()
+    print(f"\n== scale: {count} no-op runners through DaskDistributed, LocalCluster n_workers={workers}, "
+          f"threads_per_worker=1, on {cores} cores ==")
+    print("  no-op runners do no work, so more worker processes than cores only measure dask_runner's and Dask's "
+          "own cost per runner")
+    command = [sys.executable, os.path.abspath(__file__), "--child-scale", str(count), "--cores", str(workers)]
+    done = subprocess.run(command, capture_output=True, text=True, check=False)
+    lines = [line for line in done.stdout.splitlines() if line.startswith(_RESULT_MARK)]
+    if done.returncode != 0 or not lines:
+        raise RuntimeError(f"the scale measurement failed (exit {done.returncode}):\n{done.stderr[-3000:]}")
+    r = json.loads(lines[-1][len(_RESULT_MARK):])
+    per_runner_ms = r["wall_s"] / count * 1e3
+    print(f"  cluster start (not counted below): {r['cluster_start_s']:.1f} s; building the runners: {r['build_s']:.1f} s")
+    print(f"  execute_runners: {r['wall_s']:.1f} s for {count} runners, {r['succeeded']} succeeded; driver CPU "
+          f"{r['driver_cpu_s']:.1f} s (the in-process scheduler included)")
+    print(f"  overhead per runner: {per_runner_ms:.3f} ms (target <= 0.2 ms: {'met' if per_runner_ms <= 0.2 else 'NOT met'})")
+    print(f"  driver RSS: {r['start_rss'] / MiB:.0f} MiB at start, {r['pool_rss'] / MiB:.0f} MiB with the warm pool, "
+          f"{r['built_rss'] / MiB:.0f} MiB with the runners built, {r['end_rss'] / MiB:.0f} MiB at the end "
+          "(the reports held)")
+    peak_gb = r["peak_rss"] / 1e9
+    print(f"  driver peak RSS: {r['peak_rss'] / MiB:.0f} MiB = {peak_gb:.2f} GB (target < 1.5 GB: "
+          f"{'met' if peak_gb < 1.5 else 'NOT met'}); {(r['peak_rss'] - r['pool_rss']) / count:.0f} bytes per runner "
+          "over the warm pool (runners and reports included)")
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--scenarios", type=int, default=1024, help="simulations in the pool comparison")
@@ -514,7 +581,8 @@ def main(argv: list[str] | None = None) -> int:
                         help="distinct generated scenarios, cycled (default: all distinct)")
     parser.add_argument("--noop", type=int, default=2000, help="no-op runners for the overhead measurement")
     parser.add_argument("--queued", type=int, default=20000, help="no-op runners for the driver-memory measurement")
-    parser.add_argument("--cores", type=int, default=None, help="workers per pool (default: usable cores)")
+    parser.add_argument("--cores", "--workers", type=int, default=None,
+                        help="workers per pool (default: usable cores)")
     parser.add_argument("--skip", nargs="*", default=[], choices=MODES + ("overhead", "memory"),
                         help="parts to leave out")
     parser.add_argument("--rounds", type=int, default=None,
@@ -525,8 +593,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--page-runners", type=int, default=1000, help="IDM simulations per page measurement")
     parser.add_argument("--child", choices=MODES, help=argparse.SUPPRESS)  # one measurement, in a fresh process
     parser.add_argument("--child-page", choices=("on", "off"), help=argparse.SUPPRESS)
-    parser.add_argument("--workload", choices=("idm", "short"), default="idm",
-                        help=f"idm: built-in IDM simulations; short: runners of ~{SHORT_RUNNER_MS:g} ms of pure Python")
+    parser.add_argument("--child-scale", type=int, help=argparse.SUPPRESS)
+    parser.add_argument("--workload", choices=("idm", "short", "noop"), default="idm",
+                        help=f"idm: built-in IDM simulations; short: runners of ~{SHORT_RUNNER_MS:g} ms of pure Python; "
+                             "noop: only the scale case, --scenarios no-op runners on a warm DaskDistributed")
     parser.add_argument("--loops", type=int, default=0, help=argparse.SUPPRESS)  # the short runners' size, set once
     args = parser.parse_args(argv)
     if args.quick:
@@ -539,6 +609,9 @@ def main(argv: list[str] | None = None) -> int:
     from dask_runner.clusters.local import usable_cpu_count
 
     cores = args.cores or usable_cpu_count()
+    if args.child_scale:
+        run_scale_child(args.child_scale, cores)
+        return 0
     if args.child:
         run_child(args.child, args.scenarios, args.unique or args.scenarios, cores, args.loops)
         return 0
@@ -547,9 +620,12 @@ def main(argv: list[str] | None = None) -> int:
     if args.child_page:
         run_page_child(args.child_page == "on", args.page_runners, args.unique or 64, cores)
         return 0
-    print(f"python {sys.version.split()[0]}, pid {os.getpid()}, {cores} cores")
+    print(f"python {sys.version.split()[0]}, pid {os.getpid()}, {usable_cpu_count()} usable cores, {cores} workers per pool")
     if args.page:
         measure_page_cost(args, cores)
+        return 0
+    if args.workload == "noop":
+        measure_scale(args.scenarios, cores)
         return 0
     compare_pools(args, cores)
     if "overhead" not in args.skip:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import time
 from typing import Sequence
 
 from tqdm import tqdm
@@ -12,10 +13,18 @@ from dask_runner.runner.report import RunnerReport
 logger = logging.getLogger("dask_runner")
 
 
+# The bar is redrawn at most this often: formatting it for every report cost more driver CPU than a
+# no-op runner's whole trip through Dask (~60 us a report, measured with 100,000 runners).
+REDRAW_INTERVAL_S = 0.1
+
+
 class BatchProgress:
     def __init__(self, total: int, enabled: bool, description: str = "simulations") -> None:
         self.succeeded = 0
         self.failed = 0
+        self._enabled = enabled
+        self._shown = 0  # reports the bar has been told of
+        self._next_redraw = 0.0
         self._bar = tqdm(total=total, desc=description, disable=not enabled, dynamic_ncols=True)
 
     def update(self, report: RunnerReport) -> None:
@@ -23,10 +32,22 @@ class BatchProgress:
             self.succeeded += 1
         else:
             self.failed += 1
+        if not self._enabled:
+            return
+        now = time.monotonic()
+        if now >= self._next_redraw:
+            self._next_redraw = now + REDRAW_INTERVAL_S
+            self._redraw()
+
+    def _redraw(self) -> None:
+        done = self.succeeded + self.failed
         self._bar.set_postfix(succeeded=self.succeeded, failed=self.failed, refresh=False)
-        self._bar.update(1)
+        self._bar.update(done - self._shown)
+        self._shown = done
 
     def close(self) -> None:
+        if self._enabled and self._shown != self.succeeded + self.failed:
+            self._redraw()  # the last counts, whatever the interval
         self._bar.close()
 
 

@@ -44,7 +44,15 @@ from dask_runner.runner.run_simulation import (
     with_callback_results,
 )
 from dask_runner.workers.dask_resources import WorkerInfo, check_satisfiable, slots_for, task_resources
-from dask_runner.workers.dask_tasks import MemberSummary, run_group, run_member_work, running_since, summarize
+from dask_runner.workers.dask_tasks import (
+    GroupRunners,
+    GroupSummary,
+    MemberSummary,
+    run_group,
+    run_member_work,
+    running_since,
+    summarize,
+)
 
 if TYPE_CHECKING:
     from distributed import Client, Future
@@ -57,6 +65,11 @@ _KEY_UNSAFE = re.compile(r"[^A-Za-z0-9_.]+")
 _REFRESH_WORKERS_S = 2.0
 SUMMARY_PREFIX = "summary-"  # our bookkeeping tasks: no task log of their own
 _HARD_LIMIT_POLL_S = 0.5
+# Runners that leave callback work (metrics, simulation logs) keep their histories on the worker until
+# their callback tasks have run, a whole group of them at once: at most this many to a group bounds that
+# (IDM simulations were grouped ~90 to a task, ~1 MB of history each). Each such runner costs at least
+# one callback task of its own, so larger groups would save little scheduling.
+MAX_GROUP_SIZE_WITH_CALLBACKS = 8
 
 
 @dataclass(frozen=True)
@@ -167,6 +180,7 @@ class DaskBatch:
         self.summaries: dict[Future, _Group] = {}
         self.callbacks: dict[Future, tuple[_Group, _Member, int]] = {}
         self.mean_duration: float | None = None
+        self.leaves_callback_work = False  # learned from the first summaries
         self.lockstep = settings.lockstep_group_size > 1 and bool(runners) and isinstance(
             getattr(runners[0], "planner", None), BatchPlanner)
         self.next_poll = 0.0
@@ -262,6 +276,8 @@ class DaskBatch:
             # a batching planner's group: the size that pays for its batched calls, not one measured first
             return max(1, min(self.settings.lockstep_group_size, self.settings.max_group_size, spread))
         size = int(self.settings.target_task_duration_s / max(self.mean_duration, 1e-6))
+        if self.leaves_callback_work:
+            size = min(size, MAX_GROUP_SIZE_WITH_CALLBACKS)
         return max(1, min(size, self.settings.max_group_size, spread))
 
     def _fill(self) -> None:
@@ -283,7 +299,7 @@ class DaskBatch:
         if self.monitor is not None:  # monitor (before the submit: a runner that cannot travel is reported here)
             self.monitor.submitted(indices)
         try:
-            sim = self.client.submit(run_group, runners, self.options.time_limit_s, key, self.lockstep, key=key,
+            sim = self.client.submit(run_group, GroupRunners(runners), self.options.time_limit_s, key, self.lockstep, key=key,
                                      pure=False, resources=self.resources or None, retries=0)
         except Exception:  # the client pickles the task here: one runner may not travel
             unsendable = self._unsendable(indices)
@@ -321,7 +337,8 @@ class DaskBatch:
             group = self.summaries.pop(future)
             group.summary = None
             if future.status == "finished":
-                self._on_summary(group, result)
+                assert isinstance(result, GroupSummary)
+                self._on_summary(group, result.members)
             else:
                 self._on_group_error(group, future, _exception_from(future, result))
         elif future in self.callbacks:
@@ -353,6 +370,8 @@ class DaskBatch:
 
     def _on_summary(self, group: _Group, summaries: list[MemberSummary]) -> None:
         self._learn_durations(summaries)
+        if not self.leaves_callback_work and any(summary.work_count for summary in summaries):
+            self.leaves_callback_work = True
         finals: list[tuple[int, RunnerReport, BaseException | None]] = []
         for position, (member, summary) in enumerate(zip(group.members, summaries)):
             member.report, member.exception = summary.report, summary.exception

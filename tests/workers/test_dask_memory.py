@@ -59,3 +59,28 @@ def test_a_group_task_keeps_no_runner_alive_once_it_has_run() -> None:
     assert [o.report.succeeded for o in outcomes] == [True, True]
     assert [o.report.scenario_name for o in outcomes] == names
     assert [ref() for ref in alive] == [None, None]
+
+
+def test_runners_that_leave_callback_work_go_few_to_a_task() -> None:
+    """Their histories wait on the worker for their callback tasks, a whole group at a time: such groups stay
+    small (``MAX_GROUP_SIZE_WITH_CALLBACKS``), while runners without callback work are grouped as before."""
+    import re
+
+    from distributed import get_task_stream
+
+    from dask_runner.workers.dask_execution import MAX_GROUP_SIZE_WITH_CALLBACKS
+
+    def largest_group(behaviour: str) -> int:
+        with get_task_stream(client=pool.client) as stream:
+            reports = execute_runners(scripted([behaviour] * 200), pool)
+        assert all(r.succeeded for r in reports)
+        sizes = [int(m.group(1)) + 1 for t in stream.data if (m := re.search(r"-and_(\d+)_more-", str(t["key"])))]
+        return max(sizes, default=1)
+
+    with (
+        LocalCluster(n_workers=1, threads_per_worker=1, processes=False, dashboard_address="127.0.0.1:0") as cluster,
+        DaskDistributed(cluster=cluster) as pool,
+    ):
+        without_callbacks, with_callbacks = largest_group("ok"), largest_group("callback_ok")
+    assert without_callbacks > MAX_GROUP_SIZE_WITH_CALLBACKS
+    assert 1 < with_callbacks <= MAX_GROUP_SIZE_WITH_CALLBACKS
