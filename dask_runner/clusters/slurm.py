@@ -455,9 +455,17 @@ def slurm_worker_pool(
     if print_job_script:
         raise NothingToRun("worker.print_job_script=true: printed the job script, submitted nothing",
                            output=slurm_job_script(settings))
+    return pool_owning(start_slurm_cluster(settings), batch, settings.start_timeout_s, settings.log_directory)
+
+
+def pool_owning(cluster: Any, batch: dict[str, Any], start_timeout_s: float,
+                log_directory: str | None) -> DaskDistributed:
+    """A DaskDistributed on ``cluster`` that closes it at shutdown, returned once a worker has joined.
+
+    Whatever fails on the way closes what was started (the cluster, or the pool with it).
+    """
     from dask_runner.workers.dask import DaskDistributed
 
-    cluster = start_slurm_cluster(settings)
     try:
         pool = DaskDistributed(cluster=cluster, **batch)
         pool.close_cluster_at_shutdown(cluster)
@@ -465,7 +473,7 @@ def slurm_worker_pool(
         cluster.close()
         raise
     try:
-        wait_for_first_worker(pool, settings.start_timeout_s, settings.log_directory)
+        wait_for_first_worker(pool, start_timeout_s, log_directory)
     except BaseException:
         pool.shutdown()
         raise

@@ -31,7 +31,7 @@ from dask_runner.clusters.slurm import (
     check_interface,
     import_jobqueue,
     keep_sigint_handler,
-    wait_for_first_worker,
+    pool_owning,
 )
 from dask_runner.errors import ConfigError, NothingToRun
 
@@ -229,13 +229,6 @@ def _start_rank(settings: SLURMRunnerSettings) -> Any:
             remove_certificates(folder)
 
 
-def _settings(scheduler_file: str, interface: str | None, local_directory: str | None,
-              worker_extra_args: list[str] | None, threads_per_worker: int, dashboard_port: int | None,
-              security: bool, start_timeout_s: float) -> SLURMRunnerSettings:
-    return SLURMRunnerSettings(scheduler_file, interface, local_directory, worker_extra_args, threads_per_worker,
-                               dashboard_port, security, start_timeout_s)
-
-
 def slurm_runner_pool(
     scheduler_file: str = SLURMRunnerSettings.scheduler_file,
     interface: str | None = SLURMRunnerSettings.interface,
@@ -252,24 +245,12 @@ def slurm_runner_pool(
     On ranks other than the driver this returns only by raising NothingToRun once the driver has shut the
     cluster down. ``batch`` holds DaskDistributed's batch tuning (``max_in_flight_per_slot``, ...).
     """
-    settings = _settings(scheduler_file, interface, local_directory, worker_extra_args, threads_per_worker,
-                         dashboard_port, security, start_timeout_s)
+    settings = SLURMRunnerSettings(scheduler_file, interface, local_directory, worker_extra_args,
+                                   threads_per_worker, dashboard_port, security, start_timeout_s)
     runner = _start_rank(settings)
-    from dask_runner.workers.dask import DaskDistributed
-
-    try:
-        pool = DaskDistributed(cluster=runner, **batch)
-        pool.close_cluster_at_shutdown(runner)
-    except BaseException:
-        runner.close()
-        raise
-    try:
-        wait_for_first_worker(pool, settings.start_timeout_s, None)
-        logger.info("Allocation cluster: scheduler %s, %d worker rank(s), dashboard %s",
-                    runner.scheduler_address, int(os.environ["SLURM_NTASKS"]) - 2, pool.dashboard_link or "off")
-    except BaseException:
-        pool.shutdown()
-        raise
+    pool = pool_owning(runner, batch, settings.start_timeout_s, None)
+    logger.info("Allocation cluster: scheduler %s, %d worker rank(s), dashboard %s",
+                runner.scheduler_address, int(os.environ["SLURM_NTASKS"]) - 2, pool.dashboard_link or "off")
     return pool
 
 
@@ -290,8 +271,8 @@ def serve_unless_driver(
     On the driver it returns at once with what ends the allocation should the job stop before its pool is
     built (a configuration error, nothing left to run): the other ranks would otherwise wait for it forever.
     """
-    settings = _settings(scheduler_file, interface, local_directory, worker_extra_args, threads_per_worker,
-                         dashboard_port, security, start_timeout_s)
+    settings = SLURMRunnerSettings(scheduler_file, interface, local_directory, worker_extra_args,
+                                   threads_per_worker, dashboard_port, security, start_timeout_s)
     rank, _ = slurm_rank()
     if role_of(rank) != "driver":
         _start_rank(settings)
