@@ -218,12 +218,11 @@ class DaskBatch:
     def _next_batch(self) -> list[tuple[Future, Any]]:
         if self.ac.is_empty():
             return []
-        if self.options.time_limit_s is None:
-            return [item for item in self.ac.next_batch(block=True) if item[0] is not WAKE]
-        if self.ac.has_ready():
-            return [item for item in self.ac.next_batch(block=False) if item[0] is not WAKE]
-        time.sleep(0.01)  # wake up regularly to enforce the hard time limit
-        return []
+        block = self.options.time_limit_s is None
+        if not block and not self.ac.has_ready():
+            time.sleep(0.01)  # wake up regularly to enforce the hard time limit
+            return []
+        return [item for item in self.ac.next_batch(block=block) if item[0] is not WAKE]
 
     def wake(self) -> None:
         """Make ``run`` look up from waiting for results (any thread)."""

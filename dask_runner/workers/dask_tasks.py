@@ -59,21 +59,20 @@ def running_tag(group_key: str, member: int) -> str:
 
 
 def run_group(
-    group: GroupRunners | list[AbstractRunner | None], time_limit_s: float | None, group_key: str,
-    lockstep: bool = True,
+    group: GroupRunners, time_limit_s: float | None, group_key: str, lockstep: bool = True,
 ) -> list[SimulationOutcome]:
     """Simulate each runner in turn; ``simulate`` never raises, so one failure leaves the others intact.
 
     With ``lockstep`` and runners whose planners can share a batched call, the group steps them
     together instead (``dask_runner.runner.lockstep``): same outcomes, one planner call per step.
 
-    ``runners`` is the task's own list (a copy made for the task): each entry is dropped once its runner
+    ``group.runners`` is the task's own list (a copy made for the task): each entry is dropped once its runner
     has run. The task's arguments live as long as the task, and a runner that has run holds its whole
     history; dropping it leaves only what the callback work still needs. Without this the worker kept
     every history of the group alive (tens of thousands of objects), and Python's full garbage
     collections, which scan them all, took about 5% of the worker's CPU.
     """
-    runners = group.runners if isinstance(group, GroupRunners) else group
+    runners = group.runners
     if lockstep and can_lockstep(runners):
         return _run_lockstep(runners, time_limit_s, group_key)
     outcomes = []
@@ -122,6 +121,8 @@ def summarize(outcomes: list[SimulationOutcome]) -> GroupSummary:
         work_count = len(outcome.work) if report is outcome.report else 0
         summaries.append(MemberSummary(report, work_count, outcome.exception))
     return GroupSummary(summaries)
+
+
 def run_member_work(outcomes: list[SimulationOutcome], member: int, work_index: int) -> CallbackResult:
     return run_callback_work(outcomes[member].work[work_index])
 

@@ -46,15 +46,15 @@ def test_a_group_task_keeps_no_runner_alive_once_it_has_run() -> None:
     from dask_runner.planners import IDMPlanner
     from dask_runner.scenarios.synthetic import generate_scenario
     from dask_runner.simulation.builder import build_simulation_runners
-    from dask_runner.workers.dask_tasks import run_group
+    from dask_runner.workers.dask_tasks import GroupRunners, run_group
 
     scenarios = [generate_scenario("following_lane_with_lead", seed) for seed in (1, 2)]
     names = [scenario.scenario_name for scenario in scenarios]
     built = build_simulation_runners(scenarios, [IDMPlanner])
     alive = [weakref.ref(runner) for runner in built]
-    task_arguments: list = list(built)
+    task_argument = GroupRunners(list(built))
     del built
-    outcomes = run_group(task_arguments, None, "group")
+    outcomes = run_group(task_argument, None, "group")
     gc.collect()
     assert [o.report.succeeded for o in outcomes] == [True, True]
     assert [o.report.scenario_name for o in outcomes] == names
