@@ -202,6 +202,9 @@ def _runner_class(jobqueue: Any, security: Security | None) -> Any:
 def _start_rank(settings: SLURMRunnerSettings) -> Any:
     """This rank's part: the scheduler and worker ranks serve inside this call until the driver ends the
     allocation and then raise NothingToRun; on the driver it returns the SLURMRunner to connect to."""
+    from distributed.comm.core import CommClosedError
+    from tornado.iostream import StreamClosedError
+
     rank, ranks = slurm_rank()
     jobqueue = import_jobqueue()
     role = role_of(rank)
@@ -224,6 +227,15 @@ def _start_rank(settings: SLURMRunnerSettings) -> Any:
             except SystemExit:
                 raise NothingToRun(f"rank {rank} served as the {role} of this allocation; rank {DRIVER_RANK}, the "
                                    "driver, wrote the results") from None
+            except (CommClosedError, StreamClosedError) as exc:  # what a worker sees when the scheduler goes
+                if role != "worker":
+                    raise
+                # The worker had reached the scheduler (a scheduler never reached is a timeout, not this) and
+                # the driver ended the allocation before the worker finished starting: a short batch, or a
+                # driver with nothing to run. Its end, not a failure.
+                logger.info("rank %d: the scheduler closed while this worker was starting (%s)", rank, exc)
+                raise NothingToRun(f"rank {rank} was still starting as a worker when the driver ended the "
+                                   "allocation") from None
     finally:
         if rank == 0 and folder is not None:
             remove_certificates(folder)
