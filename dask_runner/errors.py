@@ -50,3 +50,13 @@ class NothingToRun(DaskRunnerError):
     def __init__(self, message: str, output: str = "") -> None:
         super().__init__(message)
         self.output = output
+
+
+def raised_from(exc: BaseException, kinds: type[BaseException] | tuple[type[BaseException], ...]) -> BaseException | None:
+    """``exc``, or the first exception it was raised from (``raise ... from``), that is one of ``kinds``."""
+    cause: BaseException | None = exc
+    while cause is not None:
+        if isinstance(cause, kinds):
+            return cause
+        cause = cause.__cause__
+    return None

@@ -33,7 +33,7 @@ from dask_runner.clusters.slurm import (
     keep_sigint_handler,
     pool_owning,
 )
-from dask_runner.errors import ConfigError, NothingToRun
+from dask_runner.errors import ConfigError, NothingToRun, raised_from
 
 if TYPE_CHECKING:
     from distributed.security import Security
@@ -227,10 +227,11 @@ def _start_rank(settings: SLURMRunnerSettings) -> Any:
             except SystemExit:
                 raise NothingToRun(f"rank {rank} served as the {role} of this allocation; rank {DRIVER_RANK}, the "
                                    "driver, wrote the results") from None
-            except (CommClosedError, StreamClosedError) as exc:  # what a worker sees when the scheduler goes
-                if role != "worker":
+            except Exception as exc:
+                if role != "worker" or raised_from(exc, (CommClosedError, StreamClosedError)) is None:
                     raise
-                # The worker had reached the scheduler (a scheduler never reached is a timeout, not this) and
+                # What a worker sees when the scheduler goes (Dask wraps it: "Nanny failed to start."). The
+                # worker had reached the scheduler (a scheduler never reached is a timeout, not this) and
                 # the driver ended the allocation before the worker finished starting: a short batch, or a
                 # driver with nothing to run. Its end, not a failure.
                 logger.info("rank %d: the scheduler closed while this worker was starting (%s)", rank, exc)

@@ -11,7 +11,7 @@ import logging
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
-from dask_runner.errors import ConfigError, DaskRunnerError
+from dask_runner.errors import ConfigError, DaskRunnerError, raised_from
 
 if TYPE_CHECKING:
     from omegaconf import DictConfig
@@ -34,11 +34,9 @@ def _container(node: Any) -> Any:
 
 def _cause_or(exc: BaseException, where: str) -> DaskRunnerError:
     """Our own error from inside a constructor as is; anything else as a ConfigError that names the entry."""
-    cause: BaseException | None = exc
-    while cause is not None:
-        if isinstance(cause, DaskRunnerError):
-            return cause
-        cause = cause.__cause__
+    ours = raised_from(exc, DaskRunnerError)
+    if isinstance(ours, DaskRunnerError):
+        return ours
     root: BaseException = exc
     while root.__cause__ is not None:
         root = root.__cause__
