@@ -1,13 +1,15 @@
-"""The dashboard of a local cluster we start, attached from a background thread once the cluster runs.
+"""The dashboard of a local cluster we start, attached from a background thread when a page is first asked for.
 
 Dask builds its dashboard while the scheduler starts, and importing it (bokeh) takes the driver ~0.5 s of
-CPU; on 2 cores that delayed the first simulation of a batch by as much. So the clusters dask_runner
-starts open their scheduler's HTTP server at once, on the same address (its JSON routes answer from the
-start), and a thread imports the dashboard and attaches it on the scheduler's event loop once the first
-task has finished (the import holds the GIL, which the driver's submissions and its scheduler need
-until then), when a page is first asked for, or ``ATTACH_AFTER_S`` after the start, whichever comes
-first. A page asked for before then is held and answered once the dashboard is there (a redirect to
-itself), so the dashboard link works from the moment the cluster is returned.
+CPU: on 2 cores that delayed the first simulation of a batch by as much, and attaching it later during the
+batch still took that CPU from the workers (a batch of short runners ran ~5% longer). So the clusters
+dask_runner starts open their scheduler's HTTP server at once, on the same address (its JSON and health
+routes answer from the start), and the first request for a page starts a thread that imports the
+dashboard and attaches it on the scheduler's event loop; that request is held and answered once the
+dashboard is there (a redirect to itself), so the dashboard link works from the moment the cluster is
+returned and a batch nobody watches never pays for it. Nothing is lost by attaching late: Dask's pages
+build their plots, and add the plugins that feed them (the task stream), when a page is opened, and
+the Simulations page reads the batch's events the scheduler kept from the start.
 """
 
 from __future__ import annotations
@@ -19,7 +21,6 @@ import threading
 from collections.abc import Callable
 from typing import Any
 
-from distributed.diagnostics.plugin import SchedulerPlugin
 from tornado import web
 
 from dask_runner.clusters.dask_internals import connect_dashboard, remove_http_application
@@ -27,8 +28,6 @@ from dask_runner.clusters.dask_internals import connect_dashboard, remove_http_a
 logger = logging.getLogger(__name__)
 
 HOLD_S = 60.0  # the longest a request waits for the dashboard before it is answered anyway
-ATTACH_AFTER_S = 5.0  # an idle cluster gets its dashboard this long after its start
-TRIGGER_PLUGIN = "dask_runner-dashboard-trigger"
 
 
 class _HeldPage(web.RequestHandler):
@@ -48,8 +47,8 @@ class _HeldPage(web.RequestHandler):
 
 
 def start_dashboard_in_background(cluster: Any) -> threading.Thread:
-    """Attach Dask's dashboard pages to ``cluster``'s in-process scheduler, started without them, soon (see
-    above); returns the thread that will import them.
+    """Attach Dask's dashboard pages to ``cluster``'s in-process scheduler, started without them, when a page
+    is first asked for (see above); returns the thread that will import them.
 
     Plugins of the scheduler with a ``dashboard_starting()`` method are called just before (the Simulations
     page registers itself among Dask's pages that way).
@@ -91,27 +90,8 @@ def start_dashboard_in_background(cluster: Any) -> threading.Thread:
         if not started.is_set():
             started.set()
             thread.start()
-            if TRIGGER_PLUGIN in scheduler.plugins:
-                scheduler.remove_plugin(name=TRIGGER_PLUGIN)
 
     holder = web.Application([(r"/.*", _HeldPage, {"ready": ready, "start": start})])
     scheduler.http_application.add_application(holder)
 
-    def set_triggers() -> None:  # on the event loop
-        if not started.is_set():
-            scheduler.add_plugin(_FirstTaskDone(start), name=TRIGGER_PLUGIN)
-            cluster.loop.call_later(ATTACH_AFTER_S, start)
-
-    cluster.loop.add_callback(set_triggers)
     return thread
-
-
-class _FirstTaskDone(SchedulerPlugin):
-    """Calls ``start`` when the scheduler sees its first task finish (or fail)."""
-
-    def __init__(self, start: Callable[[], None]) -> None:
-        self.start_dashboard = start
-
-    def transition(self, key: Any, start: str, finish: str, *args: Any, **kwargs: Any) -> None:
-        if finish in ("memory", "erred"):
-            self.start_dashboard()

@@ -1,6 +1,6 @@
-"""The dashboard of a cluster we start is attached in the background (after its first task, or when a page is
-asked for); its pages answer from the moment the cluster is returned, and a cluster closed before they are
-attached closes cleanly."""
+"""The dashboard of a cluster we start is attached in the background when a page is first asked for: a batch
+nobody watches never imports it, its pages answer from the moment the cluster is returned, and a cluster
+closed before they are attached closes cleanly."""
 
 from __future__ import annotations
 
@@ -9,19 +9,21 @@ import os
 import subprocess
 import sys
 import textwrap
+import urllib.error
+import urllib.request
 from pathlib import Path
 from typing import Any
 
+import pytest
 from distributed import Client
-from sync_helpers import wait_until
 
-from dask_runner.clusters.background_dashboard import TRIGGER_PLUGIN
 from dask_runner.clusters.local import start_local_cluster
 
 # A fresh interpreter: in a test session the dashboard (bokeh) is imported already, so it would be
 # attached at once and a page asked for right away would not have to wait for it.
 DRIVER = textwrap.dedent("""
     import json, sys, urllib.request
+    from distributed import Client
     from dask_runner.clusters.local import start_local_cluster
 
     def fetch(port, path):
@@ -35,15 +37,18 @@ DRIVER = textwrap.dedent("""
                                  dashboard_address="127.0.0.1:0") as cluster:
             port = cluster.scheduler.http_server.port
             link = cluster.dashboard_link
+            with Client(cluster) as client:
+                done = client.gather(client.map(sum, [[i, 1] for i in range(20)], pure=False))
+            _, health = fetch(port, "/health")
+            unwatched = {name: name in sys.modules for name in ("bokeh", "distributed.dashboard.scheduler")}
             status, page = fetch(port, "/status")
             _, root = fetch(port, "/")
-            _, health = fetch(port, "/health")
         print(json.dumps({"status": status, "bokeh": "Bokeh" in page and "Bokeh" in root, "health": health,
-                          "link": link, "port": port}))
+                          "link": link, "port": port, "done": len(done), "unwatched": unwatched}))
 """)
 
 
-def test_the_dashboard_answers_as_soon_as_the_cluster_is_returned(tmp_path: Path) -> None:
+def test_the_dashboard_is_imported_only_when_a_page_is_asked_for(tmp_path: Path) -> None:
     script = tmp_path / "driver.py"
     script.write_text(DRIVER)
     checkout = str(Path(__file__).resolve().parents[2])
@@ -52,6 +57,8 @@ def test_the_dashboard_answers_as_soon_as_the_cluster_is_returned(tmp_path: Path
                             cwd=tmp_path)
     assert result.returncode == 0, result.stderr[-3000:]
     seen = json.loads(result.stdout.strip().splitlines()[-1])
+    assert seen["done"] == 20
+    assert seen["unwatched"] == {"bokeh": False, "distributed.dashboard.scheduler": False}, seen
     assert seen["status"] == 200 and seen["bokeh"], seen
     assert seen["health"] == "ok"
     assert f":{seen['port']}/status" in seen["link"]
@@ -64,15 +71,12 @@ def _has_dashboard(cluster: Any) -> bool:
     return any(isinstance(app, BokehTornado) for app in cluster.scheduler.http_application.applications)
 
 
-def test_the_first_finished_task_brings_the_dashboard_without_anyone_asking() -> None:
-    with start_local_cluster(processes=False, n_workers=1, threads_per_worker=1,
-                             dashboard_address="127.0.0.1:0") as cluster, Client(cluster) as client:
-        assert client.submit(sum, [1, 2], pure=False).result(timeout=60) == 3
-        wait_until(lambda: _has_dashboard(cluster), 60, "the dashboard attached after the first task")
-
-
-def test_a_cluster_without_a_dashboard_gets_none_later() -> None:
+def test_a_cluster_without_a_dashboard_serves_no_pages() -> None:
     with start_local_cluster(processes=False, n_workers=1, threads_per_worker=1, dashboard_address=None) as cluster, \
             Client(cluster) as client:
         assert client.submit(sum, [1, 2], pure=False).result(timeout=60) == 3
-        assert TRIGGER_PLUGIN not in cluster.scheduler.plugins and not _has_dashboard(cluster)
+        port = cluster.scheduler.http_server.port
+        with pytest.raises(urllib.error.HTTPError) as missing:
+            urllib.request.urlopen(f"http://127.0.0.1:{port}/status", timeout=30)
+        assert missing.value.code == 404
+        assert not _has_dashboard(cluster)
