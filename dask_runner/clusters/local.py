@@ -16,7 +16,7 @@ import multiprocessing
 import os
 import socket
 import sys
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, fields
 from importlib.machinery import PathFinder
 from typing import TYPE_CHECKING
@@ -24,10 +24,13 @@ from typing import TYPE_CHECKING
 from dask_runner.clusters.dask_internals import (
     PROCTITLE_PARENT_VARIABLE,
     UNKNOWN,
+    distributed_config_defaults,
     forkserver_pid,
     load_distributed_config_defaults,
     nanny_keeping_local_cluster,
+    poll_worker_start_often,
     skip_dask_forkserver_preload,
+    stop_forkserver,
 )
 from dask_runner.errors import ClusterError, ConfigError
 
@@ -49,6 +52,9 @@ WORKER_PRELOAD = ["distributed", "dask_runner.workers.dask_tasks", "dask_runner.
 
 # (pid, environment) of the fork server this process started for its workers.
 _forkserver_launch: tuple[int | None, dict[str, str]] | None = None
+# A server started before dask was imported: the workers' variables it was given (from distributed's
+# defaults) and the values they replaced here, until start_forkserver has checked them against Dask's config.
+_unchecked_launch: tuple[dict[str, str], dict[str, str | None]] | None = None
 
 
 def usable_cpu_count() -> int:
@@ -230,6 +236,7 @@ def start_local_cluster(
                               "folder, e.g. local_directory='/tmp/dask-runner'") from exc
 
     cluster_cls = nanny_keeping_local_cluster()
+    poll_worker_start_often()
     import dask_runner.clusters.warm_versions  # noqa: F401  (the scheduler's, before its first worker registers)
 
     with forked_workers(processes):
@@ -282,11 +289,14 @@ def worker_environ() -> dict[str, str]:
     """
     import dask
 
-    configured = dask.config.get("distributed.nanny.pre-spawn-environ", default={}) or {}
+    return _environ_from(dask.config.get("distributed.nanny.pre-spawn-environ", default={}) or {})
+
+
+def _environ_from(configured: Mapping[str, object]) -> dict[str, str]:
     environ = {name: os.environ.get(name, str(value)) for name, value in configured.items() if value is not None}
     if environ.get("PYTHONHASHSEED") in (None, "0"):
         environ["PYTHONHASHSEED"] = "6640"
-    return environ
+    return {PROCTITLE_PARENT_VARIABLE: str(os.getpid()), **environ}
 
 
 def use_forkserver(processes: bool) -> bool:
@@ -302,43 +312,114 @@ def start_forkserver() -> bool:
 
     Forked workers get the server's environment, not the one a Nanny sets just before it starts a
     worker, so the server starts with those variables (thread counts must be set before numpy loads;
-    the Nanny leaves them in this process's environment anyway). A server we started for an earlier
-    cluster is reused while this process's environment is still the one it started with; one started
-    by someone else, or with another environment, is left alone and the workers are spawned instead.
+    the Nanny leaves them in this process's environment anyway), and with the variable by which the
+    Nanny names its workers' processes. A server we started for an earlier cluster is reused while this
+    process's environment is still the one it started with; one started by someone else, or with
+    another environment, is left alone and the workers are spawned instead. One started before dask was
+    imported (``prestart_forkserver``) is checked against Dask's config now, and started again when that
+    config gives the workers other variables.
     """
-    global _forkserver_launch
-    from multiprocessing import forkserver
+    global _forkserver_launch, _unchecked_launch
 
     running = forkserver_pid()
     if running is UNKNOWN or working_directory_shadows_imports():
         return False
-    # Variables the Nanny sets before it starts a worker: its process title, and the config's (as below).
-    wanted = {PROCTITLE_PARENT_VARIABLE: str(os.getpid()), **worker_environ()}
+    wanted = worker_environ()
+    if _unchecked_launch is not None and _forkserver_launch is not None and running == _forkserver_launch[0]:
+        given, replaced = _unchecked_launch
+        _unchecked_launch = None
+        if wanted == given:
+            _forkserver_launch = (running, {**os.environ, **wanted})
+            return True
+        logger.info("Dask's config gives the workers other variables than distributed's defaults; their fork "
+                    "server starts again with them")
+        _restore_environ(replaced)
+        if not stop_forkserver():
+            return False
+        running = None
     environ = {**os.environ, **wanted}
     if running is not None:
         return _forkserver_launch == (running, environ)
-    os.environ.update(wanted)
-    multiprocessing.get_context("forkserver").set_forkserver_preload(list(WORKER_PRELOAD))
-    forkserver.ensure_running()
-    started = forkserver_pid()
-    if not isinstance(started, int):
+    started = _launch_forkserver(wanted)
+    if started is None:
         return False
     _forkserver_launch = (started, environ)
     return True
 
 
-def prestart_forkserver(processes: bool) -> None:
+def _launch_forkserver(wanted: dict[str, str]) -> int | None:
+    """Start the fork server with ``wanted`` set in this process's environment (it inherits it); its pid."""
+    os.environ.update(wanted)
+    multiprocessing.get_context("forkserver").set_forkserver_preload(list(WORKER_PRELOAD))
+    from multiprocessing import forkserver
+
+    forkserver.ensure_running()
+    started = forkserver_pid()
+    return started if isinstance(started, int) else None
+
+
+def _restore_environ(values: dict[str, str | None]) -> None:
+    for name, value in values.items():
+        if value is None:
+            os.environ.pop(name, None)
+        else:
+            os.environ[name] = value
+
+
+def prestart_forkserver(processes: bool, pre_spawn_environ: Mapping[str, object] | None = None) -> None:
     """Start the workers' fork server now, if the cluster about to start will fork from it.
 
     Called before this process imports distributed: the server's imports (distributed and the task
     code, ~0.65 s of CPU) then run on another core meanwhile, instead of after the driver's (with the
     dashboard attached later, the first simulation of a batch on 2 cores now starts ~0.75 s sooner; see
-    the README's Performance section). The dask config in force (as for the cluster) sets its
-    environment; distributed's defaults are read from its config file without importing it.
+    the README's Performance section). When dask is not imported yet either, the server starts before
+    it too (``import dask`` is another ~0.1 s): its environment then comes from distributed's defaults
+    (its YAML file) with ``pre_spawn_environ`` over them (the overrides of ``distributed.nanny.
+    pre-spawn-environ`` the caller will set), and ``start_forkserver`` checks it once Dask's config is
+    known. Otherwise the dask config in force (as for the cluster) sets its environment.
     """
+    if "dask" not in sys.modules:
+        _prestart_before_dask(processes, pre_spawn_environ or {})
+        return
     load_distributed_config_defaults()
     if use_forkserver(processes):
         start_forkserver()
+    else:
+        _stop_unchecked()  # started before dask was imported, for a config that turns out not to want it
+
+
+def _stop_unchecked() -> None:
+    global _unchecked_launch, _forkserver_launch
+
+    if _unchecked_launch is None or _forkserver_launch is None or forkserver_pid() != _forkserver_launch[0]:
+        return
+    _restore_environ(_unchecked_launch[1])
+    _unchecked_launch = _forkserver_launch = None
+    stop_forkserver()
+
+
+def _prestart_before_dask(processes: bool, pre_spawn_environ: Mapping[str, object]) -> None:
+    global _forkserver_launch, _unchecked_launch
+
+    if not processes or "forkserver" not in multiprocessing.get_all_start_methods():
+        return
+    defaults = distributed_config_defaults()
+    running = forkserver_pid()
+    if defaults is None or running is not None or working_directory_shadows_imports():
+        return  # no defaults to go by, or a server already runs (UNKNOWN included): start_forkserver decides
+    worker = defaults.get("distributed", {}).get("worker", {})
+    if worker.get("multiprocessing-method", "spawn") != "spawn":
+        return
+    configured = {**(defaults.get("distributed", {}).get("nanny", {}).get("pre-spawn-environ") or {}),
+                  **pre_spawn_environ}
+    wanted = _environ_from(configured)
+    replaced = {name: os.environ.get(name) for name in wanted}
+    started = _launch_forkserver(wanted)
+    if started is None:
+        _restore_environ(replaced)
+        return
+    _forkserver_launch = (started, {**os.environ})
+    _unchecked_launch = (wanted, replaced)
 
 
 def working_directory_shadows_imports() -> bool:

@@ -60,6 +60,12 @@ BACKGROUND_CONFIG_OF_OUR_CLUSTERS: dict[str, object] = {
 }
 
 
+_PRE_SPAWN = "distributed.nanny.pre-spawn-environ."
+# The workers' variables among those settings, for a fork server started before dask is imported.
+PRE_SPAWN_ENVIRON_OF_OUR_CLUSTERS = {key[len(_PRE_SPAWN):]: value for key, value in
+                                     BACKGROUND_CONFIG_OF_OUR_CLUSTERS.items() if key.startswith(_PRE_SPAWN)}
+
+
 def _call(fn: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
     """Runs on the worker: keyword arguments of the user's function never clash with ``client.submit``'s."""
     return fn(*args, **kwargs)
@@ -277,13 +283,15 @@ class DaskDistributed(WorkerPool):
 def _start_own_cluster(local: LocalClusterSettings, worker_profiling: bool) -> Any:
     """The local cluster a pool starts, with the settings above; its workers' fork server starts first.
 
-    Nothing here imports distributed before ``prestart_forkserver``: the server's imports then run on
-    another core while this process imports distributed and starts the scheduler.
+    Nothing here imports dask or distributed before ``prestart_forkserver``: the server's imports then run
+    on another core while this process imports them and starts the scheduler.
     """
+    from dask_runner.clusters.local import prestart_forkserver, start_local_cluster
+
+    prestart_forkserver(local.processes, PRE_SPAWN_ENVIRON_OF_OUR_CLUSTERS)  # before dask, when it can be
     import dask
 
     from dask_runner.clusters.dask_internals import load_distributed_config_defaults
-    from dask_runner.clusters.local import prestart_forkserver, start_local_cluster
 
     # Dask's statistical profiler samples every worker thread every 10 ms; with Python
     # simulations it cost ~11% of worker CPU (measured on 512 IDM simulations), so the
@@ -296,7 +304,7 @@ def _start_own_cluster(local: LocalClusterSettings, worker_profiling: bool) -> A
                           "distributed.worker.profile.enabled": worker_profiling,
                           "distributed.worker.preload": preload,
                           **BACKGROUND_CONFIG_OF_OUR_CLUSTERS}):
-        prestart_forkserver(local.processes)  # with the workers' environment set just above
+        prestart_forkserver(local.processes)  # checks (or starts) it with the workers' environment set just above
         from dask_runner.dashboard.install import scheduler_config
 
         with dask.config.set(scheduler_config(dashboard_at_start=False)):  # the Simulations page, from the start
