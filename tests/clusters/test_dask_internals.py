@@ -68,3 +68,34 @@ def test_without_dasks_preload_flag_nothing_breaks(monkeypatch: pytest.MonkeyPat
     with caplog.at_level(logging.WARNING, logger=dask_internals.__name__):
         dask_internals.skip_dask_forkserver_preload()
     assert "_forkserver_preload_set is missing" in caplog.text
+
+
+def test_nannies_poll_for_their_started_worker_often(monkeypatch: pytest.MonkeyPatch,
+                                                     caplog: pytest.LogCaptureFixture) -> None:
+    from distributed.nanny import WorkerProcess
+
+    monkeypatch.setattr(WorkerProcess, "_init_msg_interval", 0.05)
+    dask_internals.poll_worker_start_often()
+    assert WorkerProcess._init_msg_interval == dask_internals.WORKER_START_POLL_S
+    monkeypatch.delattr(WorkerProcess, "_init_msg_interval")
+    with caplog.at_level(logging.WARNING, logger=dask_internals.__name__):
+        dask_internals.poll_worker_start_often()
+    assert "_init_msg_interval is missing" in caplog.text and "50 ms" in caplog.text
+
+
+def test_without_a_way_to_stop_the_fork_server_it_is_left_alone(monkeypatch: pytest.MonkeyPatch,
+                                                                caplog: pytest.LogCaptureFixture) -> None:
+    monkeypatch.setattr(forkserver, "_forkserver", object())
+    with caplog.at_level(logging.WARNING, logger=dask_internals.__name__):
+        assert dask_internals.stop_forkserver() is False
+    assert "_stop is missing" in caplog.text and "spawned" in caplog.text
+
+
+def test_distributeds_defaults_are_read_without_importing_it() -> None:
+    import dask
+
+    defaults = dask_internals.distributed_config_defaults()
+    assert defaults is not None
+    assert defaults["distributed"]["worker"]["multiprocessing-method"] == \
+        dask.config.get("distributed.worker.multiprocessing-method", default="spawn")
+    assert "OMP_NUM_THREADS" in defaults["distributed"]["nanny"]["pre-spawn-environ"]

@@ -27,15 +27,15 @@ DRIVER = textwrap.dedent("""
     from dask_runner.workers.dask import DaskDistributed
     import dask_runner.clusters.local as local
 
-    # Whether this process had imported distributed when it first started the fork server.
-    distributed_before_server = []
-    start_forkserver = local.start_forkserver
+    # Whether this process had imported dask and distributed each time it started a fork server.
+    launches = []
+    launch = local._launch_forkserver
 
-    def recording_start():
-        distributed_before_server.append("distributed" in sys.modules)
-        return start_forkserver()
+    def recording_launch(wanted):
+        launches.append({"dask": "dask" in sys.modules, "distributed": "distributed" in sys.modules})
+        return launch(wanted)
 
-    local.start_forkserver = recording_start
+    local._launch_forkserver = recording_launch
 
     def view():
         return {"pid": os.getpid(), "parent": " ".join(psutil.Process().parent().cmdline()),
@@ -56,8 +56,7 @@ DRIVER = textwrap.dedent("""
         changed = pool_views(["ok"])
         del os.environ["DASK_RUNNER_TEST_VARIABLE"]
         again = pool_views(["ok"])
-        print(json.dumps({"first": first, "changed": changed, "again": again,
-                          "distributed_before_server": distributed_before_server[0]}))
+        print(json.dumps({"first": first, "changed": changed, "again": again, "launches": launches}))
 """)
 
 
@@ -77,8 +76,8 @@ def test_workers_fork_from_the_preloaded_server_with_spawns_environment(tmp_path
     runs = json.loads(result.stdout.strip().splitlines()[-1])
     first, changed, again = runs["first"], runs["changed"], runs["again"]
 
-    # The server imports distributed on another core while the driver does (it starts first).
-    assert runs["distributed_before_server"] is False
+    # The server imports dask and distributed on another core while the driver does (it starts first, once).
+    assert runs["launches"] == [{"dask": False, "distributed": False}]
     assert len(first["views"]) == 2 and all(_forked(v) for v in first["views"])
     assert all(module in first["views"][0]["parent"] for module in WORKER_PRELOAD)
     # Dask's pre-spawn variables still reach the workers, the ones our clusters unset stay unset.
@@ -92,6 +91,60 @@ def test_workers_fork_from_the_preloaded_server_with_spawns_environment(tmp_path
     pids = [int(v["pid"]) for run in (first, changed, again) for v in run["views"] + run["after"]]
     _, alive = psutil.wait_procs([psutil.Process(pid) for pid in pids if psutil.pid_exists(pid)], timeout=15)
     assert alive == []
+
+
+CONFIGURED_DRIVER = textwrap.dedent("""
+    import json, os, sys
+    import psutil
+    import dask_runner.clusters.local as local
+    from dask_runner.workers.dask import DaskDistributed
+
+    launches = []
+    launch = local._launch_forkserver
+
+    def recording_launch(wanted):
+        launches.append({"dask": "dask" in sys.modules, "mark": wanted.get("DASK_RUNNER_TEST_MARK")})
+        return launch(wanted)
+
+    local._launch_forkserver = recording_launch
+
+    def view():
+        return {"mark": os.environ.get("DASK_RUNNER_TEST_MARK"), "omp": os.environ.get("OMP_NUM_THREADS"),
+                "parent": " ".join(psutil.Process().parent().cmdline())}
+
+    if __name__ == "__main__":
+        with DaskDistributed(n_workers=1, threads_per_worker=1, dashboard_address=None) as pool:
+            views = list(pool.client.run(view).values())
+        print(json.dumps({"launches": launches, "views": views}))
+""")
+
+
+@pytest.mark.processes
+def test_a_server_started_before_dask_follows_the_users_dask_config(tmp_path: Path) -> None:
+    """Started before dask is imported, the server gets the workers' variables from distributed's defaults; a
+    config file that adds one is seen once dask is imported, and the server starts again with it."""
+    script = tmp_path / "driver.py"
+    script.write_text(CONFIGURED_DRIVER)
+    config = tmp_path / "dask-config"
+    config.mkdir()
+    (config / "workers.yaml").write_text("distributed:\n  nanny:\n    pre-spawn-environ:\n"
+                                         "      DASK_RUNNER_TEST_MARK: from-config\n")
+    env = {key: value for key, value in os.environ.items() if not key.startswith("DASK_")}
+    env["PYTHONPATH"] = os.pathsep.join([HERE, env.get("PYTHONPATH", "")])
+
+    def run(**extra: str) -> dict[str, list[dict[str, object]]]:
+        result = subprocess.run([sys.executable, str(script)], capture_output=True, text=True,
+                                env={**env, **extra}, timeout=240, cwd=tmp_path)
+        assert result.returncode == 0, result.stderr[-3000:]
+        return dict(json.loads(result.stdout.strip().splitlines()[-1]))
+
+    plain = run()
+    assert plain["launches"] == [{"dask": False, "mark": None}]
+    assert [(v["mark"], v["omp"], _forked(v)) for v in plain["views"]] == [(None, "1", True)]
+
+    configured = run(DASK_CONFIG=str(config))
+    assert configured["launches"] == [{"dask": False, "mark": None}, {"dask": True, "mark": "from-config"}]
+    assert [(v["mark"], v["omp"], _forked(v)) for v in configured["views"]] == [("from-config", "1", True)]
 
 
 def test_a_working_directory_with_another_copy_of_an_imported_package_means_spawned_workers(
