@@ -366,26 +366,55 @@ def _restore_environ(values: dict[str, str | None]) -> None:
             os.environ[name] = value
 
 
-def prestart_forkserver(processes: bool, pre_spawn_environ: Mapping[str, object] | None = None) -> None:
+def prestart_forkserver(processes: bool) -> None:
     """Start the workers' fork server now, if the cluster about to start will fork from it.
 
     Called before this process imports distributed: the server's imports (distributed and the task
     code, ~0.65 s of CPU) then run on another core meanwhile, instead of after the driver's (with the
     dashboard attached later, the first simulation of a batch on 2 cores now starts ~0.75 s sooner; see
     the README's Performance section). When dask is not imported yet either, the server starts before
-    it too (``import dask`` is another ~0.1 s): its environment then comes from distributed's defaults
-    (its YAML file) with ``pre_spawn_environ`` over them (the overrides of ``distributed.nanny.
-    pre-spawn-environ`` the caller will set), and ``start_forkserver`` checks it once Dask's config is
-    known. Otherwise the dask config in force (as for the cluster) sets its environment.
+    it too (``prestart_forkserver_before_dask``); otherwise the dask config in force (as for the
+    cluster) sets its environment.
     """
     if "dask" not in sys.modules:
-        _prestart_before_dask(processes, pre_spawn_environ or {})
+        prestart_forkserver_before_dask(processes)
         return
     load_distributed_config_defaults()
     if use_forkserver(processes):
         start_forkserver()
     else:
         _stop_unchecked()  # started before dask was imported, for a config that turns out not to want it
+
+
+def prestart_forkserver_before_dask(processes: bool, pre_spawn_environ: Mapping[str, object] | None = None) -> None:
+    """``prestart_forkserver`` while dask is not imported (``import dask`` is another ~0.1 s); else nothing.
+
+    The server's environment then comes from distributed's defaults (its YAML file) with
+    ``pre_spawn_environ`` over them (the overrides of ``distributed.nanny.pre-spawn-environ`` the caller
+    sets next); ``start_forkserver`` checks it against Dask's config once dask is imported, and a caller
+    that sets Dask config calls ``prestart_forkserver`` under it.
+    """
+    global _forkserver_launch, _unchecked_launch
+
+    if "dask" in sys.modules or not processes or "forkserver" not in multiprocessing.get_all_start_methods():
+        return
+    defaults = distributed_config_defaults()
+    running = forkserver_pid()
+    if defaults is None or running is not None or working_directory_shadows_imports():
+        return  # no defaults to go by, or a server already runs (UNKNOWN included): start_forkserver decides
+    worker = defaults.get("distributed", {}).get("worker", {})
+    if worker.get("multiprocessing-method", "spawn") != "spawn":
+        return
+    configured = {**(defaults.get("distributed", {}).get("nanny", {}).get("pre-spawn-environ") or {}),
+                  **(pre_spawn_environ or {})}
+    wanted = _environ_from(configured)
+    replaced = {name: os.environ.get(name) for name in wanted}
+    started = _launch_forkserver(wanted)
+    if started is None:
+        _restore_environ(replaced)
+        return
+    _forkserver_launch = (started, {**os.environ})
+    _unchecked_launch = (wanted, replaced)
 
 
 def _stop_unchecked() -> None:
@@ -396,30 +425,6 @@ def _stop_unchecked() -> None:
     _restore_environ(_unchecked_launch[1])
     _unchecked_launch = _forkserver_launch = None
     stop_forkserver()
-
-
-def _prestart_before_dask(processes: bool, pre_spawn_environ: Mapping[str, object]) -> None:
-    global _forkserver_launch, _unchecked_launch
-
-    if not processes or "forkserver" not in multiprocessing.get_all_start_methods():
-        return
-    defaults = distributed_config_defaults()
-    running = forkserver_pid()
-    if defaults is None or running is not None or working_directory_shadows_imports():
-        return  # no defaults to go by, or a server already runs (UNKNOWN included): start_forkserver decides
-    worker = defaults.get("distributed", {}).get("worker", {})
-    if worker.get("multiprocessing-method", "spawn") != "spawn":
-        return
-    configured = {**(defaults.get("distributed", {}).get("nanny", {}).get("pre-spawn-environ") or {}),
-                  **pre_spawn_environ}
-    wanted = _environ_from(configured)
-    replaced = {name: os.environ.get(name) for name in wanted}
-    started = _launch_forkserver(wanted)
-    if started is None:
-        _restore_environ(replaced)
-        return
-    _forkserver_launch = (started, {**os.environ})
-    _unchecked_launch = (wanted, replaced)
 
 
 def working_directory_shadows_imports() -> bool:
@@ -458,7 +463,11 @@ def forked_workers(processes: bool) -> Iterator[None]:
 
     Workers a Nanny restarts later (a hard time limit, a crash) are spawned as Dask does by default.
     """
-    if not (use_forkserver(processes) and start_forkserver()):
+    if not use_forkserver(processes):
+        _stop_unchecked()  # started before dask was imported, for a config that turns out not to want it
+        yield
+        return
+    if not start_forkserver():
         yield
         return
     import dask

@@ -286,9 +286,13 @@ def _start_own_cluster(local: LocalClusterSettings, worker_profiling: bool) -> A
     Nothing here imports dask or distributed before ``prestart_forkserver``: the server's imports then run
     on another core while this process imports them and starts the scheduler.
     """
-    from dask_runner.clusters.local import prestart_forkserver, start_local_cluster
+    from dask_runner.clusters.local import (
+        prestart_forkserver,
+        prestart_forkserver_before_dask,
+        start_local_cluster,
+    )
 
-    prestart_forkserver(local.processes, PRE_SPAWN_ENVIRON_OF_OUR_CLUSTERS)  # before dask, when it can be
+    prestart_forkserver_before_dask(local.processes, PRE_SPAWN_ENVIRON_OF_OUR_CLUSTERS)
     import dask
 
     from dask_runner.clusters.dask_internals import load_distributed_config_defaults

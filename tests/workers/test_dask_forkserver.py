@@ -122,7 +122,8 @@ CONFIGURED_DRIVER = textwrap.dedent("""
 @pytest.mark.processes
 def test_a_server_started_before_dask_follows_the_users_dask_config(tmp_path: Path) -> None:
     """Started before dask is imported, the server gets the workers' variables from distributed's defaults; a
-    config file that adds one is seen once dask is imported, and the server starts again with it."""
+    config file that adds one is seen once dask is imported, and the server starts again with it; one that
+    asks for another way to start workers stops it."""
     script = tmp_path / "driver.py"
     script.write_text(CONFIGURED_DRIVER)
     config = tmp_path / "dask-config"
@@ -145,6 +146,14 @@ def test_a_server_started_before_dask_follows_the_users_dask_config(tmp_path: Pa
     configured = run(DASK_CONFIG=str(config))
     assert configured["launches"] == [{"dask": False, "mark": None}, {"dask": True, "mark": "from-config"}]
     assert [(v["mark"], v["omp"], _forked(v)) for v in configured["views"]] == [("from-config", "1", True)]
+
+    # A config that picks Dask's own fork server: ours, started on the defaults' word, is stopped unused
+    # (Dask's would otherwise be it: multiprocessing has one per process), and Dask starts its own.
+    (config / "workers.yaml").write_text("distributed:\n  worker:\n    multiprocessing-method: forkserver\n")
+    dasks = run(DASK_CONFIG=str(config))
+    assert dasks["launches"] == [{"dask": False, "mark": None}]
+    assert len(dasks["views"]) == 1 and _forked(dasks["views"][0])
+    assert "dask_runner.workers.dask_tasks" not in dasks["views"][0]["parent"]
 
 
 def test_a_working_directory_with_another_copy_of_an_imported_package_means_spawned_workers(
