@@ -383,7 +383,7 @@ def prestart_forkserver(processes: bool) -> None:
     if use_forkserver(processes):
         start_forkserver()
     else:
-        _stop_unchecked()  # started before dask was imported, for a config that turns out not to want it
+        stop_unchecked_forkserver()  # started before dask was imported, for a config that turns out not to want it
 
 
 def prestart_forkserver_before_dask(processes: bool, pre_spawn_environ: Mapping[str, object] | None = None) -> None:
@@ -417,7 +417,7 @@ def prestart_forkserver_before_dask(processes: bool, pre_spawn_environ: Mapping[
     _unchecked_launch = (wanted, replaced)
 
 
-def _stop_unchecked() -> None:
+def stop_unchecked_forkserver() -> None:
     global _unchecked_launch, _forkserver_launch
 
     if _unchecked_launch is None or _forkserver_launch is None or forkserver_pid() != _forkserver_launch[0]:
@@ -464,7 +464,7 @@ def forked_workers(processes: bool) -> Iterator[None]:
     Workers a Nanny restarts later (a hard time limit, a crash) are spawned as Dask does by default.
     """
     if not use_forkserver(processes):
-        _stop_unchecked()  # started before dask was imported, for a config that turns out not to want it
+        stop_unchecked_forkserver()  # started before dask was imported, for a config that turns out not to want it
         yield
         return
     if not start_forkserver():

@@ -278,7 +278,7 @@ def serve_unless_driver(
     start_timeout_s: float = SLURMRunnerSettings.start_timeout_s,
     **batch: Any,
 ) -> Callable[[], None]:
-    """The job's first step (``slurm_runner_pool.serve_first``): the scheduler and worker ranks serve here and
+    """The job's first step (``slurm_runner_pool.first_step``): the scheduler and worker ranks serve here and
     leave by NothingToRun, before any scenario or runner is built (only the driver needs them).
 
     On the driver it returns at once with what ends the allocation should the job stop before its pool is
@@ -318,4 +318,4 @@ def end_allocation(settings: SLURMRunnerSettings) -> None:
 
 
 slurm_runner_pool.keyword_defaults_from = "dask_runner.workers.dask.DaskDistributed"  # type: ignore[attr-defined]
-slurm_runner_pool.serve_first = "dask_runner.clusters.slurm_runner.serve_unless_driver"  # type: ignore[attr-defined]
+slurm_runner_pool.first_step = "dask_runner.clusters.slurm_runner.serve_unless_driver"  # type: ignore[attr-defined]

@@ -85,15 +85,18 @@ def build_worker(cfg: DictConfig) -> WorkerPool:
     return worker
 
 
-def serve_first(cfg: DictConfig) -> Callable[[], None]:
-    """Let a process that only serves the cluster do so before anything is built; on the driver, return what
-    ends that cluster should the job end before its worker pool exists.
+def first_step(cfg: DictConfig) -> Callable[[], None]:
+    """The worker pool's first step, before anything is built; returns what undoes it should the job end
+    before its worker pool exists.
 
-    A worker target may name such a step in its ``serve_first`` attribute (``worker=dask_slurm_runner``: the
-    scheduler and worker ranks serve there and leave by NothingToRun, so only the driver builds runners).
+    A worker target may name such a step in its ``first_step`` attribute, called with the node's values:
+    ``worker=dask_slurm_runner``'s scheduler and worker ranks serve there and leave by NothingToRun, so
+    only the driver builds runners (it gets back what ends those ranks); ``worker=dask_local`` starts its
+    workers' fork server there, so it imports Dask on another core while the job builds its runners (it
+    gets back what stops that server).
     """
     where = f"worker {cfg.worker.get('_target_')}"
-    path = getattr(resolve_target(str(cfg.worker.get("_target_")), "worker"), "serve_first", None)
+    path = getattr(resolve_target(str(cfg.worker.get("_target_")), "worker"), "first_step", None)
     if path is None:
         return lambda: None
     try:

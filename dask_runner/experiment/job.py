@@ -1,8 +1,9 @@
 """The one skeleton of the simulate and metrics jobs: check, build, then run with streamed reports.
 
 Order matters, and is the same for both jobs:
-0. a process that only serves the cluster (a SLURMRunner rank other than the driver) learns so first and
-   serves, building nothing (``components.serve_first``);
+0. the worker pool's first step (``components.first_step``): a process that only serves the cluster (a
+   SLURMRunner rank other than the driver) learns so and serves, building nothing; a local cluster's
+   workers' fork server starts importing Dask;
 1. everything that needs no write is checked and built first: the output folder (a file? results
    without ``resume``? a resume with another configuration?), the runners (planners, scenarios,
    filter, metrics), the batch settings (GPU/CPU shares, time limit), and the worker pool itself (its
@@ -132,12 +133,13 @@ def persist_report(store: ReportStore) -> Callable[[RunnerReport], None]:
 
 def run_job(kind: JobKind, cfg: DictConfig, out: TextIO = sys.stdout) -> JobResult:
     """Run the job ``cfg`` describes (see the module docstring for the order) and write every output."""
-    from dask_runner.experiment.components import serve_first
+    from dask_runner.experiment.components import first_step
 
     with driver_log(kind.name, verbose=bool(cfg.verbose)) as log:
         # Processes that only serve the cluster (SLURMRunner's scheduler and worker ranks) do so here, and
-        # build nothing; the driver ends them itself if it stops before its worker pool takes them over.
-        end_unused_cluster = serve_first(cfg)
+        # build nothing; the driver ends them itself if it stops before its worker pool takes them over (and
+        # stops a local cluster's fork server started here).
+        end_unused_cluster = first_step(cfg)
         try:
             resume = bool(cfg.get("resume"))
             layout = check_output_dir(resolve_output_dir(cfg).root, resume)

@@ -13,13 +13,14 @@ import logging
 import math
 import re
 from pathlib import Path
-from typing import Any
-
-import pandas as pd
+from typing import TYPE_CHECKING, Any
 
 from dask_runner.io.output_dir import atomic_write_bytes
 from dask_runner.io.runner_report import REPORT_COLUMNS, report_to_row
 from dask_runner.runner.report import RunnerReport
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 logger = logging.getLogger(__name__)
 
@@ -79,6 +80,10 @@ class ReportStore:
 
     def to_dataframe(self) -> pd.DataFrame:
         """One row per runner id (the latest report when a runner was reported twice), ordered by start time."""
+        # Imported here: pandas is ~0.3 s of imports, which a job's start (before its worker pool's fork
+        # server runs, see workers.dask.start_workers_early) should not wait for.
+        import pandas as pd
+
         rows = self.rows()
         if not rows:
             return pd.DataFrame(columns=[*REPORT_COLUMNS, "duration"])

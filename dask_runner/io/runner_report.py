@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import dataclasses
 from pathlib import Path
-from typing import Any, Sequence
-
-import pandas as pd
+from typing import TYPE_CHECKING, Any, Sequence
 
 from dask_runner.runner.report import RunnerReport
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 REPORT_COLUMNS: tuple[str, ...] = tuple(f.name for f in dataclasses.fields(RunnerReport) if f.name != "planner_report")
 
@@ -22,6 +23,8 @@ def report_to_row(report: RunnerReport) -> dict[str, Any]:
 
 
 def reports_to_dataframe(reports: Sequence[RunnerReport]) -> pd.DataFrame:
+    import pandas as pd  # here: pandas is ~0.3 s of a job's start (see report_store)
+
     frame = pd.DataFrame([report_to_row(r) for r in reports])
     if frame.empty:
         frame = pd.DataFrame(columns=[*REPORT_COLUMNS, "duration"])

@@ -11,7 +11,7 @@ from __future__ import annotations
 import concurrent.futures
 import logging
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
 from dask_runner.clusters.local import LocalClusterSettings
@@ -313,6 +313,22 @@ def _start_own_cluster(local: LocalClusterSettings, worker_profiling: bool) -> A
 
         with dask.config.set(scheduler_config(dashboard_at_start=False)):  # the Simulations page, from the start
             return start_local_cluster(**vars(local))
+
+
+def start_workers_early(**settings: Any) -> Callable[[], None]:
+    """The job's first step with a ``DaskDistributed`` worker (``components.first_step``): for a local cluster of
+    processes, its workers' fork server starts now, importing Dask on another core while the job composes
+    and builds its runners, so that the pool finds it (nearly) ready. Returns what stops that server should
+    the job end before its pool exists. Values are checked when the pool is built, not here."""
+    from dask_runner.clusters.local import prestart_forkserver_before_dask, stop_unchecked_forkserver
+
+    elsewhere = any(settings.get(name) is not None for name in ("address", "scheduler_file", "cluster", "client"))
+    if not elsewhere and settings.get("processes", LocalClusterSettings.processes) is True:
+        prestart_forkserver_before_dask(True, PRE_SPAWN_ENVIRON_OF_OUR_CLUSTERS)
+    return stop_unchecked_forkserver
+
+
+DaskDistributed.first_step = "dask_runner.workers.dask.start_workers_early"  # type: ignore[attr-defined]
 
 
 def _task_name(task: Task) -> str:

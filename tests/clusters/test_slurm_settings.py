@@ -135,22 +135,23 @@ def test_memory_too_small_for_the_worker_processes_is_refused_naming_the_minimum
 def test_in_one_allocation_the_role_comes_first_and_the_worker_settings_are_checked_on_every_rank(
         monkeypatch: pytest.MonkeyPatch) -> None:
     """The job's first step: on the driver it returns (building nothing); a bad worker value fails on any rank."""
-    from dask_runner.experiment.components import serve_first
+    from dask_runner.experiment.components import first_step
     from dask_runner.experiment.config_loading import SIMULATION_CONFIG, compose_config
 
     monkeypatch.setenv("SLURM_PROCID", "1")
     monkeypatch.setenv("SLURM_NTASKS", "4")
     monkeypatch.setenv("SLURM_JOB_ID", "7")
-    end = serve_first(compose_config(SIMULATION_CONFIG, ["worker=dask_slurm_runner", "worker.security=true"]))
+    end = first_step(compose_config(SIMULATION_CONFIG, ["worker=dask_slurm_runner", "worker.security=true"]))
     assert callable(end)  # what ends the other ranks if the driver stops before its pool; not called here
     with pytest.raises(ConfigError, match="threads_per_worker must be a whole number"):
-        serve_first(compose_config(SIMULATION_CONFIG, ["worker=dask_slurm_runner", "worker.threads_per_worker=0"]))
+        first_step(compose_config(SIMULATION_CONFIG, ["worker=dask_slurm_runner", "worker.threads_per_worker=0"]))
     with pytest.raises(ConfigError, match="security must be true"):
-        serve_first(compose_config(SIMULATION_CONFIG, ["worker=dask_slurm_runner", "worker.security=maybe"]))
+        first_step(compose_config(SIMULATION_CONFIG, ["worker=dask_slurm_runner", "worker.security=maybe"]))
     monkeypatch.setenv("SLURM_NTASKS", "2")
     with pytest.raises(ConfigError, match="at least 3 ranks"):
-        serve_first(compose_config(SIMULATION_CONFIG, ["worker=dask_slurm_runner"]))
-    assert serve_first(compose_config(SIMULATION_CONFIG, ["worker=dask_local"]))() is None  # other pools: nothing
+        first_step(compose_config(SIMULATION_CONFIG, ["worker=dask_slurm_runner"]))
+    assert first_step(compose_config(SIMULATION_CONFIG, ["worker=dask_scheduler", "worker.address=tcp://127.0.0.1:1"]))() \
+        is None  # other pools: nothing
 
 
 def test_the_allocation_certificates_are_private_files_loaded_by_the_other_ranks(tmp_path: Path) -> None:
