@@ -25,8 +25,7 @@ def test_plots_render_in_a_real_browser(finished_run: Path, browser) -> None:  #
 
     path = write_html_report(finished_run, max_scenario_plots=3)
     browser.get(path.resolve().as_uri())
-    # scores chart + runtime histogram (one document embedded from Python) + 3 scenario plots (one document
-    # the page builds from the scenarios' coordinates)
+    # scores chart + runtime histogram + 3 scenario plots, all built by the page from its JSON data
     WebDriverWait(browser, 30).until(
         lambda d: d.execute_script("return window.Bokeh !== undefined && "
                                    "Bokeh.documents.reduce((n, doc) => n + doc.roots().length, 0)") == 5
@@ -37,6 +36,13 @@ def test_plots_render_in_a_real_browser(finished_run: Path, browser) -> None:  #
             [...plot.center, ...plot.right, ...plot.left].filter(model => model.items !== undefined)
                 .flatMap(legend => legend.items.map(item => item.label.value))]);""")
     scenario_legends = [labels for title, labels in plots if " | " in title]  # "planner | type | scenario"
+    planners = {"SimplePlanner", "LogFuturePlanner", "IDMPlanner"}
+    assert [set(labels) for title, labels in plots if title == "Runtime per runner"] == [planners]
+    bars = browser.execute_script("""
+        return Bokeh.documents.flatMap(doc => doc.roots()).filter(plot => plot.title.text.startsWith("Mean "))
+            .map(plot => plot.x_range.factors);""")
+    # One bar per scenario type and planner with metrics (the fixture's IDM runners all time out).
+    assert len(bars) == 1 and len(bars[0]) == 6 and {planner for _, planner in bars[0]} == planners - {"IDMPlanner"}
     assert len(scenario_legends) == 3
     assert all({"drivable area", "lanes", "expert", "ego", "agents"} <= set(labels) for labels in scenario_legends)
     sizes = WebDriverWait(browser, 30).until(lambda d: d.execute_script("""
