@@ -89,3 +89,14 @@ def test_pool_benchmark_runs_the_short_runner_case() -> None:
     for pool in ("sequential", "process_pool", "dask"):
         assert re.search(rf"round 1  {pool}\s+[\d.]+ s   32/32 succeeded", out), out
     assert re.search(r"targets: dask efficiency median [\d.]+.*dask / process pool median [\d.]+", out), out
+
+
+def test_job_benchmark_times_the_default_job_against_another_checkout(tmp_path: Path) -> None:
+    checkout = str(Path(__file__).resolve().parents[2])
+    out = run("bench_job.py", "--rounds", "1", "--compare", checkout, "scenario_filter.limit_total_scenarios=2",
+              "worker.n_workers=1")
+    assert re.search(r"round 1: this [\d.]+ s, compared [\d.]+ s", out), out
+    assert re.search(r"this / compared: median [\d.]+ \(rounds [\d.]+\)", out), out
+    done = subprocess.run([sys.executable, str(SCRIPTS / "bench_job.py"), "--compare", str(tmp_path)],
+                          capture_output=True, text=True, timeout=60, check=False)
+    assert done.returncode == 2 and "is not a dask_runner checkout" in done.stderr
