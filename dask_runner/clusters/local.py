@@ -316,8 +316,8 @@ def start_forkserver() -> bool:
     Nanny names its workers' processes. A server we started for an earlier cluster is reused while this
     process's environment is still the one it started with; one started by someone else, or with
     another environment, is left alone and the workers are spawned instead. One started before dask was
-    imported (``prestart_forkserver``) is checked against Dask's config now, and started again when that
-    config gives the workers other variables.
+    imported (``prestart_forkserver_before_dask``) is checked against Dask's config now, and started again
+    when that config gives the workers other variables.
     """
     global _forkserver_launch, _unchecked_launch
 
@@ -370,9 +370,8 @@ def prestart_forkserver(processes: bool) -> None:
     """Start the workers' fork server now, if the cluster about to start will fork from it.
 
     Called before this process imports distributed: the server's imports (distributed and the task
-    code, ~0.65 s of CPU) then run on another core meanwhile, instead of after the driver's (with the
-    dashboard attached later, the first simulation of a batch on 2 cores now starts ~0.75 s sooner; see
-    the README's Performance section). When dask is not imported yet either, the server starts before
+    code, ~0.5 s on 2 cores) then run on another core meanwhile, instead of after the driver's (see the
+    README's Performance section). When dask is not imported yet either, the server starts before
     it too (``prestart_forkserver_before_dask``); otherwise the dask config in force (as for the
     cluster) sets its environment.
     """
@@ -418,6 +417,8 @@ def prestart_forkserver_before_dask(processes: bool, pre_spawn_environ: Mapping[
 
 
 def stop_unchecked_forkserver() -> None:
+    """Stop the server ``prestart_forkserver_before_dask`` started, unless a cluster has checked and used it
+    since (the job ended before its pool, or Dask's config turned out to want no fork server of ours)."""
     global _unchecked_launch, _forkserver_launch
 
     if _unchecked_launch is None or _forkserver_launch is None or forkserver_pid() != _forkserver_launch[0]:

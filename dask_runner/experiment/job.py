@@ -136,9 +136,9 @@ def run_job(kind: JobKind, cfg: DictConfig, out: TextIO = sys.stdout) -> JobResu
     from dask_runner.experiment.components import first_step
 
     with driver_log(kind.name, verbose=bool(cfg.verbose)) as log:
-        # Processes that only serve the cluster (SLURMRunner's scheduler and worker ranks) do so here, and
-        # build nothing; the driver ends them itself if it stops before its worker pool takes them over (and
-        # stops a local cluster's fork server started here).
+        # The worker pool's first step: processes that only serve the cluster (SLURMRunner's scheduler and
+        # worker ranks) do so here and build nothing; a local cluster's fork server starts. What it returns
+        # undoes that if the driver stops before its worker pool takes over (ends those ranks, stops the server).
         end_unused_cluster = first_step(cfg)
         try:
             resume = bool(cfg.get("resume"))
