@@ -16,7 +16,7 @@ import os
 import signal
 import sys
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -267,25 +267,15 @@ def slurm_runner_pool(
     return pool
 
 
-def serve_unless_driver(
-    scheduler_file: str = SLURMRunnerSettings.scheduler_file,
-    interface: str | None = SLURMRunnerSettings.interface,
-    local_directory: str | None = SLURMRunnerSettings.local_directory,
-    worker_extra_args: list[str] | None = SLURMRunnerSettings.worker_extra_args,
-    threads_per_worker: int = SLURMRunnerSettings.threads_per_worker,
-    dashboard_port: int | None = SLURMRunnerSettings.dashboard_port,
-    security: bool = SLURMRunnerSettings.security,
-    start_timeout_s: float = SLURMRunnerSettings.start_timeout_s,
-    **batch: Any,
-) -> Callable[[], None]:
+def serve_unless_driver(**node: Any) -> Callable[[], None]:
     """The job's first step (``slurm_runner_pool.first_step``): the scheduler and worker ranks serve here and
     leave by NothingToRun, before any scenario or runner is built (only the driver needs them).
 
     On the driver it returns at once with what ends the allocation should the job stop before its pool is
     built (a configuration error, nothing left to run): the other ranks would otherwise wait for it forever.
+    ``node`` holds the worker node's values, those of ``slurm_runner_pool`` (its batch tuning is not used here).
     """
-    settings = SLURMRunnerSettings(scheduler_file, interface, local_directory, worker_extra_args,
-                                   threads_per_worker, dashboard_port, security, start_timeout_s)
+    settings = SLURMRunnerSettings(**{f.name: node[f.name] for f in fields(SLURMRunnerSettings) if f.name in node})
     rank, _ = slurm_rank()
     if role_of(rank) != "driver":
         _start_rank(settings)
