@@ -4,13 +4,13 @@ driver imports Dask, and stops it when the job ends before its worker pool exist
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 import textwrap
 from pathlib import Path
 
 import pytest
+from cli_helpers import cli_env
 
 # A fresh interpreter: in a test session dask is imported already, and the fork server is the session's.
 DRIVER = textwrap.dedent("""
@@ -38,14 +38,19 @@ DRIVER = textwrap.dedent("""
 """)
 
 
-def _simulate(tmp_path: Path, *overrides: str) -> dict[str, object]:
+def _run(tmp_path: Path, source: str, *overrides: str) -> tuple[subprocess.CompletedProcess[str], dict[str, object]]:
+    """``source`` as a script in a fresh interpreter (this checkout first on its path); what it printed last, as JSON."""
     script = tmp_path / "driver.py"
-    script.write_text(DRIVER)
-    checkout = str(Path(__file__).resolve().parents[2])
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join([checkout, os.environ.get("PYTHONPATH", "")])}
-    result = subprocess.run([sys.executable, str(script), *overrides], capture_output=True, text=True, env=env,
+    script.write_text(source)
+    result = subprocess.run([sys.executable, str(script), *overrides], capture_output=True, text=True, env=cli_env(),
                             timeout=300, cwd=tmp_path)
-    return dict(json.loads(result.stdout.strip().splitlines()[-1]), stderr=result.stderr)
+    lines = result.stdout.strip().splitlines()
+    return result, dict(json.loads(lines[-1])) if lines else {}
+
+
+def _simulate(tmp_path: Path, *overrides: str) -> dict[str, object]:
+    result, printed = _run(tmp_path, DRIVER, *overrides)
+    return dict(printed, stderr=result.stderr)
 
 
 @pytest.mark.processes
@@ -91,11 +96,6 @@ FIRST_STEP_ONLY = textwrap.dedent("""
     (["worker=sequential"], False),
 ])
 def test_only_a_local_cluster_of_processes_starts_one(tmp_path: Path, overrides: list[str], started: bool) -> None:
-    script = tmp_path / "first_step.py"
-    script.write_text(FIRST_STEP_ONLY)
-    checkout = str(Path(__file__).resolve().parents[2])
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join([checkout, os.environ.get("PYTHONPATH", "")])}
-    result = subprocess.run([sys.executable, str(script), *overrides], capture_output=True, text=True, env=env,
-                            timeout=120, cwd=tmp_path)
+    result, printed = _run(tmp_path, FIRST_STEP_ONLY, *overrides)
     assert result.returncode == 0, result.stderr[-3000:]
-    assert json.loads(result.stdout.strip().splitlines()[-1]) == {"running": started}
+    assert printed == {"running": started}
