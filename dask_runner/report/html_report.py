@@ -133,10 +133,13 @@ def inline_bokehjs() -> str:
     """BokehJS inlined as script elements (the page works offline), read from the installed bokeh's static files
     as ``bokeh.resources.Resources(mode="inline")`` renders them, without importing bokeh."""
     spec = importlib.util.find_spec("bokeh")
-    folder = Path(spec.origin).parent / "server" / "static" / "js" if spec is not None and spec.origin else None
+    if spec is None or not spec.origin:
+        raise MissingDependencyError("report.html needs BokehJS from the bokeh package, which is not installed; "
+                                     "pip install 'dask_runner[report]'")
+    folder = Path(spec.origin).parent / "server" / "static" / "js"
     scripts = []
     for name in BOKEHJS_FILES:
-        path = folder / name if folder is not None else Path(name)
+        path = folder / name
         try:
             scripts.append(f"<script>\n{path.read_text(encoding='utf-8')}\n</script>")
         except OSError as exc:
