@@ -11,9 +11,12 @@
 Each pool runs the batch in a fresh Python process, as a user's batch starts; the pools take turns,
 round after round, and the medians over rounds are printed (one round on a shared machine can be 20%
 off). It prints, for each pool: wall time (pool start included), efficiency = (sequential time / cores) / wall,
-the ratio to a plain ``concurrent.futures.ProcessPoolExecutor`` calling ``run_simulation``, when the first
+the ratio to a plain ``concurrent.futures.ProcessPoolExecutor`` calling ``run_simulation`` (its workers
+spawned, fresh interpreters as Dask's are: forking a driver that runs threads is unsafe), when the first
 simulation started, and the CPU seconds of this (driver) process and of the worker processes (wall times
-are noisy on a shared machine; the CPU figures show where the time goes); then the per-runner overhead
+are noisy on a shared machine; the CPU figures show where the time goes); with both pools run, also how
+much longer a fresh interpreter takes to import what a Dask worker needs than what a process-pool worker
+needs (the start-up no worker process started with its pool avoids); then the per-runner overhead
 of ``execute_runners`` on DaskDistributed against raw ``client.submit`` on no-op runners, and the
 driver's peak memory (RSS) with many no-op runners queued. Ray (one remote task per runner, as nuPlan's
 pool does) runs only when ray is importable.
@@ -268,6 +271,7 @@ def compare_pools(args: argparse.Namespace, cores: int) -> None:
         modes.remove("ray")
 
     rounds: list[dict[str, PoolRun]] = []
+    floors: list[tuple[float, float]] = []  # per round: import seconds of a Dask worker, of a process-pool worker
     for number in range(1, args.rounds + 1):
         results: dict[str, PoolRun] = {}
         for name in modes:
@@ -275,6 +279,8 @@ def compare_pools(args: argparse.Namespace, cores: int) -> None:
             print(f"  round {number}  {name:<20} {result.wall:8.2f} s   {result.succeeded}/{args.scenarios} "
                   f"succeeded", flush=True)
         rounds.append(results)
+        if {"dask", "process_pool"} <= set(modes):
+            floors.append((import_seconds(DASK_WORKER_IMPORTS), import_seconds(POOL_WORKER_IMPORTS)))
 
     def per_round(name: str, value: Callable[[dict[str, PoolRun]], float | None]) -> list[float]:
         return [v for results in rounds if name in results and (v := value(results)) is not None]
@@ -308,6 +314,25 @@ def compare_pools(args: argparse.Namespace, cores: int) -> None:
     if later:
         print(f"  start-up: dask's first simulation starts {statistics.median(later):.2f} s after the process pool's "
               f"(rounds {', '.join(f'{v:.2f}' for v in later)}; target <= 0.30 s)")
+    if floors:
+        dask_imports, pool_imports = (statistics.median(column) for column in zip(*floors))
+        print(f"  start-up floor: a fresh interpreter imports what a Dask worker needs ({DASK_WORKER_IMPORTS}) "
+              f"in {dask_imports:.2f} s, what a process-pool worker needs ({POOL_WORKER_IMPORTS}) in {pool_imports:.2f} s: "
+              f"{dask_imports - pool_imports:.2f} s more, alone on a core (rounds "
+              f"{', '.join(f'{d - p:.2f}' for d, p in floors)})")
+
+
+# What a worker process must import before its first runner: a Dask worker (which our clusters fork from a
+# server that imports it), and a process pool's worker (unpickling run_simulation and the runners).
+DASK_WORKER_IMPORTS = "distributed, dask_runner.workers.dask_tasks"
+POOL_WORKER_IMPORTS = "dask_runner.runner.run_simulation"
+
+
+def import_seconds(modules: str) -> float:
+    """Wall time of a fresh interpreter that imports ``modules`` and exits (its start included)."""
+    start = time.perf_counter()
+    subprocess.run([sys.executable, "-c", f"import {modules}"], check=True)
+    return time.perf_counter() - start
 
 
 def measure_overhead(count: int, cores: int) -> None:
