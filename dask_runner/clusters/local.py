@@ -49,8 +49,6 @@ EXAMPLE_CALL = "start_local_cluster(n_workers=4, threads_per_worker=1, memory_li
 # distributed), and forks workers that are ready at once and exit without tearing the interpreter down
 # (0.5 s less at close). Modules that fail to import are skipped by the server.
 WORKER_PRELOAD = ["distributed", "dask_runner.workers.dask_tasks", "dask_runner.clusters.warm_versions"]
-# Imported by the fork server before WORKER_PRELOAD: no garbage collection during the imports.
-FORKSERVER_GC = "dask_runner.clusters.forkserver_gc"
 
 # (pid, environment) of the fork server this process started for its workers.
 _forkserver_launch: tuple[int | None, dict[str, str]] | None = None
@@ -352,7 +350,7 @@ def start_forkserver() -> bool:
 def _launch_forkserver(wanted: dict[str, str]) -> int | None:
     """Start the fork server with ``wanted`` set in this process's environment (it inherits it); its pid."""
     os.environ.update(wanted)
-    multiprocessing.get_context("forkserver").set_forkserver_preload([FORKSERVER_GC, *WORKER_PRELOAD])
+    multiprocessing.get_context("forkserver").set_forkserver_preload(list(WORKER_PRELOAD))
     from multiprocessing import forkserver
 
     forkserver.ensure_running()

@@ -13,12 +13,7 @@ import psutil
 import pytest
 
 from dask_runner.clusters import local
-from dask_runner.clusters.local import (
-    FORKSERVER_GC,
-    WORKER_PRELOAD,
-    forked_workers,
-    working_directory_shadows_imports,
-)
+from dask_runner.clusters.local import WORKER_PRELOAD, forked_workers, working_directory_shadows_imports
 
 HERE = str(Path(__file__).resolve().parent)
 
@@ -84,7 +79,7 @@ def test_workers_fork_from_the_preloaded_server_with_spawns_environment(tmp_path
     # The server imports dask and distributed on another core while the driver does (it starts first, once).
     assert runs["launches"] == [{"dask": False, "distributed": False}]
     assert len(first["views"]) == 2 and all(_forked(v) for v in first["views"])
-    assert all(module in first["views"][0]["parent"] for module in [FORKSERVER_GC, *WORKER_PRELOAD])
+    assert all(module in first["views"][0]["parent"] for module in WORKER_PRELOAD)
     # Dask's pre-spawn variables still reach the workers, the ones our clusters unset stay unset.
     assert all(v["omp"] == "1" and v["malloc_trim"] is None for v in first["views"])
     assert first["stages"] == [None, "simulation", None, "callback", "worker_lost", None]
