@@ -16,7 +16,7 @@ spawned, fresh interpreters as Dask's are: forking a driver that runs threads is
 simulation started, and the CPU seconds of this (driver) process and of the worker processes (wall times
 are noisy on a shared machine; the CPU figures show where the time goes); with both pools run, also how
 much longer a fresh interpreter takes to import what a Dask worker needs than what a process-pool worker
-needs (the start-up no worker process started with its pool avoids); then the per-runner overhead
+needs (most of the start-up gap: a worker process started with its pool pays it); then the per-runner overhead
 of ``execute_runners`` on DaskDistributed against raw ``client.submit`` on no-op runners, and the
 driver's peak memory (RSS) with many no-op runners queued. Ray (one remote task per runner, as nuPlan's
 pool does) runs only when ray is importable.
@@ -316,7 +316,7 @@ def compare_pools(args: argparse.Namespace, cores: int) -> None:
               f"(rounds {', '.join(f'{v:.2f}' for v in later)}; target <= 0.30 s)")
     if floors:
         dask_imports, pool_imports = (statistics.median(column) for column in zip(*floors))
-        print(f"  start-up floor: a fresh interpreter imports what a Dask worker needs ({DASK_WORKER_IMPORTS}) "
+        print(f"  worker imports: a fresh interpreter imports what a Dask worker needs ({DASK_WORKER_IMPORTS}) "
               f"in {dask_imports:.2f} s, what a process-pool worker needs ({POOL_WORKER_IMPORTS}) in {pool_imports:.2f} s: "
               f"{dask_imports - pool_imports:.2f} s more, alone on a core (rounds "
               f"{', '.join(f'{d - p:.2f}' for d, p in floors)})")

@@ -90,7 +90,7 @@ def test_pool_benchmark_runs_the_short_runner_case() -> None:
         assert re.search(rf"round 1  {pool}\s+[\d.]+ s   32/32 succeeded", out), out
     assert re.search(r"targets: dask efficiency median [\d.]+.*dask / process pool median [\d.]+", out), out
     assert re.search(r"start-up: dask's first simulation starts -?[\d.]+ s after the process pool's", out), out
-    floor = re.search(r"start-up floor: .* in ([\d.]+) s, .* in ([\d.]+) s: (-?[\d.]+) s more", out)
+    floor = re.search(r"worker imports: .* in ([\d.]+) s, .* in ([\d.]+) s: (-?[\d.]+) s more", out)
     assert floor is not None, out
     assert float(floor.group(1)) > 0 and float(floor.group(2)) > 0
 
