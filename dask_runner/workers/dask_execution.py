@@ -332,11 +332,12 @@ class DaskBatch:
     # -- completion -------------------------------------------------------------------------------
 
     def _handle(self, future: Future, result: Any) -> None:
+        # Success is read from the result delivered, not from future.status: a worker that died since may
+        # have lost a result that had already arrived, and Dask then recomputes it ("lost", not "finished").
         if future in self.summaries:
             group = self.summaries.pop(future)
             group.summary = None
-            if future.status == "finished":
-                assert isinstance(result, GroupSummary)
+            if isinstance(result, GroupSummary):
                 self._on_summary(group, result.members)
             else:
                 self._on_group_error(group, future, _exception_from(future, result))
@@ -344,8 +345,7 @@ class DaskBatch:
             group, member, work_index = self.callbacks.pop(future)
             if member.final:
                 return
-            if future.status == "finished":
-                assert isinstance(result, CallbackResult)
+            if isinstance(result, CallbackResult):
                 member.results[work_index] = result
             else:
                 exc = _exception_from(future, result)
