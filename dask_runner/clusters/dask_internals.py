@@ -225,6 +225,57 @@ def poll_worker_start_often() -> None:
 WAKE = object()  # what ``wake_as_completed`` puts among the results; the reader drops it
 
 
+def delivering_as_completed(**options: Any) -> Any:
+    """``distributed.as_completed(**options)`` out of which every future comes, also one whose result cannot be fetched.
+
+    With ``with_results=True`` as_completed fetches each result as its future finishes. When that fetch
+    raises (a result this process cannot unpickle; a key lost with its worker whose recomputation then
+    failed), its private ``_track_future`` ends with the exception and the future never comes out: a loop
+    waiting for it waits forever. Here such a future comes out with that exception as its result. Without
+    the private hooks (``_track_future``, ``lock``, ``futures``, ``queue``, ``condition``,
+    ``thread_condition``), a plain as_completed.
+    """
+    cls = _delivering_as_completed_class()
+    if cls is None:
+        from distributed import as_completed
+
+        return as_completed(**options)
+    return cls(**options)
+
+
+@functools.cache
+def _delivering_as_completed_class() -> type | None:
+    from distributed import as_completed
+
+    if not callable(getattr(as_completed, "_track_future", None)):
+        _missing("distributed.as_completed._track_future",
+                 "a result the driver cannot fetch (one it cannot unpickle) leaves a batch waiting for it")
+        return None
+
+    class DeliveringAsCompleted(as_completed):
+        async def _track_future(self, future: Any) -> None:
+            try:
+                await super()._track_future(future)
+            except Exception as exc:  # noqa: BLE001  (whatever fetching raised is the future's outcome)
+                await self._put_unfetched(future, exc)
+
+        async def _put_unfetched(self, future: Any, exc: Exception) -> None:
+            # What as_completed does with a fetched result, with the exception in its place.
+            with self.lock:
+                if future not in self.futures:
+                    return
+                self.futures[future] -= 1
+                if not self.futures[future]:
+                    del self.futures[future]
+                self.queue.put_nowait((future, exc) if self.with_results else future)
+                async with self.condition:
+                    self.condition.notify()
+                with self.thread_condition:
+                    self.thread_condition.notify()
+
+    return DeliveringAsCompleted
+
+
 def wake_as_completed(ac: Any) -> bool:
     """Make a thread blocked in ``ac.next_batch(block=True)`` return now (it yields ``(WAKE, None)``).
 

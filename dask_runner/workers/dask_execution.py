@@ -29,7 +29,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from dask_runner.clusters.dask_internals import WAKE, wake_as_completed
+from dask_runner.clusters.dask_internals import WAKE, delivering_as_completed, wake_as_completed
 from dask_runner.dashboard.monitor import BatchMonitor
 from dask_runner.errors import ConfigError
 from dask_runner.planners.batch_planner import BatchPlanner
@@ -156,8 +156,6 @@ class DaskBatch:
 
     def __init__(self, client: Client, pool: object, runners: Sequence[AbstractRunner], options: ExecutionOptions,
                  settings: DaskBatchSettings, workers: list[WorkerInfo]) -> None:
-        from distributed import as_completed
-
         self.client = client
         self.pool = pool
         self.runners = runners
@@ -186,7 +184,8 @@ class DaskBatch:
         self.next_poll = 0.0
         # Results come with the futures: the client fetches them concurrently on its event loop, instead
         # of one blocking round trip per runner in this thread (which left the workers idle).
-        self.ac = as_completed(with_results=True, raise_errors=False)
+        # (A result that cannot be fetched comes out as its exception, instead of never: delivering_as_completed.)
+        self.ac = delivering_as_completed(with_results=True, raise_errors=False)
         self.joiners: JoinerCheck | _NoJoinerCheck = _NoJoinerCheck()
 
     # -- the loop ---------------------------------------------------------------------------------
@@ -402,6 +401,14 @@ class DaskBatch:
             self._on_lost([m.index for m in members], exc, group.isolated)
             return
         stage: ErrorStage = "cancelled" if future.cancelled() else "simulation"
+        if stage == "simulation" and not group.isolated and len(members) > 1:
+            # The group's task or its result failed as a whole (a report the driver cannot unpickle, a runner
+            # the worker cannot load): each member runs again alone, so that only the culprit fails.
+            logger.info("A group of %d runners failed as a whole (%r); they run again, one at a time", len(members), exc)
+            self.suspects.extend(m.index for m in members)
+            if self.monitor is not None:  # monitor
+                self.monitor.rerun(len(members), "one at a time, after their group failed as a whole")
+            return
         for m in members:
             runner = self.runners[m.index]
             if stage == "cancelled":

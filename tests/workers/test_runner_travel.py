@@ -51,6 +51,21 @@ def test_a_report_that_cannot_come_back_fails_alone(remote_pool: WorkerPool) -> 
         reports[2].error_message or "")
 
 
+@pytest.mark.processes
+def test_a_report_the_driver_cannot_load_fails_alone(caplog: pytest.LogCaptureFixture) -> None:
+    """Its group's summary cannot be fetched: the batch went on waiting for it, forever."""
+    runners = [FaultRunner() for _ in range(40)]
+    runners[30] = FaultRunner("unloadable_report")
+    with caplog.at_level("INFO", logger="dask_runner"), \
+            DaskDistributed(n_workers=2, threads_per_worker=1, dashboard_address=None) as pool:
+        reports = execute_runners(runners, pool)
+    assert [r.succeeded for r in reports] == [i != 30 for i in range(40)]
+    assert reports[30].error_stage == "simulation"
+    assert "cannot be loaded here" in (reports[30].error_message or ""), reports[30].error_message
+    # It shared a group (groups grow once durations are known); the group's runners ran again alone.
+    assert "they run again, one at a time" in caplog.text
+
+
 def test_callback_work_that_cannot_come_back_fails_its_runner_as_a_callback() -> None:
     """On a process pool the work must travel back to the driver; it fails alone, with stage "callback"."""
     runners = [FaultRunner("callback_raise") if i == 4 else FaultRunner() for i in range(6)]

@@ -18,6 +18,17 @@ from dask_runner.runner.report import RunnerReport
 from dask_runner.simulation.callback.abstract_callback import CallbackWork, defer
 
 
+def _refuse_to_load() -> None:
+    raise RuntimeError("this planner report cannot be loaded here")
+
+
+class UnloadablePlannerReport(PlannerReport):
+    """A planner report that pickles, but whose unpickling (only ever in the driver) raises."""
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return _refuse_to_load, ()
+
+
 class LockedPlannerReport(PlannerReport):
     """A planner report holding a lock: it cannot leave the process that made it."""
 
@@ -36,6 +47,7 @@ class FaultRunner(AbstractRunner):
 
     ``fault``: ok, raise, exit (os._exit), hang, memory (allocates ``gigabytes`` GB), lock_in_runner
     (holds a lock, so it cannot be sent), lock_in_report (its planner report cannot come back),
+    unloadable_report (its planner report pickles but cannot be unpickled),
     lock_in_callback (its callback work cannot come back), callback_raise.
     """
 
@@ -68,6 +80,8 @@ class FaultRunner(AbstractRunner):
                 time.sleep(0.005)  # the allocation itself, spread so the nanny's monitor sees it grow
         if self.fault == "lock_in_report":
             planner_report = LockedPlannerReport()
+        if self.fault == "unloadable_report":
+            planner_report = UnloadablePlannerReport()
         if self.fault == "lock_in_callback":
             defer(CallbackWork("locked", _use, (threading.Lock(),)))
         if self.fault == "callback_raise":
