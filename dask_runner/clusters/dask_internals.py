@@ -231,9 +231,9 @@ def delivering_as_completed(**options: Any) -> Any:
     With ``with_results=True`` as_completed fetches each result as its future finishes. When that fetch
     raises (a result this process cannot unpickle; a key lost with its worker whose recomputation then
     failed), its private ``_track_future`` ends with the exception and the future never comes out: a loop
-    waiting for it waits forever. Here such a future comes out with that exception as its result. Without
-    the private hooks (``_track_future``, ``lock``, ``futures``, ``queue``, ``condition``,
-    ``thread_condition``), a plain as_completed.
+    waiting for it waits forever. Here such a future comes out with that exception as its result, put
+    where as_completed puts results (its private ``lock``, ``futures``, ``queue``, ``condition`` and
+    ``thread_condition``). Without the private ``_track_future``, a plain as_completed.
     """
     cls = _delivering_as_completed_class()
     if cls is None:
