@@ -15,6 +15,18 @@ from typing import Any
 RESOLVER = "dask_runner.default"
 
 
+def keyword_default_sources(target: Any) -> list[Any]:
+    """Where a factory that passes its keywords on (a pool's settings class, nuPlan's worker entry) takes their
+    defaults from: its ``keyword_defaults_from``, one dotted name or a tuple of them, in order."""
+    from hydra.utils import get_object
+
+    forwarded = getattr(target, "keyword_defaults_from", None)
+    if forwarded is None:
+        return []
+    names = (forwarded,) if isinstance(forwarded, str) else tuple(forwarded)
+    return [get_object(name) if isinstance(name, str) else name for name in names]
+
+
 def signature_default(name: str, _parent_: Any) -> Any:
     """The default of parameter ``name`` of the ``_target_`` of the YAML node that holds the key."""
     from hydra.utils import get_object
@@ -23,11 +35,7 @@ def signature_default(name: str, _parent_: Any) -> Any:
     if not target_path:
         raise ValueError(f"${{{RESOLVER}:{name}}} is only valid in a node with a _target_")
     target = get_object(str(target_path))
-    # A factory that passes its keywords on (nuPlan's worker entry) names where their defaults are.
-    forwarded = getattr(target, "keyword_defaults_from", None)
-    for candidate in (target, get_object(forwarded) if isinstance(forwarded, str) else forwarded):
-        if candidate is None:
-            continue
+    for candidate in (target, *keyword_default_sources(target)):
         parameter = inspect.signature(candidate).parameters.get(name)
         if parameter is not None and parameter.default is not inspect.Parameter.empty:
             return parameter.default

@@ -12,6 +12,7 @@ from omegaconf import OmegaConf
 
 import dask_runner.config
 from dask_runner.clusters.local import LocalClusterSettings, start_local_cluster
+from dask_runner.config import keyword_default_sources
 from dask_runner.workers.dask import DaskDistributed
 from dask_runner.workers.dask_execution import DaskBatchSettings
 
@@ -29,14 +30,27 @@ def _nodes(node: dict, path: str = "worker") -> list[tuple[str, dict]]:
     return found
 
 
+def _with_includes(path: Path) -> dict:
+    """The file's keys with those of the files its defaults list includes ``@_here_`` (as Hydra merges them)."""
+    raw = yaml.safe_load(path.read_text())
+    merged: dict = {}
+    for entry in raw.pop("defaults", []):
+        if entry == "_self_":
+            continue
+        name, _, package = str(entry).partition("@")
+        assert package == "_here_" and name.startswith("/"), f"{path.name}: include {entry!r} as /group/file@_here_"
+        merged.update(_with_includes(CONFIG / f"{name[1:]}.yaml"))
+    return {**merged, **raw}
+
+
 @pytest.mark.parametrize("path", WORKER_FILES, ids=lambda p: str(p.relative_to(CONFIG)))
 def test_worker_yaml_values_are_the_targets_defaults_by_reference(path: Path) -> None:
-    raw = yaml.safe_load(path.read_text())
+    raw = _with_includes(path)
     for where, node in _nodes(raw):
         target = get_object(node["_target_"])
-        forwarded = getattr(target, "keyword_defaults_from", None)
-        parameters = {**(inspect.signature(get_object(forwarded)).parameters if forwarded else {}),
-                      **inspect.signature(target).parameters}
+        parameters = {}
+        for source in reversed([target, *keyword_default_sources(target)]):  # the first source wins, as resolved
+            parameters.update(inspect.signature(source).parameters)
         for key, value in node.items():
             if key.startswith("_") or isinstance(value, dict) or key in FROM_THE_JOB:
                 continue
