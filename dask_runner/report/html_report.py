@@ -1,7 +1,9 @@
 """report.html: one self-contained page (bokeh's JavaScript inlined, so it opens offline) that shows a job's results.
 
-Sections: scores per planner, the metric breakdown per scenario type, the runtime histogram, the failures
-with their tracebacks folded, and plots of a capped number of scenarios read from the simulation logs.
+Sections: scores per planner, the viewer (:mod:`dask_runner.viewer`: overview, histograms, the scenario table,
+replays of a selection, and with ``compare_with`` the score changes against earlier runs), the metric breakdown
+per scenario type, the runtime histogram, the failures with their tracebacks folded, and plots of a capped
+number of scenarios read from the simulation logs.
 Every chart is drawn in the browser by BokehJS from JSON data (:mod:`dask_runner.report.summary_plots`,
 :mod:`dask_runner.report.scenario_plot`); writing the page reads BokehJS's files from the installed bokeh
 package and never imports bokeh in Python (~0.6 s at the end of a job).
@@ -14,6 +16,7 @@ import importlib.util
 import json
 import logging
 import math
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -27,6 +30,8 @@ from dask_runner.report.summary import failures, last_line, planner_summary, sco
 logger = logging.getLogger(__name__)
 
 DEFAULT_MAX_SCENARIO_PLOTS = 12
+# The file stays under this size: the viewer embeds as many replays as fit (about 0.2 MB each).
+DEFAULT_MAX_BYTES = 10_000_000
 # Tracebacks are kilobytes each: a batch where thousands of runners failed (one cause, usually) would
 # otherwise make a page of megabytes; the table says where the others are.
 MAX_FAILURE_ROWS = 200
@@ -123,7 +128,7 @@ def scenario_plots(log_dir: Path, limit: int) -> tuple[list[dict[str, Any]], str
     return plots, note
 
 
-def _json_script(element_id: str, value: Any) -> str:
+def json_script(element_id: str, value: Any) -> str:
     """``value`` as a JSON data block (not executed); ``</`` is escaped so no string can close the element."""
     text = json.dumps(value, separators=(",", ":"), allow_nan=False).replace("</", "<\\/")
     return f'<script type="application/json" id="{element_id}">{text}</script>'
@@ -150,7 +155,8 @@ def inline_bokehjs() -> str:
 
 def build_html(root: Path, max_scenario_plots: int = DEFAULT_MAX_SCENARIO_PLOTS,
                simulation_log_dir: Path | None = None,
-               tables: tuple[pd.DataFrame, pd.DataFrame] | None = None) -> str:
+               tables: tuple[pd.DataFrame, pd.DataFrame] | None = None,
+               compare_with: Sequence[Path] = (), max_bytes: int = DEFAULT_MAX_BYTES) -> str:
     """The whole page as a string (see :func:`write_html_report`)."""
     from dask_runner.metrics.metric_aggregation import aggregate_metrics, aggregate_scores
     from dask_runner.report.scenario_plot import DRAW_SCENARIOS_JS, SCENARIO_DATA_ID, SCENARIO_PLOTS_ID
@@ -178,6 +184,8 @@ def build_html(root: Path, max_scenario_plots: int = DEFAULT_MAX_SCENARIO_PLOTS,
 <p>{len(reports)} runners: {succeeded} succeeded, {len(reports) - succeeded} failed. Folder: <code>{html.escape(str(root))}</code></p>
 <h2>Scores per planner: {html.escape(score_label(metric_rows))}</h2>
 {html_table(planner_summary(reports, metric_rows))}
+<h2>Explore: scenarios and replays</h2>
+@@VIEWER@@
 <h2>Metrics per scenario type</h2>
 {score_chart}
 <div style="overflow-x: auto">{html_table(aggregates)}</div>
@@ -188,20 +196,42 @@ def build_html(root: Path, max_scenario_plots: int = DEFAULT_MAX_SCENARIO_PLOTS,
 <h2>Scenarios</h2>
 <p class="note">{html.escape(plot_note)}</p>
 <div class="plots" id="{SCENARIO_PLOTS_ID}"></div>
-{_json_script(SUMMARY_DATA_ID, summary)}
+{json_script(SUMMARY_DATA_ID, summary)}
 <script type="text/javascript">{DRAW_SUMMARY_JS}</script>
-{_json_script(SCENARIO_DATA_ID, plots)}
+{json_script(SCENARIO_DATA_ID, plots)}
 <script type="text/javascript">{DRAW_SCENARIOS_JS}</script>
 """
-    return (f"<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
+    page = (f"<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
             f"<title>dask_runner report: {html.escape(root.name)}</title>\n<style>{STYLE}</style>\n"
             f"{inline_bokehjs()}\n</head><body>{body}</body></html>\n")
+    viewer = viewer_section(root, log_dir, reports, metric_rows, compare_with, max_bytes - len(page.encode()))
+    return page.replace("@@VIEWER@@", viewer, 1)
+
+
+def viewer_section(root: Path, log_dir: Path, reports: pd.DataFrame, metric_rows: pd.DataFrame,
+                   compare_with: Sequence[Path], budget: int) -> str:
+    """The viewer with its data embedded: the runs (``compare_with``, then this one), replays within ``budget``."""
+    from dask_runner.viewer.embedded import embedded_data
+    from dask_runner.viewer.page import static_size, viewer_fragment
+    from dask_runner.viewer.run_folder import RunFolder
+    from dask_runner.viewer.scenario_index import store_index
+
+    this_run = RunFolder(root, log_dir, index=store_index(root, reports, metric_rows))
+    runs = [*(RunFolder(folder) for folder in compare_with), this_run]
+    data, summary = embedded_data(runs, root, budget - static_size())
+    logger.info("report.html embeds the replays of %d of %d runners (%.1f MB of data); the others: %s",
+                summary["replays"], summary["runners"], summary["bytes"] / 1e6, summary["command"])
+    return viewer_fragment({"mode": "file", "start_run": len(runs) - 1}, data)
 
 
 def write_html_report(output_dir: str | Path, max_scenario_plots: int = DEFAULT_MAX_SCENARIO_PLOTS,
                       simulation_log_dir: str | Path | None = None,
-                      tables: tuple[pd.DataFrame, pd.DataFrame] | None = None) -> Path:
+                      tables: tuple[pd.DataFrame, pd.DataFrame] | None = None,
+                      compare_with: Sequence[str | Path] = (), max_bytes: int = DEFAULT_MAX_BYTES) -> Path:
     """Write ``<output_dir>/report.html`` (self-contained, works offline) and return its path.
+
+    ``compare_with``: earlier runs' folders; the viewer then shows the score changes from the first to this one
+    (regressions first). ``max_bytes``: the file's size stays under it (fewer replays are embedded).
 
     ``simulation_log_dir`` defaults to the folder's ``simulation_logs/`` (the metrics command passes its own).
     ``tables`` are the runner reports and the metric rows when the caller has read them already (the end
@@ -210,7 +240,7 @@ def write_html_report(output_dir: str | Path, max_scenario_plots: int = DEFAULT_
     REPORT.require("report.html")
     root = Path(output_dir)
     text = build_html(root, max_scenario_plots, None if simulation_log_dir is None else Path(simulation_log_dir),
-                      tables)
+                      tables, [Path(f) for f in compare_with], max_bytes)
     path = OutputLayout(root).html_report
     atomic_write_bytes(path, text.encode("utf-8"))
     return path
