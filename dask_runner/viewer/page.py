@@ -34,4 +34,5 @@ def viewer_fragment(config: dict[str, Any], data: dict[str, Any] | None = None) 
 def viewer_page(title: str, config: dict[str, Any], data: dict[str, Any] | None = None) -> str:
     """A whole page holding only the viewer (what ``dask-runner view`` serves)."""
     return (f'<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8"><title>{html.escape(title)}</title>'
+            '<link rel="icon" href="data:,">'  # no icon to ask the server for
             f"</head><body>\n{viewer_fragment(config, data)}\n</body></html>\n")

@@ -23,7 +23,7 @@
     ready: false, run: 0, step: 0, playing: false, speed: 1, follow: false, framesDrawn: 0, panes: [],
     layers: Object.fromEntries(LAYERS.map(name => [name, true])),
     table: {filters: {}, sort: "score", descending: false, offset: 0, limit: 50, total: 0, rows: [], columns: []},
-    lastExport: null, errors: [],
+    tableRenders: 0, lastExport: null, errors: [],
   };
 
   // ---------------------------------------------------------------------------------------------- data
@@ -226,6 +226,7 @@
       el("button", {on: {click: () => setFilters({})}}, "clear filters"));
     tableNode.replaceChildren(pager, el("div", {class: "scroll"},
       el("table", {}, el("thead", {}, el("tr", {}, ...heads), el("tr", {}, ...inputs)), body)));
+    state.tableRenders += 1;
   }
 
   // -------------------------------------------------------------------------------------------- replay
