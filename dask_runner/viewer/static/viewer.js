@@ -145,7 +145,9 @@
     section.append(el("div", {class: "scroll"}, el("table", {id: "aggregates"}, el("thead", {}, head), body)));
     const histograms = el("div", {class: "histograms", id: "histograms"});
     for (const m of metrics) { histograms.append(histogram(m, o.histograms[m], o.histogram_edges, o.planners)); }
-    section.append(el("h2", {}, "Histograms (score per scenario)"), histograms);
+    const legend = el("div", {class: "legend note"}, ...o.planners.map((p, k) =>
+      el("span", {}, el("i", {style: "background:" + PALETTE[k % PALETTE.length]}), p)));
+    section.append(el("h2", {}, "Histograms (score per scenario, 10 bins from 0 to 1)"), legend, histograms);
     return section;
   }
 
