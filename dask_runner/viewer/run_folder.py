@@ -34,7 +34,7 @@ class RunFolder:
         if not layout.runner_report.is_file() and not layout.reports_dir.is_dir():
             raise OutputDirError(f"{self.root} holds no dask_runner results (no runner_report.parquet or reports/); "
                                  "pass the output folder of a simulate or metrics run")
-        self.log_dir = Path(simulation_log_dir) if simulation_log_dir is not None else layout.simulation_logs_dir
+        self.log_dir = Path(simulation_log_dir) if simulation_log_dir is not None else _log_dir_of(layout)
         self.label = self.root.resolve().name
         self._replays: OrderedDict[str, dict[str, Any]] = OrderedDict()
         self._lock = threading.Lock()
@@ -119,6 +119,20 @@ class RunFolder:
         index = self.index
         others = index[(index["log"] == row["log"]) & (index["scenario"] == row["scenario"])]
         return [runner_id, *[r for r in others["runner_id"].tolist() if r != runner_id]]
+
+
+def _log_dir_of(layout: OutputLayout) -> Path:
+    """The folder's ``simulation_logs/``; for the folder of a ``dask-runner metrics`` job, which writes none, the
+    ``simulation_log_dir`` its config names (the logs it scored, wherever they still are)."""
+    if layout.simulation_logs_dir.is_dir() or not layout.config_file.is_file():
+        return layout.simulation_logs_dir
+    import yaml
+
+    try:
+        named = (yaml.safe_load(layout.config_file.read_text()) or {}).get("simulation_log_dir")
+    except (OSError, yaml.YAMLError, AttributeError):
+        named = None
+    return Path(str(named)) if named else layout.simulation_logs_dir
 
 
 def run_diff(before: RunFolder, after: RunFolder, offset: int = 0, limit: int = 200) -> dict[str, Any]:

@@ -212,3 +212,15 @@ def test_index_rows_are_plain_json(two_planner_run: Path) -> None:
     page = query(RunFolder(two_planner_run).index, limit=100)
     json.dumps(page, allow_nan=False)
     assert isinstance(pd.DataFrame(page["rows"], columns=page["columns"])["succeeded"].iloc[0], (bool, np.bool_))
+
+
+def test_the_folder_of_a_metrics_job_replays_the_logs_it_scored(two_planner_run: Path, tmp_path: Path) -> None:
+    from dask_runner.experiment.metric_job import compute_metrics
+
+    out = tmp_path / "rescored"
+    compute_metrics([f"simulation_log_dir={two_planner_run / 'simulation_logs'}", f"output_dir={out}",
+                     "worker=sequential", "show_progress=false", "html_report=false"], out=io.StringIO())
+    folder = RunFolder(out)
+    assert len(folder.index) == 16 and folder.index["score"].notna().all()
+    replay = folder.replay(runner_of(folder, "SimplePlanner", COLLISION_SCENARIO))
+    assert replay.get("unavailable") is None and replay["markers"]["no_ego_at_fault_collisions"]
