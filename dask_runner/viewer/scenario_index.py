@@ -138,7 +138,8 @@ def metric_columns(index: pd.DataFrame) -> list[str]:
 
 
 def _matches(column: pd.Series, condition: str) -> pd.Series:
-    """A number condition (``<0.5``, ``>=1``, ``=0``) on a numeric column, else a case-insensitive substring."""
+    """A number condition (``<0.5``, ``>=1``, ``=0``) on a numeric column; ``=text``: equal to the text; else a
+    case-insensitive substring. (The page's embedded table filters alike, in ``viewer.js``.)"""
     import pandas as pd
 
     match = _CONDITION.match(condition)
@@ -147,6 +148,8 @@ def _matches(column: pd.Series, condition: str) -> pd.Series:
         numbers = column.astype(float)
         return {"<": numbers < value, "<=": numbers <= value, ">": numbers > value, ">=": numbers >= value,
                 "=": numbers == value}[op]
+    if condition.startswith("=") and not match:
+        return column.astype(str) == condition[1:]
     return column.astype(str).str.contains(condition, case=False, regex=False)
 
 

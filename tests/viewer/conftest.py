@@ -14,9 +14,7 @@ from pathlib import Path
 import pytest
 
 from dask_runner.experiment.simulation_job import simulate
-
-SCENARIOS = 8  # the generated mix: includes stopping_with_lead, where SimplePlanner runs into its lead
-COLLISION_SCENARIO = "stopping_with_lead-000000"
+from tests.viewer.viewer_helpers import SCENARIOS
 
 
 def _simulate(root: Path, planners: str) -> Path:

@@ -12,14 +12,12 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-import shapely
-from conftest import COLLISION_SCENARIO
 
 from dask_runner.experiment.simulation_job import simulate
-from dask_runner.metrics.geometry import box_corners
 from dask_runner.simulation.simulation_log import SimulationLog
 from dask_runner.viewer.run_folder import RunFolder, run_diff
 from dask_runner.viewer.scenario_index import INDEX_FILE, query
+from tests.viewer.viewer_helpers import COLLISION_SCENARIO, first_overlap_step
 
 
 def runner_of(folder: RunFolder, planner: str, scenario: str) -> str:
@@ -27,23 +25,6 @@ def runner_of(folder: RunFolder, planner: str, scenario: str) -> str:
     rows = index[(index["planner"] == planner) & (index["scenario"] == scenario)]
     assert len(rows) == 1
     return str(rows["runner_id"].iloc[0])
-
-
-def first_overlap_step(log: SimulationLog) -> int:
-    """The first step where the ego's box overlaps an agent's, computed here from the log alone."""
-    params = log.scenario.ego_vehicle_parameters
-    for step, sample in enumerate(log.simulation_history.samples):
-        ego = sample.ego_state
-        centre = np.array([[ego.x + params.rear_axle_to_center * np.cos(ego.heading),
-                            ego.y + params.rear_axle_to_center * np.sin(ego.heading), ego.heading]])
-        ego_box = shapely.polygons(box_corners(centre, np.array([params.length]), np.array([params.width])))[0]
-        observation = sample.observation
-        if len(observation) == 0:
-            continue
-        boxes = shapely.polygons(box_corners(observation.poses, observation.sizes[:, 0], observation.sizes[:, 1]))
-        if shapely.intersects(ego_box, boxes).any():
-            return step
-    raise AssertionError("no collision in this log")
 
 
 def test_replay_has_every_step_and_the_collision_marker_at_the_collision_step(two_planner_run: Path) -> None:
@@ -224,3 +205,14 @@ def test_the_folder_of_a_metrics_job_replays_the_logs_it_scored(two_planner_run:
     assert len(folder.index) == 16 and folder.index["score"].notna().all()
     replay = folder.replay(runner_of(folder, "SimplePlanner", COLLISION_SCENARIO))
     assert replay.get("unavailable") is None and replay["markers"]["no_ego_at_fault_collisions"]
+
+
+def test_a_failed_runner_is_listed_with_its_stage_and_its_replay_says_why_there_is_none(tmp_path: Path) -> None:
+    root = tmp_path / "failing"
+    simulate(["planner=idm_planner", "worker=sequential", "scenario_filter.limit_total_scenarios=2",
+              f"output_dir={root}", "time_limit_s=0.001", "show_progress=false", "html_report=false"],
+             out=io.StringIO())
+    folder = RunFolder(root)
+    assert query(folder.index, {"stage": "timeout"})["total"] == 2
+    reason = folder.replay(str(folder.index["runner_id"].iloc[0]))["unavailable"]
+    assert "failed before its log was written" in reason and "RunnerTimeoutError" in reason

@@ -16,11 +16,11 @@ from typing import Any
 import numpy as np
 import pytest
 from browser_helpers import NEEDS_CHROMIUM, headless_chromium
-from conftest import COLLISION_SCENARIO
-from webm import frame_timestamps
 
 from dask_runner.simulation.simulation_log import SimulationLog
 from dask_runner.viewer.run_folder import RunFolder
+from tests.viewer.viewer_helpers import COLLISION_SCENARIO, first_overlap_step
+from tests.viewer.webm import frame_timestamps
 
 pytestmark = [pytest.mark.browser, NEEDS_CHROMIUM]
 
@@ -148,8 +148,6 @@ def test_collision_marker_sits_at_the_collision_step(browser: Any, viewer_url: s
                               "window.__viewer.panes[0].drawn")
     assert drawn["markerX"]["no_ego_at_fault_collisions"] == [pytest.approx(drawn["cursorX"])]
     # and that step is where the logged ego box first overlaps an agent (computed from the log, not the viewer)
-    from test_viewer_data import first_overlap_step
-
     folder = RunFolder(two_planner_run)
     runner = browser.execute_script("return window.__viewer.panes[0].runner_id")
     assert collision_step == first_overlap_step(SimulationLog.load_data(folder.log_path(folder.row(runner) or {})
@@ -180,6 +178,26 @@ def test_table_filter_and_sort_open_the_right_replay(browser: Any, viewer_url: s
     assert len(browser.find_elements("css selector", "#histograms canvas")) == len(metrics)
     groups = index.groupby(["planner", "scenario_type"]).ngroups + index["planner"].nunique()  # + "all" per planner
     assert len(browser.find_elements("css selector", "#aggregates tbody tr")) == groups
+
+
+def click_aggregate(browser: Any, planner: str, scenario_type: str) -> None:
+    """Click the overview's row of ``planner`` and ``scenario_type``: the table shows their runners."""
+    for row in browser.find_elements("css selector", "#aggregates tbody tr"):
+        cells = row.find_elements("css selector", "td")
+        if cells[0].text == planner and cells[1].text == scenario_type:
+            table_changed(browser, row.click)
+            return
+    raise AssertionError(f"no overview row for {planner}, {scenario_type}")
+
+
+def test_overview_row_filters_the_table(browser: Any, viewer_url: str, two_planner_run: Path) -> None:
+    open_viewer(browser, viewer_url)
+    click_aggregate(browser, "IDMPlanner", "following_lane_with_lead")
+    index = RunFolder(two_planner_run).index
+    expected = index[(index["planner"] == "IDMPlanner") & (index["scenario_type"] == "following_lane_with_lead")]
+    shown = [row.get_attribute("data-runner") for row in
+             browser.find_elements("css selector", "#scenario-table tbody tr")]
+    assert sorted(shown) == sorted(expected["runner_id"]) and len(shown) == 2
 
 
 def test_side_by_side_shows_two_planners_at_the_same_step(browser: Any, viewer_url: str) -> None:
@@ -268,6 +286,8 @@ def test_report_html_opens_from_a_moved_folder_without_a_server(browser: Any, tw
     copy.rename(moved)
     open_viewer(browser, (moved / "report.html").as_uri())
     assert browser.execute_script("return window.__viewer.table.total") == 16
+    click_aggregate(browser, "IDMPlanner", "following_lane_with_lead")  # the file's own filtering
+    assert browser.execute_script("return window.__viewer.table.total") == 2
     open_scenario(browser, "SimplePlanner", COLLISION_SCENARIO)
     move_slider(browser, 140)
     drawn = wait_for(browser, "window.__viewer.panes[0].drawn.step === 140 && window.__viewer.panes[0].drawn")

@@ -50,6 +50,7 @@
         return {"<": value < x, "<=": value <= x, ">": value > x, ">=": value >= x, "=": value === x}[m[1]];
       }
       if (m && value === null) { return false; }
+      if (!m && cond.startsWith("=")) { return String(value) === cond.slice(1); }
       return String(value === null ? "" : value).toLowerCase().includes(cond.toLowerCase());
     };
     return {
@@ -223,7 +224,7 @@
     const last = Math.min(t.offset + t.limit, t.total);
     const pager = el("div", {class: "bar"},
       el("button", {id: "page-prev", on: {click: () => { t.offset = Math.max(0, t.offset - t.limit); loadTable(); }}}, "◀"),
-      el("span", {id: "page-info"}, `${t.total ? t.offset + 1 : 0}–${last} of ${t.total} (filter: text, or <0.5, >=1, =0)`),
+      el("span", {id: "page-info"}, `${t.total ? t.offset + 1 : 0}–${last} of ${t.total} (filters: text, =exact text, <0.5, >=1, =0)`),
       el("button", {id: "page-next", on: {click: () => { if (last < t.total) { t.offset += t.limit; loadTable(); } }}}, "▶"),
       el("button", {on: {click: () => setFilters({})}}, "clear filters"));
     tableNode.replaceChildren(pager, el("div", {class: "scroll"},
