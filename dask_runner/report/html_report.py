@@ -213,11 +213,11 @@ def viewer_section(root: Path, log_dir: Path, reports: pd.DataFrame, metric_rows
     """The viewer with its data embedded: the runs (``compare_with``, then this one), replays within ``budget``."""
     from dask_runner.viewer.embedded import embedded_data
     from dask_runner.viewer.page import static_size, viewer_fragment
-    from dask_runner.viewer.run_folder import RunFolder
+    from dask_runner.viewer.run_folder import RunFolder, open_run_folder
     from dask_runner.viewer.scenario_index import store_index
 
     this_run = RunFolder(root, log_dir, index=store_index(root, reports, metric_rows))
-    runs = [*(RunFolder(folder) for folder in compare_with), this_run]
+    runs = [*(open_run_folder(folder) for folder in compare_with), this_run]
     data, summary = embedded_data(runs, root, budget - static_size())
     logger.info("report.html embeds the replays of %d of %d runners (%.1f MB of data); the others: %s",
                 summary["replays"], summary["runners"], summary["bytes"] / 1e6, summary["command"])

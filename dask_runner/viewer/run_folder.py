@@ -45,7 +45,28 @@ class RunFolder:
     def index(self) -> pd.DataFrame:
         from dask_runner.viewer.scenario_index import load_index
 
-        return load_index(self.root)
+        return load_index(self.root, self.read_tables, self.index_file)
+
+    @property
+    def index_file(self) -> Path:
+        """Where the scenario table is kept between opens."""
+        from dask_runner.viewer.scenario_index import index_path
+
+        return index_path(self.root)
+
+    def read_tables(self) -> tuple[pd.DataFrame, pd.DataFrame]:
+        """The runner reports and the metric rows the scenario table is built from."""
+        from dask_runner.metrics.metric_aggregation import aggregate_metrics
+        from dask_runner.report.html_report import load_reports
+
+        return load_reports(self.root), aggregate_metrics(OutputLayout(self.root).metrics_dir)
+
+    def load_replay(self, path: Path, row: dict[str, Any]) -> dict[str, Any]:
+        """The replay of the log at ``path`` (``row``: the runner's row of the table)."""
+        from dask_runner.simulation.simulation_log import SimulationLog
+        from dask_runner.viewer.replay import replay_data
+
+        return replay_data(SimulationLog.load_data(path))
 
     @cached_property
     def overview(self) -> dict[str, Any]:
@@ -88,8 +109,6 @@ class RunFolder:
     def _read_replay(self, runner_id: str) -> dict[str, Any]:
         from dask_runner.errors import DaskRunnerError
         from dask_runner.report.summary import last_line
-        from dask_runner.simulation.simulation_log import SimulationLog
-        from dask_runner.viewer.replay import replay_data
 
         row = self.row(runner_id)
         if row is None:
@@ -104,7 +123,7 @@ class RunFolder:
                            "removed)")
             return {**head, "unavailable": reason}
         try:
-            return {**head, **replay_data(SimulationLog.load_data(path)),
+            return {**head, **self.load_replay(path, row),
                     "log_file": str(path.relative_to(self.root)) if path.is_relative_to(self.root) else path.name}
         except DaskRunnerError as exc:
             return {**head, "unavailable": last_line(str(exc).replace(str(self.root), "<folder>"))}
@@ -119,6 +138,14 @@ class RunFolder:
         index = self.index
         others = index[(index["log"] == row["log"]) & (index["scenario"] == row["scenario"])]
         return [runner_id, *[r for r in others["runner_id"].tolist() if r != runner_id]]
+
+
+def open_run_folder(root: str | Path) -> RunFolder:
+    """The folder as the viewer reads it: a dask_runner output folder, or one of nuplan-devkit's run_simulation.py."""
+    from dask_runner.viewer.nuplan_folder import NuplanRunFolder, is_nuplan_folder
+
+    path = Path(root).expanduser()
+    return NuplanRunFolder(path) if is_nuplan_folder(path) else RunFolder(path)
 
 
 def _log_dir_of(layout: OutputLayout) -> Path:

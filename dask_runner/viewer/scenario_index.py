@@ -15,6 +15,7 @@ from __future__ import annotations
 import logging
 import math
 import re
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -80,15 +81,19 @@ def build_index(reports: pd.DataFrame, metric_rows: pd.DataFrame) -> pd.DataFram
     return table[ordered + sorted(c for c in table.columns if c not in ordered)].reset_index(drop=True)
 
 
-def load_index(root: Path) -> pd.DataFrame:
-    """The folder's scenario table: from its index file when that is current, else built (and stored, if it can)."""
+def index_path(root: Path) -> Path:
+    return OutputLayout(root).aggregator_dir / INDEX_FILE
+
+
+def load_index(root: Path, read_tables: Callable[[], tuple[pd.DataFrame, pd.DataFrame]],
+               path: Path | None = None) -> pd.DataFrame:
+    """The folder's scenario table: from its index file (``path``, :func:`index_path` by default) when that is
+    current, else built from ``read_tables()`` (the runner reports and the metric rows) and stored there, if the
+    folder can be written."""
     import pyarrow.parquet as pq
 
-    from dask_runner.metrics.metric_aggregation import aggregate_metrics
-    from dask_runner.report.html_report import load_reports
-
     layout = OutputLayout(root)
-    path = layout.aggregator_dir / INDEX_FILE
+    path = path or index_path(root)
     fingerprint = _fingerprint(layout)
     if fingerprint is not None and path.is_file():
         try:
@@ -97,7 +102,7 @@ def load_index(root: Path) -> pd.DataFrame:
                 return table.to_pandas()
         except Exception as exc:  # noqa: BLE001 - a damaged index is rebuilt
             logger.warning("Rebuilding the unreadable scenario index %s (%s)", path, exc)
-    index = build_index(load_reports(root), aggregate_metrics(layout.metrics_dir))
+    index = build_index(*read_tables())
     if fingerprint is not None:
         save_index(path, index, fingerprint)
     return index
@@ -127,7 +132,7 @@ def store_index(root: Path, reports: pd.DataFrame, metric_rows: pd.DataFrame) ->
     index = build_index(reports, metric_rows)
     fingerprint = _fingerprint(layout)
     if fingerprint is not None:
-        save_index(layout.aggregator_dir / INDEX_FILE, index, fingerprint)
+        save_index(index_path(root), index, fingerprint)
     return index
 
 

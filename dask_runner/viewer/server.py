@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from dask_runner.errors import ConfigError
-from dask_runner.viewer.run_folder import RunFolder, run_diff
+from dask_runner.viewer.run_folder import RunFolder, open_run_folder, run_diff
 
 logger = logging.getLogger(__name__)
 
@@ -111,7 +111,7 @@ def serve(folders: Sequence[str | Path], port: int | None = None, out: TextIO = 
     if port is not None and not 0 <= port < 65536:
         raise ConfigError(f"--port must be a port number (0-65535), got {port}")
     started = time.perf_counter()
-    runs = [RunFolder(folder) for folder in folders]
+    runs = [open_run_folder(folder) for folder in folders]
     for run in runs:  # the tables now, so a broken folder is said at once and the first page is quick
         _ = run.overview
     try:

@@ -272,7 +272,8 @@
     pane.node = el("div", {class: "pane", "data-runner": data.runner_id},
       el("h3", {}, `${data.run ? data.run + ": " : ""}${data.planner} | ${data.scenario_type} | ${data.scenario}`),
       pane.canvas, el("br"), pane.tracks,
-      el("div", {class: "note"}, failedMetrics.length ? "violations: " + failedMetrics.join(", ") : "no violation"));
+      el("div", {class: "note"}, failedMetrics.length ? "violations: " + failedMetrics.join(", ") : "no violation"),
+      ...[data.map_note, data.note].filter(Boolean).map(text => el("div", {class: "note"}, text)));
     pane.tracks.addEventListener("click", ev => {
       const rect = pane.tracks.getBoundingClientRect();
       setStep(Math.round(xToStep(pane, ev.clientX - rect.left)));
