@@ -28,7 +28,6 @@ logger = logging.getLogger(__name__)
 
 INDEX_FILE = "scenario_index.parquet"
 INDEX_FORMAT = "1"
-TEXT_COLUMNS = ("planner", "scenario_type", "log", "scenario", "stage", "error")
 HISTOGRAM_BINS = 10
 MAX_PAGE = 1000
 _CONDITION = re.compile(r"^\s*(<=|>=|<|>|=)\s*(-?[0-9.]+(?:e-?[0-9]+)?)\s*$")
@@ -41,9 +40,7 @@ def _fingerprint(layout: OutputLayout) -> str | None:
     path = layout.runner_report
     try:
         return f"{INDEX_FORMAT}:{path.stat().st_size}:{pq.read_metadata(path).num_rows}"
-    except (OSError, ValueError, TypeError):
-        return None
-    except Exception:  # noqa: BLE001 - pyarrow raises its own errors on a file that is not parquet
+    except Exception:  # noqa: BLE001 - missing, or not parquet (pyarrow raises its own errors): no index kept
         return None
 
 
