@@ -219,8 +219,9 @@ def viewer_section(root: Path, log_dir: Path, reports: pd.DataFrame, metric_rows
     this_run = RunFolder(root, log_dir, index=store_index(root, reports, metric_rows))
     runs = [*(open_run_folder(folder) for folder in compare_with), this_run]
     data, summary = embedded_data(runs, root, budget - static_size())
-    logger.info("report.html embeds the replays of %d of %d runners (%.1f MB of data); the others: %s",
-                summary["replays"], summary["runners"], summary["bytes"] / 1e6, summary["command"])
+    others = f"; the others: {summary['command']}" if summary["replays"] < summary["runners"] else ""
+    logger.info("report.html embeds the replays of %d of %d runners (%.1f MB of data)%s",
+                summary["replays"], summary["runners"], summary["bytes"] / 1e6, others)
     return viewer_fragment({"mode": "file", "start_run": len(runs) - 1}, data)
 
 
