@@ -297,3 +297,22 @@ def test_report_html_opens_from_a_moved_folder_without_a_server(browser: Any, tw
     assert np.allclose(drawn["egoWorld"][:2], logged_ego_centre(log, 140), atol=0.01)
     errors = [e for e in browser.get_log("browser") if e["level"] == "SEVERE"]
     assert errors == []
+
+
+def test_report_html_of_two_runs_opens_the_regression_from_the_file(browser: Any, idm_run: Path, simple_run: Path,
+                                                                    tmp_path: Path) -> None:
+    from dask_runner.report.html_report import write_html_report
+
+    after = tmp_path / "after"
+    shutil.copytree(simple_run, after)
+    path = write_html_report(after, compare_with=[idm_run])
+    open_viewer(browser, path.as_uri())
+    assert browser.execute_script("return window.__viewer.runs.map(r => r.label)") == ["idm", "after"]
+    browser.find_element("id", "diff-tab-1").click()
+    first = wait_for(browser, "document.querySelector('#run-diff tbody tr')")
+    delta = float(first.find_elements("css selector", "td")[-1].text)
+    assert delta < 0
+    first.click()
+    wait_for(browser, "window.__viewer.panes.length === 2 && window.__viewer.panes.every(p => p.drawn)")
+    assert browser.execute_script("return window.__viewer.panes.map(p => p.data.planner)") == ["IDMPlanner",
+                                                                                                 "SimplePlanner"]
