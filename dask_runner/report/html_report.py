@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import html
 import importlib.util
-import json
 import logging
 import math
 from collections.abc import Sequence
@@ -23,9 +22,10 @@ from typing import Any
 import pandas as pd
 
 from dask_runner.io.output_dir import OutputLayout, atomic_write_bytes
-from dask_runner.io.report_store import ReportStore
+from dask_runner.io.report_store import load_reports
 from dask_runner.optional_dependencies import REPORT, MissingDependencyError
 from dask_runner.report.summary import failures, last_line, planner_summary, score_label
+from dask_runner.viewer.page import json_script
 
 logger = logging.getLogger(__name__)
 
@@ -47,14 +47,6 @@ th { background: #f3f3f3; } td.text { text-align: left; }
 details pre { max-height: 30em; overflow: auto; background: #f8f8f8; padding: 0.5em; font-size: 0.8em; }
 .plots { display: flex; flex-wrap: wrap; gap: 1em; } .note { color: #666; }
 """
-
-
-def load_reports(root: Path) -> pd.DataFrame:
-    """runner_report.parquet, or the streamed reports of a run that has not finished (or was killed)."""
-    path = OutputLayout(root).runner_report
-    if path.is_file():
-        return pd.read_parquet(path)
-    return ReportStore(OutputLayout(root).reports_dir).to_dataframe()
 
 
 def _cell(value: Any) -> str:
@@ -126,12 +118,6 @@ def scenario_plots(log_dir: Path, limit: int) -> tuple[list[dict[str, Any]], str
     if unreadable:
         note += " Could not draw: " + "; ".join(unreadable)
     return plots, note
-
-
-def json_script(element_id: str, value: Any) -> str:
-    """``value`` as a JSON data block (not executed); ``</`` is escaped so no string can close the element."""
-    text = json.dumps(value, separators=(",", ":"), allow_nan=False).replace("</", "<\\/")
-    return f'<script type="application/json" id="{element_id}">{text}</script>'
 
 
 def inline_bokehjs() -> str:
@@ -212,8 +198,9 @@ def viewer_section(root: Path, log_dir: Path, reports: pd.DataFrame, metric_rows
                    compare_with: Sequence[Path], budget: int) -> str:
     """The viewer with its data embedded: the runs (``compare_with``, then this one), replays within ``budget``."""
     from dask_runner.viewer.embedded import embedded_data
+    from dask_runner.viewer.folders import open_run_folder
     from dask_runner.viewer.page import static_size, viewer_fragment
-    from dask_runner.viewer.run_folder import RunFolder, open_run_folder
+    from dask_runner.viewer.run_folder import RunFolder
     from dask_runner.viewer.scenario_index import store_index
 
     this_run = RunFolder(root, log_dir, index=store_index(root, reports, metric_rows))

@@ -4,6 +4,7 @@ report.html, the embedded data. The server and report.html use this one page; on
 from __future__ import annotations
 
 import html
+import json
 from importlib import resources
 from typing import Any
 
@@ -14,6 +15,12 @@ def _static(name: str) -> str:
     return resources.files("dask_runner.viewer").joinpath("static", name).read_text(encoding="utf-8")
 
 
+def json_script(element_id: str, value: Any) -> str:
+    """``value`` as a JSON data block (not executed); ``</`` is escaped so no string can close the element."""
+    text = json.dumps(value, separators=(",", ":"), allow_nan=False).replace("</", "<\\/")
+    return f'<script type="application/json" id="{element_id}">{text}</script>'
+
+
 def static_size() -> int:
     """Bytes of the script and style every page carries."""
     return len(_static("viewer.js").encode()) + len(_static("viewer.css").encode())
@@ -21,8 +28,6 @@ def static_size() -> int:
 
 def viewer_fragment(config: dict[str, Any], data: dict[str, Any] | None = None) -> str:
     """The viewer as an HTML fragment: its element, style, configuration, data (file mode) and script."""
-    from dask_runner.report.html_report import json_script
-
     parts = [f"<style>{_static('viewer.css')}</style>", VIEWER_ELEMENT, json_script("viewer-config", config)]
     if data is not None:
         parts.append(json_script("viewer-data", data))

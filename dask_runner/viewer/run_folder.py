@@ -56,8 +56,8 @@ class RunFolder:
 
     def read_tables(self) -> tuple[pd.DataFrame, pd.DataFrame]:
         """The runner reports and the metric rows the scenario table is built from."""
+        from dask_runner.io.report_store import load_reports
         from dask_runner.metrics.metric_aggregation import aggregate_metrics
-        from dask_runner.report.html_report import load_reports
 
         return load_reports(self.root), aggregate_metrics(OutputLayout(self.root).metrics_dir)
 
@@ -138,14 +138,6 @@ class RunFolder:
         index = self.index
         others = index[(index["log"] == row["log"]) & (index["scenario"] == row["scenario"])]
         return [runner_id, *[r for r in others["runner_id"].tolist() if r != runner_id]]
-
-
-def open_run_folder(root: str | Path) -> RunFolder:
-    """The folder as the viewer reads it: a dask_runner output folder, or one of nuplan-devkit's run_simulation.py."""
-    from dask_runner.viewer.nuplan_folder import NuplanRunFolder, is_nuplan_folder
-
-    path = Path(root).expanduser()
-    return NuplanRunFolder(path) if is_nuplan_folder(path) else RunFolder(path)
 
 
 def _log_dir_of(layout: OutputLayout) -> Path:

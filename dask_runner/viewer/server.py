@@ -19,7 +19,8 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from dask_runner.errors import ConfigError
-from dask_runner.viewer.run_folder import RunFolder, open_run_folder, run_diff
+from dask_runner.viewer.folders import open_run_folder
+from dask_runner.viewer.run_folder import RunFolder, run_diff
 
 logger = logging.getLogger(__name__)
 
