@@ -7,6 +7,7 @@ import json
 import shutil
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -216,3 +217,11 @@ def test_a_failed_runner_is_listed_with_its_stage_and_its_replay_says_why_there_
     assert query(folder.index, {"stage": "timeout"})["total"] == 2
     reason = folder.replay(str(folder.index["runner_id"].iloc[0]))["unavailable"]
     assert "failed before its log was written" in reason and "RunnerTimeoutError" in reason
+
+
+def test_view_on_a_taken_port_says_so(two_planner_run: Path, start_viewer: Callable[..., str]) -> None:
+    port = start_viewer(two_planner_run).rstrip("/").rsplit(":", 1)[1]
+    result = subprocess.run([sys.executable, "-m", "dask_runner.cli", "view", str(two_planner_run), "--port", port],
+                            capture_output=True, text=True, timeout=60, check=False)
+    assert result.returncode == 2 and f"cannot listen on 127.0.0.1:{port}" in result.stderr
+    assert "leave it out for a free one" in result.stderr
