@@ -6,7 +6,6 @@ the cursor's and markers' positions, the agents drawn...), and compared with the
 
 from __future__ import annotations
 
-import base64
 import shutil
 import time
 from collections.abc import Callable, Iterator
@@ -27,8 +26,23 @@ pytestmark = [pytest.mark.browser, NEEDS_CHROMIUM]
 
 @pytest.fixture()
 def browser(tmp_path: Path) -> Iterator[Any]:
+    """Its downloads (the exports) go to ``tmp_path/downloads``."""
     with headless_chromium(tmp_path / "chromium-profile") as driver:
+        (tmp_path / "downloads").mkdir()
+        driver.execute_cdp_cmd("Browser.setDownloadBehavior",
+                               {"behavior": "allow", "downloadPath": str(tmp_path / "downloads")})
         yield driver
+
+
+def downloaded(folder: Path, suffix: str, timeout: float = 60.0) -> Path:
+    """The file the page saved into ``folder`` (once chromium has finished writing it)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        done = [p for p in folder.iterdir() if p.name.endswith(suffix)]
+        if done and not any(p.suffix == ".crdownload" for p in folder.iterdir()):
+            return done[0]
+        time.sleep(0.1)
+    raise AssertionError(f"nothing saved with {suffix} in {folder}: {list(folder.iterdir())}")
 
 
 def wait_for(browser: Any, script: str, timeout: float = 30.0) -> Any:
@@ -233,27 +247,21 @@ def test_run_diff_lists_the_regression_first_and_opens_both(browser: Any, idm_ru
 
 
 @pytest.mark.slow
-def test_webm_export_has_one_frame_per_step(browser: Any, viewer_url: str, tmp_path: Path) -> None:
+def test_saved_video_has_one_frame_per_step_and_the_still_is_a_png(browser: Any, viewer_url: str,
+                                                                   tmp_path: Path) -> None:
     open_viewer(browser, viewer_url)
     open_scenario(browser, "SimplePlanner", COLLISION_SCENARIO)
     steps = browser.execute_script("return window.__viewer.panes[0].data.steps")
-    browser.set_script_timeout(120)
-    result = browser.execute_async_script(
-        "const done = arguments[arguments.length - 1];"
-        "window.__viewer.exportWebm(30).then(e => done({frames: e.frames, bytes: e.bytes}));")
-    assert result["frames"] == steps and result["bytes"] > 0
-    encoded = browser.execute_async_script(
-        "const done = arguments[arguments.length - 1];"
-        "fetch(window.__viewer.lastExport.url).then(r => r.blob()).then(b => {"
-        "  const reader = new FileReader(); reader.onload = () => done(reader.result.split(',')[1]);"
-        "  reader.readAsDataURL(b); });")
-    video = base64.b64decode(encoded)
-    (tmp_path / "replay.webm").write_bytes(video)
-    timestamps = frame_timestamps(video)
-    assert len(timestamps) == steps
+    browser.find_element("id", "export-webm").click()  # as a user does: the file is saved by the browser
+    video = downloaded(tmp_path / "downloads", ".webm", timeout=120)
+    assert video.name == f"{COLLISION_SCENARIO}-SimplePlanner.webm"
+    timestamps = frame_timestamps(video.read_bytes())
+    assert len(timestamps) == steps == browser.execute_script("return window.__viewer.lastExport.frames")
     assert timestamps == sorted(timestamps) and timestamps[-1] > 0
-    png = browser.execute_script("return window.__viewer.exportPng()")
-    assert png.startswith("data:image/png;base64,") and len(png) > 10_000
+    move_slider(browser, 140)
+    browser.find_element("id", "export-png").click()
+    still = downloaded(tmp_path / "downloads", ".png")
+    assert still.name.endswith("-step140.png") and still.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
 def test_corrupt_log_is_unavailable_and_the_rest_opens(browser: Any, two_planner_run: Path, tmp_path: Path,

@@ -544,7 +544,7 @@
     c.paint();
     const url = c.canvas.toDataURL("image/png");
     state.lastExport = {kind: "png", url: url, bytes: Math.round(url.length * 3 / 4)};
-    if (!config.test_hooks_no_download) { download(url, fileStem() + `-step${state.step}.png`); }
+    download(url, fileStem() + `-step${state.step}.png`);
     return url;
   }
 
@@ -574,7 +574,7 @@
         const url = URL.createObjectURL(blob);
         state.lastExport = {kind: "webm", url: url, bytes: blob.size, frames: frames, fps: fps, mime: blob.type};
         status.textContent = `video: ${frames} frames, ${(blob.size / 1e6).toFixed(2)} MB`;
-        if (!config.test_hooks_no_download) { download(url, fileStem() + ".webm"); }
+        download(url, fileStem() + ".webm");
         resolve(state.lastExport);
       };
       recorder.start();
