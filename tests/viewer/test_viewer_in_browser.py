@@ -324,3 +324,32 @@ def test_report_html_of_two_runs_opens_the_regression_from_the_file(browser: Any
     wait_for(browser, "window.__viewer.panes.length === 2 && window.__viewer.panes.every(p => p.drawn)")
     assert browser.execute_script("return window.__viewer.panes.map(p => p.data.planner)") == ["IDMPlanner",
                                                                                                  "SimplePlanner"]
+
+
+@pytest.mark.parametrize("filters, sort, descending", [
+    ({"score": "<0.5"}, "score", False),
+    ({"planner": "=SimplePlanner", "scenario": "lead"}, "scenario", True),
+    ({"no_ego_at_fault_collisions": "=0"}, "score", False),
+    ({"scenario_type": "following", "score": ">=0.8"}, "duration", True),
+])
+def test_the_file_filters_and_sorts_as_the_server_does(browser: Any, two_planner_run: Path, tmp_path: Path,
+                                                      start_viewer: Callable[..., str], filters: dict[str, str],
+                                                      sort: str, descending: bool) -> None:
+    """The table's query is written twice (pandas on the server, JavaScript in report.html): same answers."""
+    from dask_runner.report.html_report import write_html_report
+
+    copy = tmp_path / "run"
+    shutil.copytree(two_planner_run, copy)
+    pages = []
+    for url in (start_viewer(copy), write_html_report(copy).as_uri()):
+        open_viewer(browser, url)
+        table_changed(browser, lambda: browser.execute_script(
+            "const t = window.__viewer.table; t.sort = arguments[1]; t.descending = arguments[2];"
+            "window.__viewer.setFilters(arguments[0]);", filters, sort, descending))
+        pages.append(browser.execute_script(
+            "const t = window.__viewer.table, c = t.columns;"
+            "return [t.total, t.rows.map(r => r[c.indexOf('runner_id')]), t.rows.map(r => r[c.indexOf(arguments[0])])]",
+            sort))
+    (server_total, server_ids, server_keys), (file_total, file_ids, file_keys) = pages
+    assert server_total == file_total > 0
+    assert sorted(server_ids) == sorted(file_ids) and server_keys == file_keys
