@@ -150,6 +150,14 @@ def test_play_pause_step_layers_and_the_track_cursor(browser: Any, viewer_url: s
     assert browser.execute_script("return window.__viewer.panes[0].drawn.agents") == 0
     browser.find_element("css selector", 'input[data-layer="agents"]').click()
     assert browser.execute_script("return window.__viewer.panes[0].drawn.agents") > 0
+    # following the ego keeps its box at the middle of the view, step after step
+    browser.find_element("id", "follow-ego").click()
+    for step in (20, 120):
+        move_slider(browser, step)
+        pixels = wait_for(browser, f"window.__viewer.panes[0].drawn.step === {step} && "
+                                   "window.__viewer.panes[0].drawn.egoPixels")
+        width, height = browser.execute_script("const c = window.__viewer.panes[0].canvas; return [c.width, c.height]")
+        assert np.allclose(np.mean(pixels, axis=0), [width / 2, height / 2], atol=0.5)
 
 
 def test_collision_marker_sits_at_the_collision_step(browser: Any, viewer_url: str, two_planner_run: Path) -> None:
