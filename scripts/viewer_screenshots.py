@@ -14,6 +14,7 @@ from __future__ import annotations
 import argparse
 import io
 import re
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -72,6 +73,7 @@ def main(argv: list[str] | None = None) -> int:
         for process, _ in viewers:
             process.terminate()
             process.wait(timeout=30)
+        shutil.rmtree(work, ignore_errors=True)
     print(f"saved viewer-overview.png, viewer-replay.png, viewer-diff.png in {args.output}")
     return 0
 
