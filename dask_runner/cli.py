@@ -1,4 +1,4 @@
-"""The ``dask-runner`` command: simulate, metrics, report and fetch-data.
+"""The ``dask-runner`` command: simulate, metrics, report, view and fetch-data.
 
 ``simulate`` and ``metrics`` take nuPlan-style Hydra overrides (``planner=simple_planner
 worker=sequential``). Errors print one line and exit non-zero: 2 for usage and configuration errors,
@@ -27,6 +27,8 @@ EPILOG = """examples:
   dask-runner simulate output_dir=output/my_run resume=true
   dask-runner metrics simulation_log_dir=output/simulation/<timestamp>/simulation_logs
   dask-runner report output/simulation/<timestamp>
+  dask-runner report RUN_A RUN_B        # report.html of RUN_B, with its score changes against RUN_A
+  dask-runner view output/simulation/<timestamp> [OTHER_RUN ...]
   dask-runner fetch-data
 """
 
@@ -62,16 +64,29 @@ def _run_job(kind: str, overrides: Sequence[str], show_config: bool) -> int:
     return code
 
 
-def _report(output_dir: str, max_scenario_plots: int) -> int:
+def _report(output_dirs: Sequence[str], max_scenario_plots: int, max_mb: float) -> int:
     from dask_runner.errors import OutputDirError
     from dask_runner.report.html_report import write_html_report
 
-    root = Path(output_dir)
-    if not (root / "runner_report.parquet").is_file() and not (root / "reports").is_dir():
-        raise OutputDirError(f"{root} holds no dask_runner results (no runner_report.parquet or reports/); "
-                             "pass the output folder of a simulate or metrics run")
-    path = write_html_report(root, max_scenario_plots=max_scenario_plots)
+    for folder in output_dirs:
+        root = Path(folder)
+        if not (root / "runner_report.parquet").is_file() and not (root / "reports").is_dir():
+            raise OutputDirError(f"{root} holds no dask_runner results (no runner_report.parquet or reports/); "
+                                 "pass the output folder of a simulate or metrics run")
+    *earlier, root_dir = output_dirs
+    path = write_html_report(Path(root_dir), max_scenario_plots=max_scenario_plots,
+                             compare_with=[Path(f) for f in earlier], max_bytes=int(max_mb * 1e6))
     print(path)
+    return EXIT_OK
+
+
+def _view(output_dirs: Sequence[str], port: int | None) -> int:
+    from dask_runner.viewer.server import serve
+
+    try:
+        serve(output_dirs, port)
+    except KeyboardInterrupt:
+        print("viewer stopped", file=sys.stderr)
     return EXIT_OK
 
 
@@ -100,9 +115,19 @@ def build_parser() -> argparse.ArgumentParser:
                                   "worker=sequential; --cfg prints the composed config")
         sub.add_argument("--cfg", action="store_true", help="print the composed config and exit")
         sub.add_argument("overrides", nargs="*", metavar="KEY=VALUE", help="Hydra overrides")
-    report = commands.add_parser("report", help="(re)write report.html of an output folder")
-    report.add_argument("output_dir", help="the output folder of a simulate or metrics run")
+    report = commands.add_parser("report", help="(re)write report.html of an output folder (RUN_A RUN_B: "
+                                 "RUN_B's, with the score changes from RUN_A)")
+    report.add_argument("output_dirs", nargs="+", metavar="OUTPUT_DIR",
+                        help="the output folder of a simulate or metrics run; with two, the report is written in "
+                             "the last and compares it with the first")
     report.add_argument("--max-scenario-plots", type=int, default=12, help="scenarios drawn (default 12)")
+    report.add_argument("--max-mb", type=float, default=10.0,
+                        help="size the file stays under, by embedding fewer replays (default 10)")
+    view = commands.add_parser("view", help="browse and replay the results of output folders in a local web viewer")
+    view.add_argument("output_dirs", nargs="+", metavar="OUTPUT_DIR",
+                      help="output folders; with several, the viewer also shows each one's score changes against "
+                           "the first")
+    view.add_argument("--port", type=int, default=None, help="port on 127.0.0.1 (default: a free one)")
     fetch = commands.add_parser("fetch-data", help="download the real NGSIM CommonRoad scenarios", add_help=False)
     fetch.add_argument("args", nargs=argparse.REMAINDER, help="arguments of the fetcher (--data-dir D, --force)")
     train = commands.add_parser("train", help="train planner=ml_planner (dask-runner train --help)", add_help=False)
@@ -184,7 +209,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         _stop_on_sigterm()
         return _guarded(lambda: _run_job(args.command, args.overrides, args.cfg))
     if args.command == "report":
-        return _guarded(lambda: _report(args.output_dir, args.max_scenario_plots))
+        return _guarded(lambda: _report(args.output_dirs, args.max_scenario_plots, args.max_mb))
+    if args.command == "view":
+        return _guarded(lambda: _view(args.output_dirs, args.port))
     parser.print_help(sys.stderr)
     return EXIT_USAGE
 

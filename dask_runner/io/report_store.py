@@ -15,7 +15,7 @@ import re
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from dask_runner.io.output_dir import atomic_write_bytes
+from dask_runner.io.output_dir import OutputLayout, atomic_write_bytes
 from dask_runner.io.runner_report import REPORT_COLUMNS, report_to_row
 from dask_runner.runner.report import RunnerReport
 
@@ -100,3 +100,13 @@ class ReportStore:
         frame.to_parquet(tmp, index=False)
         tmp.replace(target)
         return frame
+
+
+def load_reports(root: Path) -> pd.DataFrame:
+    """runner_report.parquet, or the streamed reports of a run that has not finished (or was killed)."""
+    import pandas as pd
+
+    path = OutputLayout(root).runner_report
+    if path.is_file():
+        return pd.read_parquet(path)
+    return ReportStore(OutputLayout(root).reports_dir).to_dataframe()

@@ -14,8 +14,24 @@ import shapely
 from dask_runner.metrics.abstract_metric import AbstractMetric
 from dask_runner.metrics.metric_context import MetricContext
 from dask_runner.metrics.metric_statistic import MetricStatistic
+from dask_runner.scenarios.state import FloatArray
 
 MAX_VIOLATION_M = 0.3
+
+
+def drivable_area_excess_per_step(ctx: MetricContext) -> FloatArray:
+    """How far [T] the ego box's farthest corner is outside the drivable area at each step, in metres (0 inside)."""
+    area = ctx.scenario.map_api.drivable_area
+    excess = np.zeros(ctx.num_steps)
+    points = ctx.ego_corners.reshape(-1, 2)
+    if not isinstance(area, shapely.Geometry) or area.is_empty or points.shape[0] == 0:
+        return excess
+    shapely.prepare(area)
+    outside = np.flatnonzero(~shapely.contains_xy(area, points[:, 0], points[:, 1]))
+    if outside.size:  # the distance only for corners outside: the point test is far cheaper
+        corners_per_step = ctx.ego_corners.shape[1]
+        np.maximum.at(excess, outside // corners_per_step, shapely.distance(area, shapely.points(points[outside])))
+    return excess
 
 
 class DrivableAreaCompliance(AbstractMetric):
@@ -27,13 +43,7 @@ class DrivableAreaCompliance(AbstractMetric):
         self.max_violation_m = max_violation_m
 
     def compute(self, ctx: MetricContext) -> MetricStatistic:
-        area = ctx.scenario.map_api.drivable_area
-        points = ctx.ego_corners.reshape(-1, 2)
-        if not isinstance(area, shapely.Geometry) or area.is_empty or points.shape[0] == 0:
-            return MetricStatistic(self.name, self.category, 1.0, 0.0, "m")
-        shapely.prepare(area)
-        inside = shapely.contains_xy(area, points[:, 0], points[:, 1])
-        outside = points[~inside]
-        worst = float(np.max(shapely.distance(area, shapely.points(outside)))) if outside.size else 0.0
+        excess = drivable_area_excess_per_step(ctx)
+        worst = float(excess.max()) if excess.size else 0.0
         score = 0.0 if worst > self.max_violation_m else 1.0
         return MetricStatistic(self.name, self.category, score, worst, "m")

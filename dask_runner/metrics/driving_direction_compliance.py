@@ -14,10 +14,27 @@ import numpy as np
 from dask_runner.metrics.abstract_metric import AbstractMetric
 from dask_runner.metrics.metric_context import MetricContext
 from dask_runner.metrics.metric_statistic import MetricStatistic
+from dask_runner.scenarios.state import FloatArray
 
 COMPLIANCE_THRESHOLD_M = 2.0
 VIOLATION_THRESHOLD_M = 6.0
 TIME_HORIZON_S = 1.0
+
+
+def backwards_progress_per_step(ctx: MetricContext) -> FloatArray:
+    """Progress against the lane's direction [T] over the window of ``TIME_HORIZON_S`` ending at each step (m, >= 0)."""
+    backwards = np.zeros(ctx.num_steps)
+    segments = ctx.ego_lane_segments
+    if ctx.num_steps < 2 or np.any(segments < 0):
+        return backwards
+    directions = ctx.lane_index.directions[segments[:-1]]
+    progress = np.einsum("tk,tk->t", np.diff(ctx.ego_xy, axis=0), directions)
+    window = max(int(round(TIME_HORIZON_S / ctx.dt)), 1)
+    cumulative = np.concatenate([[0.0], np.cumsum(progress)])
+    width = min(window, progress.shape[0])
+    window_sums = cumulative[width:] - cumulative[:-width]  # entry k: steps k..k+width, so it ends at step k+width
+    backwards[width:] = np.maximum(-window_sums, 0.0)
+    return backwards
 
 
 class DrivingDirectionCompliance(AbstractMetric):
@@ -26,16 +43,8 @@ class DrivingDirectionCompliance(AbstractMetric):
     multiplier: ClassVar[bool] = True
 
     def compute(self, ctx: MetricContext) -> MetricStatistic:
-        segments = ctx.ego_lane_segments
-        if ctx.num_steps < 2 or np.any(segments < 0):
-            return MetricStatistic(self.name, self.category, 1.0, 0.0, "m")
-        directions = ctx.lane_index.directions[segments[:-1]]
-        progress = np.einsum("tk,tk->t", np.diff(ctx.ego_xy, axis=0), directions)
-        window = max(int(round(TIME_HORIZON_S / ctx.dt)), 1)
-        cumulative = np.concatenate([[0.0], np.cumsum(progress)])
-        width = min(window, progress.shape[0])
-        window_sums = cumulative[width:] - cumulative[:-width]
-        worst = float(max(0.0, -float(np.min(window_sums))))
+        backwards = backwards_progress_per_step(ctx)
+        worst = float(backwards.max()) if backwards.size else 0.0
         if worst >= VIOLATION_THRESHOLD_M:
             score = 0.0
         elif worst >= COMPLIANCE_THRESHOLD_M:

@@ -13,8 +13,17 @@ import numpy as np
 from dask_runner.metrics.abstract_metric import AbstractMetric
 from dask_runner.metrics.metric_context import MetricContext
 from dask_runner.metrics.metric_statistic import MetricStatistic
+from dask_runner.scenarios.state import FloatArray
 
 MAX_OVERSPEED_VALUE_THRESHOLD_MPS = 2.23
+
+
+def overspeed_per_step(ctx: MetricContext) -> FloatArray:
+    """The ego's speed above its lane's limit [T] at each step, in m/s (0 within the limit or on a map without lanes)."""
+    segments = ctx.ego_lane_segments
+    if ctx.num_steps == 0 or np.any(segments < 0):
+        return np.zeros(ctx.num_steps)
+    return np.maximum(ctx.ego_speed - ctx.lane_index.speed_limits[segments], 0.0)
 
 
 class SpeedLimitCompliance(AbstractMetric):
@@ -23,11 +32,9 @@ class SpeedLimitCompliance(AbstractMetric):
     weight: ClassVar[float] = 4.0
 
     def compute(self, ctx: MetricContext) -> MetricStatistic:
-        segments = ctx.ego_lane_segments
-        if ctx.num_steps == 0 or np.any(segments < 0):
+        if ctx.num_steps == 0 or np.any(ctx.ego_lane_segments < 0):
             return MetricStatistic(self.name, self.category, 1.0, 0.0, "m/s")
-        limits = ctx.lane_index.speed_limits[segments]
-        overspeed = np.maximum(ctx.ego_speed - limits, 0.0)
+        overspeed = overspeed_per_step(ctx)
         integral = float(np.trapezoid(overspeed, dx=ctx.dt)) if overspeed.size > 1 else 0.0
         score = max(0.0, 1.0 - integral / (MAX_OVERSPEED_VALUE_THRESHOLD_MPS * ctx.duration))
         return MetricStatistic(self.name, self.category, score, float(np.max(overspeed)), "m/s")

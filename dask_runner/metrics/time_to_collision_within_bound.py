@@ -19,6 +19,7 @@ from dask_runner.metrics.abstract_metric import AbstractMetric
 from dask_runner.metrics.geometry import box_corners
 from dask_runner.metrics.metric_context import MetricContext
 from dask_runner.metrics.metric_statistic import MetricStatistic
+from dask_runner.scenarios.state import FloatArray
 
 LEAST_MIN_TTC_S = 0.95
 TIME_STEP_SIZE_S = 0.1
@@ -28,9 +29,17 @@ STOPPED_SPEED_THRESHOLD = 5e-3
 
 def min_time_to_collision(ctx: MetricContext, horizon: float = TIME_HORIZON_S, step: float = TIME_STEP_SIZE_S) -> float:
     """The least projected time to collision with a lead agent over the history (``inf`` if none)."""
+    per_step = time_to_collision_per_step(ctx, horizon, step)
+    return float(per_step.min()) if per_step.size else float("inf")
+
+
+def time_to_collision_per_step(ctx: MetricContext, horizon: float = TIME_HORIZON_S,
+                               step: float = TIME_STEP_SIZE_S) -> FloatArray:
+    """The least projected time to collision with a lead agent at each step [T] (``inf`` where none)."""
     agents = ctx.agents
+    per_step = np.full(ctx.num_steps, np.inf)
     if len(agents) == 0:
-        return float("inf")
+        return per_step
     params = ctx.params
     centres = ctx.ego_centers
     steps = agents.step
@@ -46,7 +55,7 @@ def min_time_to_collision(ctx: MetricContext, horizon: float = TIME_HORIZON_S, s
     ahead[ctx.collisions.rows] = False  # agents already overlapping the ego are the collision metric's
     rows = np.flatnonzero(ahead)
     if rows.size == 0:
-        return float("inf")
+        return per_step
     cos, sin, rel, lon, speed = cos[rows], sin[rows], rel[rows], lon[rows], speed[rows]
     # The agent in the ego's frame: lateral position, velocity and the half extents of its box on both axes.
     lat = -rel[:, 0] * sin + rel[:, 1] * cos
@@ -62,7 +71,7 @@ def min_time_to_collision(ctx: MetricContext, horizon: float = TIME_HORIZON_S, s
     closing = np.maximum(speed - v_lon, 0.0) * horizon
     rows = rows[(np.abs(lat) <= lateral_reach) & (lon - ext_lon - params.length / 2.0 <= closing)]
     if rows.size == 0:
-        return float("inf")
+        return per_step
     times = np.arange(1, int(round(horizon / step)) + 1) * step  # [H]
     n, h = rows.size, times.size
     # Ego boxes moved along their heading, agents along their velocity: [n, H] poses.
@@ -79,9 +88,9 @@ def min_time_to_collision(ctx: MetricContext, horizon: float = TIME_HORIZON_S, s
     sizes = np.repeat(agents.sizes[rows], h, axis=0)
     ag_boxes = shapely.polygons(box_corners(ag_poses.reshape(-1, 3), sizes[:, 0], sizes[:, 1]))
     hit = shapely.intersects(ego_boxes, ag_boxes).reshape(n, h)
-    if not hit.any():
-        return float("inf")
-    return float(times[np.argmax(hit[hit.any(axis=1)], axis=1)].min())
+    colliding = hit.any(axis=1)
+    np.minimum.at(per_step, steps[rows[colliding]], times[np.argmax(hit[colliding], axis=1)])
+    return per_step
 
 
 class TimeToCollisionWithinBound(AbstractMetric):

@@ -1,7 +1,9 @@
 """report.html: one self-contained page (bokeh's JavaScript inlined, so it opens offline) that shows a job's results.
 
-Sections: scores per planner, the metric breakdown per scenario type, the runtime histogram, the failures
-with their tracebacks folded, and plots of a capped number of scenarios read from the simulation logs.
+Sections: scores per planner, the viewer (:mod:`dask_runner.viewer`: overview, histograms, the scenario table,
+replays of a selection, and with ``compare_with`` the score changes against earlier runs), the metric breakdown
+per scenario type, the runtime histogram, the failures with their tracebacks folded, and plots of a capped
+number of scenarios read from the simulation logs.
 Every chart is drawn in the browser by BokehJS from JSON data (:mod:`dask_runner.report.summary_plots`,
 :mod:`dask_runner.report.scenario_plot`); writing the page reads BokehJS's files from the installed bokeh
 package and never imports bokeh in Python (~0.6 s at the end of a job).
@@ -11,22 +13,25 @@ from __future__ import annotations
 
 import html
 import importlib.util
-import json
 import logging
 import math
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
 from dask_runner.io.output_dir import OutputLayout, atomic_write_bytes
-from dask_runner.io.report_store import ReportStore
+from dask_runner.io.report_store import load_reports
 from dask_runner.optional_dependencies import REPORT, MissingDependencyError
 from dask_runner.report.summary import failures, last_line, planner_summary, score_label
+from dask_runner.viewer.page import json_script
 
 logger = logging.getLogger(__name__)
 
 DEFAULT_MAX_SCENARIO_PLOTS = 12
+# The file stays under this size: the viewer embeds as many replays as fit (about 0.2 MB each).
+DEFAULT_MAX_BYTES = 10_000_000
 # Tracebacks are kilobytes each: a batch where thousands of runners failed (one cause, usually) would
 # otherwise make a page of megabytes; the table says where the others are.
 MAX_FAILURE_ROWS = 200
@@ -42,14 +47,6 @@ th { background: #f3f3f3; } td.text { text-align: left; }
 details pre { max-height: 30em; overflow: auto; background: #f8f8f8; padding: 0.5em; font-size: 0.8em; }
 .plots { display: flex; flex-wrap: wrap; gap: 1em; } .note { color: #666; }
 """
-
-
-def load_reports(root: Path) -> pd.DataFrame:
-    """runner_report.parquet, or the streamed reports of a run that has not finished (or was killed)."""
-    path = OutputLayout(root).runner_report
-    if path.is_file():
-        return pd.read_parquet(path)
-    return ReportStore(OutputLayout(root).reports_dir).to_dataframe()
 
 
 def _cell(value: Any) -> str:
@@ -123,12 +120,6 @@ def scenario_plots(log_dir: Path, limit: int) -> tuple[list[dict[str, Any]], str
     return plots, note
 
 
-def _json_script(element_id: str, value: Any) -> str:
-    """``value`` as a JSON data block (not executed); ``</`` is escaped so no string can close the element."""
-    text = json.dumps(value, separators=(",", ":"), allow_nan=False).replace("</", "<\\/")
-    return f'<script type="application/json" id="{element_id}">{text}</script>'
-
-
 def inline_bokehjs() -> str:
     """BokehJS inlined as script elements (the page works offline), read from the installed bokeh's static files
     as ``bokeh.resources.Resources(mode="inline")`` renders them, without importing bokeh."""
@@ -150,7 +141,8 @@ def inline_bokehjs() -> str:
 
 def build_html(root: Path, max_scenario_plots: int = DEFAULT_MAX_SCENARIO_PLOTS,
                simulation_log_dir: Path | None = None,
-               tables: tuple[pd.DataFrame, pd.DataFrame] | None = None) -> str:
+               tables: tuple[pd.DataFrame, pd.DataFrame] | None = None,
+               compare_with: Sequence[Path] = (), max_bytes: int = DEFAULT_MAX_BYTES) -> str:
     """The whole page as a string (see :func:`write_html_report`)."""
     from dask_runner.metrics.metric_aggregation import aggregate_metrics, aggregate_scores
     from dask_runner.report.scenario_plot import DRAW_SCENARIOS_JS, SCENARIO_DATA_ID, SCENARIO_PLOTS_ID
@@ -178,6 +170,8 @@ def build_html(root: Path, max_scenario_plots: int = DEFAULT_MAX_SCENARIO_PLOTS,
 <p>{len(reports)} runners: {succeeded} succeeded, {len(reports) - succeeded} failed. Folder: <code>{html.escape(str(root))}</code></p>
 <h2>Scores per planner: {html.escape(score_label(metric_rows))}</h2>
 {html_table(planner_summary(reports, metric_rows))}
+<h2>Explore: scenarios and replays</h2>
+@@VIEWER@@
 <h2>Metrics per scenario type</h2>
 {score_chart}
 <div style="overflow-x: auto">{html_table(aggregates)}</div>
@@ -188,20 +182,44 @@ def build_html(root: Path, max_scenario_plots: int = DEFAULT_MAX_SCENARIO_PLOTS,
 <h2>Scenarios</h2>
 <p class="note">{html.escape(plot_note)}</p>
 <div class="plots" id="{SCENARIO_PLOTS_ID}"></div>
-{_json_script(SUMMARY_DATA_ID, summary)}
+{json_script(SUMMARY_DATA_ID, summary)}
 <script type="text/javascript">{DRAW_SUMMARY_JS}</script>
-{_json_script(SCENARIO_DATA_ID, plots)}
+{json_script(SCENARIO_DATA_ID, plots)}
 <script type="text/javascript">{DRAW_SCENARIOS_JS}</script>
 """
-    return (f"<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
+    page = (f"<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
             f"<title>dask_runner report: {html.escape(root.name)}</title>\n<style>{STYLE}</style>\n"
             f"{inline_bokehjs()}\n</head><body>{body}</body></html>\n")
+    viewer = viewer_section(root, log_dir, reports, metric_rows, compare_with, max_bytes - len(page.encode()))
+    return page.replace("@@VIEWER@@", viewer, 1)
+
+
+def viewer_section(root: Path, log_dir: Path, reports: pd.DataFrame, metric_rows: pd.DataFrame,
+                   compare_with: Sequence[Path], budget: int) -> str:
+    """The viewer with its data embedded: the runs (``compare_with``, then this one), replays within ``budget``."""
+    from dask_runner.viewer.embedded import embedded_data
+    from dask_runner.viewer.folders import open_run_folder
+    from dask_runner.viewer.page import static_size, viewer_fragment
+    from dask_runner.viewer.run_folder import RunFolder
+    from dask_runner.viewer.scenario_index import store_index
+
+    this_run = RunFolder(root, log_dir, index=store_index(root, reports, metric_rows))
+    runs = [*(open_run_folder(folder) for folder in compare_with), this_run]
+    data, summary = embedded_data(runs, root, budget - static_size())
+    others = f"; the others: {summary['command']}" if summary["replays"] < summary["runners"] else ""
+    logger.info("report.html embeds the replays of %d of %d runners (%.1f MB of data)%s",
+                summary["replays"], summary["runners"], summary["bytes"] / 1e6, others)
+    return viewer_fragment({"mode": "file", "start_run": len(runs) - 1}, data)
 
 
 def write_html_report(output_dir: str | Path, max_scenario_plots: int = DEFAULT_MAX_SCENARIO_PLOTS,
                       simulation_log_dir: str | Path | None = None,
-                      tables: tuple[pd.DataFrame, pd.DataFrame] | None = None) -> Path:
+                      tables: tuple[pd.DataFrame, pd.DataFrame] | None = None,
+                      compare_with: Sequence[str | Path] = (), max_bytes: int = DEFAULT_MAX_BYTES) -> Path:
     """Write ``<output_dir>/report.html`` (self-contained, works offline) and return its path.
+
+    ``compare_with``: earlier runs' folders; the viewer then shows the score changes from the first to this one
+    (regressions first). ``max_bytes``: the file's size stays under it (fewer replays are embedded).
 
     ``simulation_log_dir`` defaults to the folder's ``simulation_logs/`` (the metrics command passes its own).
     ``tables`` are the runner reports and the metric rows when the caller has read them already (the end
@@ -210,7 +228,7 @@ def write_html_report(output_dir: str | Path, max_scenario_plots: int = DEFAULT_
     REPORT.require("report.html")
     root = Path(output_dir)
     text = build_html(root, max_scenario_plots, None if simulation_log_dir is None else Path(simulation_log_dir),
-                      tables)
+                      tables, [Path(f) for f in compare_with], max_bytes)
     path = OutputLayout(root).html_report
     atomic_write_bytes(path, text.encode("utf-8"))
     return path

@@ -181,3 +181,51 @@ def test_installing_dask_runner_leaves_nuplans_packages_and_default_callbacks_wo
     assert result.returncode == 0, result.stderr[-3000:]
     assert reports(output)["succeeded"].all()
     assert list((output / "summary").glob("*.pdf")), "nuPlan's metric summary was not rendered"
+
+
+def test_dask_runner_view_opens_nuplans_own_output_folder(tmp_path: Path) -> None:
+    """nuPlan's run_simulation.py with its simulation logs, on dask_runner's pool; then `dask-runner view` of its
+    folder, in nuPlan's environment (its logs are nuPlan's pickled objects)."""
+    import json
+    import re
+    import signal
+    import urllib.request
+
+    result, output = run_nuplan(tmp_path, "with_logs", "worker=dask_distributed", "worker.n_workers=1",
+                                "callback=[simulation_log_callback]")
+    assert result.returncode == 0, result.stderr[-3000:]
+    environment = {**os.environ, "PYTHONPATH": os.pathsep.join([str(HERE), str(REPO)]), "PYTHONUNBUFFERED": "1"}
+    viewer = subprocess.Popen([PYTHON, "-m", "dask_runner.cli", "view", str(output)], env=environment,
+                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        assert viewer.stdout is not None
+        line = viewer.stdout.readline()
+        match = re.search(r"http://127\.0\.0\.1:\d+/", line)
+        assert match, line + viewer.stdout.read()[-3000:]
+        url = match.group(0)
+
+        def get(path: str) -> dict:  # type: ignore[type-arg]
+            with urllib.request.urlopen(url + path, timeout=120) as response:
+                return json.loads(response.read())  # type: ignore[no-any-return]
+
+        (run,) = get("api/runs")
+        assert run["overview"]["scenarios"] == SCENARIOS and run["overview"]["planners"] == ["SimplePlanner"]
+        assert "ego_is_comfortable" in run["overview"]["metrics"]  # nuPlan's metric files, as table columns
+        page = get("api/runs/0/scenarios?sort=scenario&offset=0&limit=50&filters=%7B%7D")
+        runners = [row[0] for row in page["rows"]]
+        assert runners == [f"SimplePlanner/mock_log_{i}/mock_scenario_{i}" for i in range(SCENARIOS)]
+        replays = [get("api/runs/0/replay?id=" + urllib.request.quote(runner)) for runner in runners]
+        for i, replay in enumerate(replays):
+            assert "unavailable" not in replay, replay
+            steps = replay["steps"]
+            assert steps > 10 and len(replay["ego"]["x"]) == len(replay["trajectories"]["count"]) == steps
+            assert replay["agents"]["count"][0] > 0 and len(replay["tracks"]["jerk"]) == steps
+            assert replay["map_note"].startswith("map")  # the mock map draws nothing; the trajectories are drawn
+            # the mock scenarios drive straight along x, faster with their index (1 + 0.5 i m/s at the start)
+            xs = replay["ego"]["x"]
+            assert xs == sorted(xs) and xs[-1] > xs[0] and set(replay["ego"]["y"]) == {0.0}
+        moved = [r["ego"]["x"][-1] - r["ego"]["x"][0] for r in replays]
+        assert moved == sorted(moved)
+    finally:
+        viewer.send_signal(signal.SIGINT)
+        viewer.wait(timeout=30)

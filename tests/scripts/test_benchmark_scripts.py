@@ -104,3 +104,14 @@ def test_job_benchmark_times_the_default_job_against_another_checkout(tmp_path: 
     done = subprocess.run([sys.executable, str(SCRIPTS / "bench_job.py"), "--compare", str(tmp_path)],
                           capture_output=True, text=True, timeout=60, check=False)
     assert done.returncode == 2 and "is not a dask_runner checkout" in done.stderr
+
+
+def test_viewer_benchmark_times_both_folders_and_sizes_the_reports(tmp_path: Path) -> None:
+    out = run("bench_viewer.py", "--large", "40", "--sizes", "16", "40", "--rounds", "1", "--work", str(tmp_path))
+    for folder in ("small", "large"):
+        for state in ("no index file", "index file"):
+            assert re.search(rf"round 1  {folder}\s+{state}\s+first page\s+[\d.]+ s  replay\s+\d+ ms", out), out
+    assert len(re.findall(r"first page small [\d.]+ s, large [\d.]+ s: ratio [\d.]+; one replay small \d+ ms, "
+                          r"large \d+ ms: ratio [\d.]+", out)) == 2, out
+    for n in (16, 40):
+        assert re.search(rf"report.html of {n} runners: [\d.]+ MB", out), out
