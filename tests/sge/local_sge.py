@@ -12,13 +12,13 @@ from __future__ import annotations
 import contextlib
 import os
 import shutil
-import signal
 import socket
 import subprocess
-import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from xml.etree import ElementTree
+
+from local_daemons import LocalDaemons
 
 PACKAGES = ("gridengine-master", "gridengine-exec", "gridengine-client")
 DAEMONS = Path("/usr/lib/gridengine")
@@ -115,11 +115,9 @@ def free_ports(count: int) -> list[int]:
 
 
 @dataclass
-class LocalGridEngine:
+class LocalGridEngine(LocalDaemons):
     """One Grid Engine cell; ``start()`` then ``stop()`` (which ends exactly the daemons ``start()`` began)."""
 
-    root: Path
-    processes: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
     ports: tuple[int, int] = (0, 0)  # qmaster, execd: picked by ``start``
     host: str = field(default_factory=lambda: socket.gethostname().split(".")[0])
 
@@ -179,17 +177,11 @@ class LocalGridEngine:
         subprocess.run([str(DAEMONS / args[0]), *args[1:]], env=self.env, capture_output=True, check=True,
                        timeout=60)
 
-    def _start(self, name: str) -> None:
-        with open(self.root / "log" / f"{name}.out", "wb") as log:
-            self.processes[name] = subprocess.Popen([str(DAEMONS / name)], stdout=log, stderr=subprocess.STDOUT,
-                                                    env={**self.env, "SGE_ND": "1"}, cwd=self.root / "log",
-                                                    start_new_session=True)
-
     def start(self, timeout: float = 60) -> None:
         ensure_installed()
         self.ports = tuple(free_ports(2))  # type: ignore[assignment]
         self._write_cell()
-        self._start("sge_qmaster")
+        self._start("sge_qmaster", [str(DAEMONS / "sge_qmaster")], extra_env={"SGE_ND": "1"})  # ND: no daemonising
         self._wait(lambda: self.run("qconf", "-sh", check=False).returncode == 0, timeout, "qmaster did not answer")
         self.run("qconf", "-as", self.host)
         for name, text in (("exec_host", EXEC_HOST.format(host=self.host)),
@@ -203,24 +195,13 @@ class LocalGridEngine:
             f"{line.split()[0]} {faster[line.split()[0]]}" if line.split() and line.split()[0] in faster else line
             for line in scheduler.splitlines()) + "\n")
         self.run("qconf", "-Msconf", str(self.root / "sched"))
-        self._start("sge_execd")
+        self._start("sge_execd", [str(DAEMONS / "sge_execd")], extra_env={"SGE_ND": "1"})
         self._wait(self.queue_is_up, timeout, "the execution host did not report to the qmaster")
 
     def queue_is_up(self) -> bool:
         listing = self.run("qstat", "-f", check=False).stdout
         return any(line.startswith(f"all.q@{self.host}") and "-NA-" not in line and len(line.split()) == 5
                    for line in listing.splitlines())
-
-    def _wait(self, condition: object, timeout: float, what: str) -> None:
-        assert callable(condition)
-        deadline = time.monotonic() + timeout
-        while not condition():
-            if time.monotonic() > deadline:
-                raise RuntimeError(f"{what} within {timeout:g} s; logs in {self.root / 'log'}")
-            for name, process in self.processes.items():
-                if process.poll() is not None:
-                    raise RuntimeError(f"{name} exited with {process.returncode}; logs in {self.root / 'log'}")
-            time.sleep(0.2)
 
     def jobs(self) -> list[dict[str, str]]:
         """The jobs in the queue: id, name, state (``qw`` waiting, ``r`` running, ...); XML, as the table cuts names."""
@@ -239,14 +220,6 @@ class LocalGridEngine:
         """End what ``start()`` started, by process id (the execd first)."""
         self.delete_all()
         for name in ("sge_execd", "sge_qmaster"):
-            process = self.processes.pop(name, None)
-            if process is None or process.poll() is not None:
-                continue
-            process.send_signal(signal.SIGTERM)
-            try:
-                process.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait(timeout=10)
+            self._end(name, timeout=30)  # the qmaster takes several seconds to write its state and exit
         with contextlib.suppress(OSError):
             shutil.rmtree(self.spool / "execd")

@@ -16,9 +16,10 @@ import shutil
 import signal
 import socket
 import subprocess
-import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
+
+from local_daemons import LocalDaemons
 
 NODES = ("n1", "n2", "n3")
 PORT_RANGE = (20000, 60000)  # below Linux's ephemeral range (32768-60999 overlaps; a bound port is skipped)
@@ -100,11 +101,9 @@ def munge_is_running() -> bool:
 
 
 @dataclass
-class LocalSlurm:
+class LocalSlurm(LocalDaemons):
     """The three-node SLURM; ``start()`` then ``stop()`` (which ends exactly the processes ``start()`` began)."""
 
-    root: Path
-    processes: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
     controller_port: int = 0  # picked by ``write_config``; the nodes' ports follow it
 
     @property
@@ -123,11 +122,6 @@ class LocalSlurm:
             host=host, root=self.root, controller_port=self.controller_port, count=len(NODES), cpus=CPUS_PER_NODE,
             first_port=self.controller_port + 1, last_port=self.controller_port + len(NODES)))
         (self.root / "cgroup.conf").write_text(CGROUP_CONF)
-
-    def _start(self, name: str, args: list[str], user: str | None = None) -> None:
-        with open(self.root / "log" / f"{name}.stdout", "wb") as log:
-            self.processes[name] = subprocess.Popen(args, stdout=log, stderr=subprocess.STDOUT, env=self.env,
-                                                    start_new_session=True, user=user)
 
     def start(self, timeout: float = 60) -> None:
         ensure_installed()
@@ -172,17 +166,6 @@ class LocalSlurm:
     def all_idle(self) -> bool:
         states = self.node_states()
         return all(states.get(node) == "idle" for node in NODES)
-
-    def _wait(self, condition: object, timeout: float, what: str) -> None:
-        assert callable(condition)
-        deadline = time.monotonic() + timeout
-        while not condition():
-            if time.monotonic() > deadline:
-                raise RuntimeError(f"{what} within {timeout:g} s; logs in {self.root / 'log'}")
-            for name, process in self.processes.items():
-                if process.poll() is not None:
-                    raise RuntimeError(f"{name} exited with {process.returncode}; logs in {self.root / 'log'}")
-            time.sleep(0.2)
 
     def squeue(self) -> list[dict[str, str]]:
         """The jobs in the queue: id, name, state and node list."""
@@ -231,14 +214,3 @@ class LocalSlurm:
     def _stop_slurm(self) -> None:
         for name in [name for name in self.processes if name.startswith("slurmd")] + ["slurmctld"]:
             self._end(name)
-
-    def _end(self, name: str) -> None:
-        process = self.processes.pop(name, None)
-        if process is None or process.poll() is not None:
-            return
-        process.send_signal(signal.SIGTERM)
-        try:
-            process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(timeout=10)
