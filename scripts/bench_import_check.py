@@ -23,12 +23,12 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=2)
     args = parser.parse_args()
 
+    from distributed.protocol.pickle import dumps, loads
+
     from dask_runner.experiment.config_loading import SIMULATION_CONFIG, compose_config
     from dask_runner.experiment.job import resolve_output_dir
     from dask_runner.experiment.simulation_job import build_runners
     from dask_runner.workers.dask import DaskDistributed
-    from distributed.protocol.pickle import dumps, loads
-
     from dask_runner.workers.dask_imports import check_workers_can_import, modules_needed
     from dask_runner.workers.dask_tasks import GroupRunners
 

@@ -7,8 +7,11 @@ silently). Settings are checked at construction, before anything is submitted.
 
 Walltime: a worker whose job reaches its walltime is killed by SLURM, which Dask sees as a death. So the
 workers retire first (Dask's ``--lifetime`` = walltime minus ``lifetime_margin``, spread by
-``--lifetime-stagger``): a retirement hands the worker's tasks over gracefully, and new jobs replace the
-retired ones (adaptive scaling keeps the job count up).
+``--lifetime-stagger``): a retirement hands the worker's tasks over gracefully.
+
+Jobs that end, whatever ended them (a retirement, ``scancel``, the walltime, a lost node), are replaced by a
+``JobKeeper`` that compares the jobs ``squeue`` lists with those the cluster counts (dask-jobqueue alone
+does not replace a job that ended by itself).
 """
 
 from __future__ import annotations
@@ -31,8 +34,7 @@ from dask_runner.clusters.preloads import scheduler_preloads, worker_preloads
 from dask_runner.errors import ClusterError, ConfigError, NothingToRun
 
 if TYPE_CHECKING:
-    from dask_jobqueue import SLURMCluster
-
+    from dask_runner.clusters.job_keeper import JobKeeper, JobListing
     from dask_runner.workers.dask import DaskDistributed
 
 logger = logging.getLogger(__name__)
@@ -363,8 +365,28 @@ def check_job_is_accepted(settings: SLURMSettings) -> None:
                           "(sinfo -o '%P %c %m %G'), and see the job with worker.print_job_script=true")
 
 
-def start_slurm_cluster(settings: SLURMSettings) -> SLURMCluster:
-    """A ``SLURMCluster`` with its worker jobs submitted (or adaptive scaling on); nothing waits for them here."""
+# squeue's states of a job that is over or ending: its workers are gone or going.
+ENDED_STATES = frozenset({"COMPLETING", "COMPLETED", "CANCELLED", "FAILED", "TIMEOUT", "NODE_FAIL", "PREEMPTED",
+                          "BOOT_FAIL", "DEADLINE", "OUT_OF_MEMORY", "SPECIAL_EXIT", "STOPPED"})
+
+
+def slurm_jobs() -> JobListing:
+    """This user's jobs that SLURM holds: id -> (state, why it is pending)."""
+    import getpass
+
+    listing = subprocess.run(["squeue", "-h", "-o", "%i|%T|%r", "-u", getpass.getuser()], capture_output=True,
+                             text=True, timeout=60, check=True)
+    jobs: JobListing = {}
+    for line in listing.stdout.splitlines():
+        job_id, _, rest = line.strip().partition("|")
+        state, _, reason = rest.partition("|")
+        jobs[job_id] = (state, "" if reason == "None" else reason)
+    return jobs
+
+
+def start_slurm_cluster(settings: SLURMSettings) -> JobKeeper:
+    """A ``SLURMCluster`` with its worker jobs submitted (or adaptive scaling on) and kept at the count wanted
+    (``JobKeeper``, which also closes it); nothing waits for the jobs here."""
     import dask
 
     check_job_is_accepted(settings)
@@ -392,25 +414,28 @@ def start_slurm_cluster(settings: SLURMSettings) -> SLURMCluster:
         except (OSError, ValueError) as exc:
             raise ClusterError(f"the SLURM cluster's scheduler could not start: {exc}; check worker.interface "
                                "and free ports") from exc
+    from dask_runner.clusters.job_keeper import JobKeeper, KeeperSettings
+
     try:
         if settings.adapt is not None and settings.adapt.on:
             cluster.adapt(minimum_jobs=settings.adapt.minimum_jobs, maximum_jobs=settings.adapt.maximum_jobs)
             how = f"adaptive, {settings.adapt.minimum_jobs}-{settings.adapt.maximum_jobs} jobs"
+            keeper = KeeperSettings(None, how)
         else:
-            # Adaptive scaling held at the count, not scale(): it submits a new job for each one that ends
-            # (a retired worker, a cancelled job, a lost node); scale() would leave the batch short.
             jobs = settings.jobs or 1
-            cluster.adapt(minimum_jobs=jobs, maximum_jobs=jobs)
-            how = f"{jobs} job(s), replaced when they end"
+            how = f"{jobs} job(s)"
+            keeper = KeeperSettings(jobs, how)
+        owner = JobKeeper(cluster, slurm_jobs, keeper, ENDED_STATES).start()
     except BaseException:
         cluster.close()
         raise
     lifetime = settings.worker_lifetime()
     logger.info("SLURM cluster: scheduler listening on %s, dashboard %s; %s of %d core(s) / %s, %d worker "
-                "process(es) each, python %s%s", cluster.scheduler_address, cluster.dashboard_link or "off", how,
+                "process(es) each, python %s%s; jobs that end are replaced within %g s", cluster.scheduler_address, cluster.dashboard_link or "off", how,
                 settings.cores, settings.memory, settings.worker_processes, settings.python or sys.executable,
-                f", workers retire after {lifetime[0]:g} s (+/- {lifetime[1]:g} s)" if lifetime else "")
-    return cluster
+                f", workers retire after {lifetime[0]:g} s (+/- {lifetime[1]:g} s)" if lifetime else "",
+                keeper.interval_s)
+    return owner
 
 
 def slurm_worker_pool(
@@ -455,22 +480,25 @@ def slurm_worker_pool(
     if print_job_script:
         raise NothingToRun("worker.print_job_script=true: printed the job script, submitted nothing",
                            output=slurm_job_script(settings))
-    return pool_owning(start_slurm_cluster(settings), batch, settings.start_timeout_s, settings.log_directory)
+    keeper = start_slurm_cluster(settings)
+    return pool_owning(keeper.cluster, batch, settings.start_timeout_s, settings.log_directory, owner=keeper)
 
 
 def pool_owning(cluster: Any, batch: dict[str, Any], start_timeout_s: float,
-                log_directory: str | None) -> DaskDistributed:
-    """A DaskDistributed on ``cluster`` that closes it at shutdown, returned once a worker has joined.
+                log_directory: str | None, owner: Any = None) -> DaskDistributed:
+    """A DaskDistributed on ``cluster`` that closes it (or its ``owner``, e.g. a ``JobKeeper``) at shutdown,
+    returned once a worker has joined.
 
     Whatever fails on the way closes what was started (the cluster, or the pool with it).
     """
     from dask_runner.workers.dask import DaskDistributed
 
+    owner = owner if owner is not None else cluster
     try:
         pool = DaskDistributed(cluster=cluster, **batch)
-        pool.close_cluster_at_shutdown(cluster)
+        pool.close_cluster_at_shutdown(owner)
     except BaseException:
-        cluster.close()
+        owner.close()
         raise
     try:
         wait_for_first_worker(pool, start_timeout_s, log_directory)

@@ -295,3 +295,112 @@ def test_a_worker_joining_mid_batch_from_another_environment_stops_the_batch_nam
     message = str(error)
     assert "'joiner_lab_runners'" in message and "joined during the batch" in message
     assert "tcp://127.0.0.1:" in message and f"python {sys.executable}" in message and "PYTHONPATH" in message
+
+
+def test_the_repro_a_python_users_slurmcluster_scaled_before_the_batch_ends_in_seconds_naming_the_module(
+        clean_queue: LocalSlurm, tmp_path: Path) -> None:
+    """The issue's repro: the batch starts before the job's worker joins (the import check runs on no worker), and
+    the runner class is importable in the driver only. Before, the worker left on its first task and the batch
+    waited forever; now the worker fails that task and the batch stops with the import check's error."""
+    import time
+
+    from dask_jobqueue import SLURMCluster
+
+    folder = tmp_path / "driver_only"
+    folder.mkdir()
+    (folder / "repro_lab_runners.py").write_text(
+        "from runners_for_tests import ScriptedRunner\n\nclass LabRunner(ScriptedRunner):\n    pass\n")
+    sys.path.insert(0, str(folder))
+    try:
+        from repro_lab_runners import LabRunner  # type: ignore[import-not-found]
+
+        with SLURMCluster(cores=1, processes=1, memory="1GB", walltime="00:05:00", interface="lo",
+                          job_script_prologue=PROLOGUE, python=sys.executable,
+                          scheduler_options={"dashboard_address": ":0"},
+                          log_directory=str(tmp_path / "worker-logs")) as cluster:
+            cluster.scale(jobs=1)
+            with DaskDistributed(cluster=cluster) as pool:
+                began = time.monotonic()
+                with pytest.raises(ClusterError) as info:
+                    execute_runners([LabRunner(f"r{i}") for i in range(4)], pool, num_gpus=0, num_cpus=1)
+                took = time.monotonic() - began
+    finally:
+        sys.path.remove(str(folder))
+        sys.modules.pop("repro_lab_runners", None)
+    message = str(info.value)
+    assert "'repro_lab_runners'" in message and "tcp://127.0.0.1:" in message, message
+    assert f"python {sys.executable}" in message and "PYTHONPATH" in message
+    logging.getLogger(__name__).info("the repro ended in %.1f s (job start included)", took)
+
+
+CHURN_RUNNERS = 300
+# The batch must end within this (it takes about 40 s undisturbed, job starts included; the chaos costs jobs
+# that SLURM and the job keeper replace within seconds, and one node that is gone for 20 s).
+CHURN_BOUND_S = 150.0
+
+
+def _chaos(slurm: LocalSlurm, pool: DaskDistributed, stop: threading.Event, log: list[str]) -> None:
+    """Cancel random worker jobs, SIGKILL random worker processes, and take one node away for 20 s."""
+    import random
+
+    rng = random.Random(7)
+    stop.wait(8)
+    actions = ["scancel", "sigkill", "scancel", "node", "sigkill", "scancel", "sigkill"]
+    for action in actions:
+        if stop.is_set():
+            return
+        try:
+            placement = worker_placement(pool)
+        except Exception:  # noqa: BLE001  (no worker at this moment: try the next action)
+            placement = {}
+        if placement:
+            address = rng.choice(sorted(placement))
+            where = placement[address]
+            if action == "scancel":
+                slurm.scancel(where["job"])
+            elif action == "sigkill":
+                pids = pool.client.run(os.getpid, workers=[address])
+                for pid in pids.values():
+                    os.kill(int(pid), signal.SIGKILL)
+            else:
+                jobs = {w["job"] for w in placement.values() if w["node"] == where["node"]}
+                slurm.kill_node(where["node"], jobs)
+                stop.wait(20)
+                slurm.restart_node(where["node"])
+            log.append(f"{action} {where}")
+        stop.wait(4)
+
+
+def test_churn_every_runner_gets_one_report_within_a_bound_and_resume_finishes_the_failed(
+        clean_queue: LocalSlurm, tmp_path: Path) -> None:
+    """Several hundred short runners on adaptive worker jobs while jobs are cancelled, worker processes killed and
+    a node lost: exactly one report per runner, the batch ends within CHURN_BOUND_S, and the failed run again."""
+    import time
+
+    runners = scripted(["ok"] * CHURN_RUNNERS, seconds=0.3)
+    pool = slurm_worker_pool(**pool_kwargs(tmp_path, jobs=None, adapt={"minimum_jobs": 2, "maximum_jobs": 3},
+                                           no_worker_timeout_s=60))
+    stop = threading.Event()
+    done: list[str] = []
+    chaos = threading.Thread(target=_chaos, args=(clean_queue, pool, stop, done))
+    try:
+        chaos.start()
+        began = time.monotonic()
+        reports = execute_runners(runners, pool)
+        took = time.monotonic() - began
+        stop.set()
+        chaos.join()
+        one_report_each(reports, runners)
+        assert took < CHURN_BOUND_S, (took, done)
+        assert done, "the chaos did nothing"
+        failed = [runners[i] for i, r in enumerate(reports) if not r.succeeded]
+        again = execute_runners(failed, pool) if failed else []
+        assert all(r.succeeded for r in again), [(r.runner_id, r.error_stage) for r in again if not r.succeeded]
+    finally:
+        stop.set()
+        chaos.join()
+        pool.shutdown()
+        for node in ("n1", "n2", "n3"):
+            if f"slurmd-{node}" not in clean_queue.processes:
+                clean_queue.restart_node(node)
+    logging.getLogger(__name__).info("churn: %.1f s, %d failed then rerun, chaos: %s", took, len(failed), done)
