@@ -91,23 +91,20 @@ class JobKeeper:
             logger.warning("%d worker job(s) ended (%s); submitting replacements (%s)", len(ended),
                            ", ".join(f"{name} {job_id}" for name, job_id in ended.items()), self.settings.wanted_text)
             self.replaced += len(ended)
-            done = threading.Event()
-
-            def forget() -> None:  # on the cluster's event loop: its spec is not shared with this thread
-                try:
-                    for name in ended:
-                        self.cluster.worker_spec.pop(name, None)
-                        self._last_seen.pop(name, None)
-                    if self.settings.fixed_jobs is not None:
-                        self.cluster.scale(jobs=self.settings.fixed_jobs)  # also closes the forgotten jobs' objects
-                    else:
-                        self.cluster.scale(jobs=len(self.cluster.worker_spec))  # adaptive scaling adds the rest
-                finally:
-                    done.set()
-
-            self.cluster.loop.add_callback(forget)
-            done.wait(timeout=60)
+            self.cluster.sync(self._forget, list(ended))
         return list(ended)
+
+    async def _forget(self, names: list[str]) -> None:
+        """On the cluster's event loop: drop the jobs from its spec, let it close their objects (a ``scancel`` of
+        each: harmless for a job that is gone, and it stops one whose node stopped answering), then ask again
+        for the count wanted. In that order: a name freed is reused by the next job the cluster adds."""
+        for name in names:
+            self.cluster.worker_spec.pop(name, None)
+            self._last_seen.pop(name, None)
+        await self.cluster  # its spec and its jobs agree again
+        if self.settings.fixed_jobs is not None:
+            self.cluster.scale(jobs=self.settings.fixed_jobs)
+        # with adaptive scaling, its next step submits up to its target from the corrected plan
 
     def ended_jobs(self, listing: JobListing) -> dict[str, str]:
         """The cluster's jobs (name -> job id) that the batch system no longer holds, or whose workers are lost."""

@@ -333,6 +333,30 @@ def test_the_repro_a_python_users_slurmcluster_scaled_before_the_batch_ends_in_s
     logging.getLogger(__name__).info("the repro ended in %.1f s (job start included)", took)
 
 
+def test_a_job_of_a_fixed_count_that_is_cancelled_is_replaced_within_seconds(
+        clean_queue: LocalSlurm, tmp_path: Path) -> None:
+    """Before, dask-jobqueue kept counting a cancelled job as there: the pool stayed without a worker."""
+    import time
+
+    pool = slurm_worker_pool(**pool_kwargs(tmp_path, jobs=1))
+    try:
+        first = wait_until(lambda: [job["id"] for job in clean_queue.squeue() if job["state"] == "RUNNING"], 60,
+                           "the worker job to run")
+        clean_queue.scancel(first[0])
+        cancelled = time.monotonic()
+        wait_until(lambda: [job for job in clean_queue.squeue() if job["id"] != first[0]], 30,
+                   "a replacement job to be submitted")
+        submitted = time.monotonic() - cancelled
+        wait_until(lambda: [w for w, where in worker_placement(pool).items() if where["job"] != first[0]], 60,
+                   "the replacement's worker to join")
+        assert "1 replaced so far" in pool.cluster_state() and "worker jobs wanted: 1 job(s)" in pool.cluster_state()
+        reports = execute_runners(scripted(["ok"] * 3), pool)
+        assert all(r.succeeded for r in reports)
+    finally:
+        pool.shutdown()
+    logging.getLogger(__name__).info("replacement submitted %.1f s after scancel", submitted)
+
+
 CHURN_RUNNERS = 300
 # The batch must end within this (it takes about 40 s undisturbed, job starts included; the chaos costs jobs
 # that SLURM and the job keeper replace within seconds, and one node that is gone for 20 s).
@@ -377,7 +401,11 @@ def test_churn_every_runner_gets_one_report_within_a_bound_and_resume_finishes_t
     a node lost: exactly one report per runner, the batch ends within CHURN_BOUND_S, and the failed run again."""
     import time
 
+    from dask_runner.experiment.job import pending_runners
+    from dask_runner.io.report_store import ReportStore
+
     runners = scripted(["ok"] * CHURN_RUNNERS, seconds=0.3)
+    store = ReportStore(tmp_path / "reports")
     pool = slurm_worker_pool(**pool_kwargs(tmp_path, jobs=None, adapt={"minimum_jobs": 2, "maximum_jobs": 3},
                                            no_worker_timeout_s=60))
     stop = threading.Event()
@@ -386,16 +414,21 @@ def test_churn_every_runner_gets_one_report_within_a_bound_and_resume_finishes_t
     try:
         chaos.start()
         began = time.monotonic()
-        reports = execute_runners(runners, pool)
+        reports = execute_runners(runners, pool, on_report=store.write)
         took = time.monotonic() - began
         stop.set()
         chaos.join()
         one_report_each(reports, runners)
         assert took < CHURN_BOUND_S, (took, done)
         assert done, "the chaos did nothing"
-        failed = [runners[i] for i, r in enumerate(reports) if not r.succeeded]
-        again = execute_runners(failed, pool) if failed else []
+        # No runner is blamed for the cluster's faults: a failure here can only be the want of a worker.
+        failed = [r for r in reports if not r.succeeded]
+        assert {r.error_stage for r in failed} <= {"no_workers"}, [(r.runner_id, r.error_message) for r in failed]
+        todo = pending_runners(runners, store, resume=True)  # what resume=true runs
+        assert sorted(r.runner_id for r in todo) == sorted(r.runner_id for r in failed)
+        again = execute_runners(todo, pool, on_report=store.write) if todo else []
         assert all(r.succeeded for r in again), [(r.runner_id, r.error_stage) for r in again if not r.succeeded]
+        assert not pending_runners(runners, store, resume=True)
     finally:
         stop.set()
         chaos.join()
