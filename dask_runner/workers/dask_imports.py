@@ -128,6 +128,9 @@ def workers_without_dask_runner(client: Client, exclude: set[str]) -> ClusterErr
     its function as bytes the worker unpickles in a try, so asking does not make it leave.
     """
     answers: dict[str, Any] = client.run(import_on_worker, ["dask_runner"], on_error="return")
-    problems = [line for address, answer in sorted(answers.items()) if address not in exclude
+    # Only an import error says dask_runner is missing there; a worker that is going away answers with a
+    # connection error, which says nothing about its environment.
+    problems = [line for address, answer in sorted(answers.items())
+                if address not in exclude and isinstance(answer, ImportError)
                 for line in _problems(address, answer, " (joined during the batch)")]
     return _error(problems, STOPPED) if problems else None

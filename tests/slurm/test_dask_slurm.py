@@ -6,6 +6,8 @@ through the PYTHONPATH the job script's prologue exports (as a user's prologue w
 
 from __future__ import annotations
 
+import contextlib
+import importlib
 import logging
 import os
 import signal
@@ -53,6 +55,20 @@ def worker_placement(pool: DaskDistributed) -> dict[str, dict[str, str]]:
 def one_report_each(reports: list[RunnerReport], runners: list[Any]) -> None:
     assert [r.runner_id for r in reports] == [r.runner_id for r in runners]
     assert Counter(r.runner_id for r in reports).most_common(1)[0][1] == 1
+
+
+@contextlib.contextmanager
+def driver_only_runner_class(folder: Path, module: str) -> Iterator[type]:
+    """``LabRunner`` from ``module`` in ``folder``, on the driver's path only (a user's script folder)."""
+    folder.mkdir()
+    (folder / f"{module}.py").write_text(
+        "from runners_for_tests import ScriptedRunner\n\nclass LabRunner(ScriptedRunner):\n    pass\n")
+    sys.path.insert(0, str(folder))
+    try:
+        yield importlib.import_module(module).LabRunner
+    finally:
+        sys.path.remove(str(folder))
+        sys.modules.pop(module, None)
 
 
 def pool_kwargs(tmp_path: Path, **overrides: Any) -> dict[str, Any]:
@@ -116,19 +132,9 @@ def test_a_slurmcluster_passed_by_a_python_user_runs_the_batch_and_stays_theirs(
 def test_runner_module_missing_on_the_workers_fails_fast_naming_module_worker_python_and_fix(
         pool3: DaskDistributed, tmp_path: Path) -> None:
     """The module is on the driver's path only (a script folder): before, workers died in a loop and the batch hung."""
-    folder = tmp_path / "driver_only"
-    folder.mkdir()
-    (folder / "my_lab_runners.py").write_text(
-        "from runners_for_tests import ScriptedRunner\n\nclass LabRunner(ScriptedRunner):\n    pass\n")
-    sys.path.insert(0, str(folder))
-    try:
-        from my_lab_runners import LabRunner  # type: ignore[import-not-found]
-
+    with driver_only_runner_class(tmp_path / "driver_only", "my_lab_runners") as LabRunner:
         with pytest.raises(ClusterError) as info:
             execute_runners([LabRunner("r1"), ScriptedRunner("r2")], pool3)
-    finally:
-        sys.path.remove(str(folder))
-        sys.modules.pop("my_lab_runners", None)
     message = str(info.value)
     assert "'my_lab_runners'" in message and "tcp://127.0.0.1:" in message
     assert f"python {sys.executable}" in message
@@ -306,14 +312,7 @@ def test_the_repro_a_python_users_slurmcluster_scaled_before_the_batch_ends_in_s
 
     from dask_jobqueue import SLURMCluster
 
-    folder = tmp_path / "driver_only"
-    folder.mkdir()
-    (folder / "repro_lab_runners.py").write_text(
-        "from runners_for_tests import ScriptedRunner\n\nclass LabRunner(ScriptedRunner):\n    pass\n")
-    sys.path.insert(0, str(folder))
-    try:
-        from repro_lab_runners import LabRunner  # type: ignore[import-not-found]
-
+    with driver_only_runner_class(tmp_path / "driver_only", "repro_lab_runners") as LabRunner:
         with SLURMCluster(cores=1, processes=1, memory="1GB", walltime="00:05:00", interface="lo",
                           job_script_prologue=PROLOGUE, python=sys.executable,
                           scheduler_options={"dashboard_address": ":0"},
@@ -324,9 +323,6 @@ def test_the_repro_a_python_users_slurmcluster_scaled_before_the_batch_ends_in_s
                 with pytest.raises(ClusterError) as info:
                     execute_runners([LabRunner(f"r{i}") for i in range(4)], pool, num_gpus=0, num_cpus=1)
                 took = time.monotonic() - began
-    finally:
-        sys.path.remove(str(folder))
-        sys.modules.pop("repro_lab_runners", None)
     message = str(info.value)
     assert "'repro_lab_runners'" in message and "tcp://127.0.0.1:" in message, message
     assert f"python {sys.executable}" in message and "PYTHONPATH" in message

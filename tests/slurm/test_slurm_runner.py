@@ -27,10 +27,14 @@ REPO = Path(__file__).resolve().parents[2]
 QUICK = ["show_progress=false", "html_report=false", "planner=simple_planner"]
 
 
-def srun(ranks: int, run_dir: Path, *overrides: str) -> subprocess.Popen[str]:
-    """Start ``srun -n ranks dask-runner simulate worker=dask_slurm_runner ...``; output in run_dir/srun.log."""
+def srun(ranks: int, run_dir: Path, *overrides: str, shell_prefix: str = "") -> subprocess.Popen[str]:
+    """Start ``srun -n ranks dask-runner simulate worker=dask_slurm_runner ...``; output in run_dir/srun.log.
+
+    ``shell_prefix``: shell commands each rank runs first (in ``bash -c``), e.g. to set one rank's environment.
+    """
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")]))}
-    command = ["srun", f"--ntasks={ranks}", "--output", str(run_dir / "srun.log"), sys.executable, "-m",
+    shell = ["bash", "-c", f'{shell_prefix}; exec "$@"', "rank"] if shell_prefix else []
+    command = ["srun", f"--ntasks={ranks}", "--output", str(run_dir / "srun.log"), *shell, sys.executable, "-m",
                "dask_runner.cli", "simulate", "worker=dask_slurm_runner", "worker.interface=lo",
                "worker.dashboard_port=0", f"worker.scheduler_file='{run_dir}/scheduler-{{job_id}}.json'",
                f"output_dir={run_dir / 'out'}", *QUICK, *overrides]
@@ -109,16 +113,10 @@ def test_worker_ranks_that_cannot_import_the_planners_module_end_the_batch_namin
     lab.mkdir()
     (lab / "rank_lab_planners.py").write_text(
         "from dask_runner.planners.simple_planner import SimplePlanner\n\nclass LabPlanner(SimplePlanner):\n    pass\n")
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")]))}
-    cli = [sys.executable, "-m", "dask_runner.cli", "simulate", "worker=dask_slurm_runner", "worker.interface=lo",
-           "worker.dashboard_port=0", f"worker.scheduler_file='{tmp_path}/scheduler-{{job_id}}.json'",
-           f"output_dir={tmp_path / 'out'}", *QUICK, "planner.simple_planner._target_=rank_lab_planners.LabPlanner",
-           "scenario_filter.limit_total_scenarios=8"]
     # Rank 1, the driver, alone sees the lab folder.
-    wrapper = f'[ "$SLURM_PROCID" = 1 ] && export PYTHONPATH={lab}:$PYTHONPATH; exec "$@"'
-    process = subprocess.Popen(["srun", "--ntasks=4", "--output", str(tmp_path / "srun.log"), "bash", "-c", wrapper,
-                                "rank", *cli], env=env, cwd=tmp_path, text=True, stdout=subprocess.PIPE,
-                               stderr=subprocess.STDOUT)
+    process = srun(4, tmp_path, "planner.simple_planner._target_=rank_lab_planners.LabPlanner",
+                   "scenario_filter.limit_total_scenarios=8",
+                   shell_prefix=f'[ "$SLURM_PROCID" = 1 ] && export PYTHONPATH={lab}:$PYTHONPATH')
     process.communicate(timeout=300)  # before, the worker ranks left on their first task and the batch waited
     log = (tmp_path / "srun.log").read_text()
     assert process.returncode != 0, log[-3000:]

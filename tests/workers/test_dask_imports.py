@@ -56,6 +56,14 @@ def start_worker(address: str, *path: Path, without_dask_runner: bool = False) -
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
 
+def assert_names_the_joiner_and_the_fix(outcome: dict[str, Any]) -> None:
+    error = outcome.get("error")
+    assert isinstance(error, ClusterError), outcome
+    message = str(error)
+    assert f"{MODULE!r}" in message and "joined during the batch" in message and "tcp://127.0.0.1:" in message
+    assert f"python {sys.executable}" in message and "PYTHONPATH" in message and "worker.python" in message
+
+
 def stop(process: subprocess.Popen[bytes]) -> None:
     process.kill()  # the first worker's thread still runs a hanging runner: a polite stop would wait for it
     process.wait(timeout=30)
@@ -97,11 +105,7 @@ def test_a_worker_joining_mid_batch_without_the_runners_module_stops_the_batch_n
             for process in (first, joiner):
                 if process is not None:
                     stop(process)
-    error = outcome.get("error")
-    assert isinstance(error, ClusterError), outcome
-    message = str(error)
-    assert f"{MODULE!r}" in message and "joined during the batch" in message and "tcp://127.0.0.1:" in message
-    assert f"python {sys.executable}" in message and "PYTHONPATH" in message and "worker.python" in message
+    assert_names_the_joiner_and_the_fix(outcome)
     assert reports == []  # stopped when the worker joined, while the first runner was still running
 
 
@@ -139,11 +143,7 @@ def test_a_batch_begun_before_any_worker_stops_naming_the_module_when_a_worker_t
         finally:
             if worker is not None:
                 stop(worker)
-    error = outcome.get("error")
-    assert isinstance(error, ClusterError), outcome
-    message = str(error)
-    assert f"{MODULE!r}" in message and "joined during the batch" in message and "tcp://127.0.0.1:" in message
-    assert f"python {sys.executable}" in message and "PYTHONPATH" in message
+    assert_names_the_joiner_and_the_fix(outcome)
 
 
 def test_runners_waiting_with_no_worker_fail_after_no_worker_timeout_s_saying_why() -> None:
