@@ -354,8 +354,8 @@ def test_a_job_of_a_fixed_count_that_is_cancelled_is_replaced_within_seconds(
 
 
 CHURN_RUNNERS = 300
-# The batch must end within this (it takes about 40 s undisturbed, job starts included; the chaos costs jobs
-# that SLURM and the job keeper replace within seconds, and one node that is gone for 20 s).
+# The batch must end within this. Measured with the chaos below: 55 to 75 s over four runs (job starts
+# included, machine shared); lost jobs are replaced within seconds, and one node is gone for 20 s.
 CHURN_BOUND_S = 150.0
 
 
