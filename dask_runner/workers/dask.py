@@ -262,8 +262,10 @@ class DaskDistributed(WorkerPool):
             return str(describe())
         spec = getattr(cluster, "worker_spec", None)
         if isinstance(spec, dict):
-            return (f"{type(cluster).__name__} has {len(spec)} worker job(s) or process(es) requested "
-                    f"(it does not replace those that ended by themselves); check its queue (squeue --me)")
+            jobs = hasattr(cluster, "job_cls")  # dask-jobqueue's clusters
+            return (f"{type(cluster).__name__} has {len(spec)} worker {'job(s)' if jobs else 'process(es)'} requested"
+                    + (" (dask-jobqueue does not replace a job that ended by itself; see squeue or qstat)"
+                       if jobs else ""))
         address = getattr(self._client.scheduler, "address", "?")
         return f"scheduler {address}, whose workers dask_runner does not start"
 

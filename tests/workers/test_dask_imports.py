@@ -146,13 +146,18 @@ def test_a_batch_begun_before_any_worker_stops_naming_the_module_when_a_worker_t
     assert_names_the_joiner_and_the_fix(outcome)
 
 
-def test_runners_waiting_with_no_worker_fail_after_no_worker_timeout_s_saying_why() -> None:
+def test_runners_waiting_with_no_worker_fail_after_no_worker_timeout_s_saying_why(
+        caplog: pytest.LogCaptureFixture) -> None:
     from runners_for_tests import scripted
 
     runners = scripted(["ok"] * 5)
     with LocalCluster(n_workers=0, processes=False, dashboard_address="127.0.0.1:0") as cluster:
-        with DaskDistributed(cluster=cluster, no_worker_timeout_s=0.5) as pool:
+        with DaskDistributed(cluster=cluster, no_worker_timeout_s=0.5) as pool, \
+                caplog.at_level("WARNING", logger="dask_runner.workers.dask_execution"):
             reports = execute_runners(runners, pool)
+    # Said while waiting, with what the cluster holds, before the runners failed.
+    assert "5 runner(s) wait and no worker is connected to the scheduler" in caplog.text
+    assert "The cluster: LocalCluster has 0 worker process(es) requested" in caplog.text
     assert [r.runner_id for r in reports] == [r.runner_id for r in runners]
     assert {r.error_stage for r in reports} == {"no_workers"}
     message = reports[0].error_message or ""
