@@ -61,6 +61,9 @@ def _run_job(kind: str, overrides: Sequence[str], show_config: bool) -> int:
     if code != EXIT_OK:
         print(f"error: {result.num_failed} of {len(result.reports)} runners failed (pass allow_failures=true "
               "to exit with status 0 anyway)", file=sys.stderr)
+        if result.num_to_rerun:
+            print(f"{result.num_to_rerun} of them had no worker (stage no_workers): run the same command with "
+                  f"resume=true output_dir={result.output_dir} to run them", file=sys.stderr)
     return code
 
 

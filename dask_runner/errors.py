@@ -35,6 +35,12 @@ class ClusterError(DaskRunnerError):
     """A Dask cluster could not be started or reached."""
 
 
+class RunnerLoadError(DaskRunnerError):
+    """A worker could not import a module the runners of a task need. Raised inside the task on that worker;
+    ``args[0]`` is its answer (address, host, python, the module and its error), which the driver turns into
+    a ClusterError that names the fix."""
+
+
 class RunnerTimeoutError(DaskRunnerError):
     """A runner went past its time limit (checked between simulation steps)."""
 

@@ -285,8 +285,8 @@ def wake_as_completed(ac: Any) -> bool:
     queue, condition = getattr(ac, "queue", None), getattr(ac, "thread_condition", None)
     if not hasattr(queue, "put_nowait") or not hasattr(condition, "notify_all"):
         _missing("distributed.as_completed.queue/thread_condition",
-                 "a batch stopped from outside (a worker that joined and cannot import the runners' modules) "
-                 "notices only when its next task finishes")
+                 "a batch waiting for results looks at its workers (no_worker_timeout_s) only when its next "
+                 "task finishes")
         return False
     assert queue is not None and condition is not None
     queue.put_nowait((WAKE, None))

@@ -5,8 +5,9 @@
 own keys, its walltime format, its GPU request, how it checks a job script without running it) and a factory
 that calls :func:`jobqueue_worker_pool`. Everything else is here, once: checking the settings at
 construction, the workers' command line (resources, walltime retirement, preloads), starting dask-jobqueue's
-cluster with the policy of the clusters dask_runner starts, keeping the job count, waiting for the first
-worker, and the pool that closes the cluster at shutdown.
+cluster with the policy of the clusters dask_runner starts, keeping the job count (``JobKeeper``, where the
+scheduler's jobs can be listed: dask-jobqueue alone does not replace a job that ended by itself), waiting for
+the first worker, and the pool that closes the cluster at shutdown.
 
 The driver runs the scheduler and submits the worker jobs; each job runs ``dask worker`` (``dask cuda worker``
 with GPUs) with the driver's own Python by default, so the workers use the driver's environment.
@@ -16,8 +17,8 @@ the workers retire first (Dask's ``--lifetime`` = walltime minus ``lifetime_marg
 ``--lifetime-stagger``): a retirement hands the worker's tasks over gracefully, and new jobs replace them.
 
 Adding a scheduler: a module with a ``JobQueueSettings`` subclass (its ``cluster_class``, ``worker_key``,
-``walltime_seconds`` and, where the scheduler can, ``check_job_is_accepted``), a factory, and a YAML in
-``config/worker/``.
+``walltime_seconds`` and, where the scheduler can, ``check_job_is_accepted`` and ``list_jobs``), a factory, and a
+YAML in ``config/worker/``.
 """
 
 from __future__ import annotations
@@ -40,6 +41,7 @@ from dask_runner.clusters.preloads import scheduler_preloads, worker_preloads
 from dask_runner.errors import ClusterError, ConfigError, NothingToRun
 
 if TYPE_CHECKING:
+    from dask_runner.clusters.job_keeper import JobListing
     from dask_runner.workers.dask import DaskDistributed
 
 logger = logging.getLogger(__name__)
@@ -133,6 +135,8 @@ class JobQueueSettings:
     cluster_class: ClassVar[str] = ""  # dask-jobqueue's cluster class, e.g. "SLURMCluster"
     walltime_example: ClassVar[str] = "01:00:00"
     queue_listing: ClassVar[str] = ""  # the command that shows what the queues offer, for error messages
+    lists_jobs: ClassVar[bool] = False  # whether ``list_jobs`` answers (then a JobKeeper replaces ended jobs)
+    ended_states: ClassVar[frozenset[str]] = frozenset()  # ``list_jobs`` states of a job that is over or ending
 
     jobs: int | None = None
     adapt: AdaptiveJobs | None = None
@@ -247,6 +251,12 @@ class JobQueueSettings:
 
     def check_job_is_accepted(self) -> None:
         """Ask the scheduler whether it would run the job script, without running it; nothing where it cannot."""
+
+    def list_jobs(self) -> JobListing | None:
+        """This user's jobs the scheduler holds, job id -> (state, why it waits: "" when running), with pending
+        jobs in state ``"PENDING"``; None where dask_runner cannot list them (its jobs are then replaced only by
+        dask-jobqueue's own scaling)."""
+        return None
 
     # -- what the settings mean -----------------------------------------------------------------
 
@@ -397,7 +407,9 @@ def dry_run_submission(settings: JobQueueSettings, command: list[str], what: str
 
 
 def start_jobqueue_cluster(settings: JobQueueSettings) -> Any:
-    """The dask-jobqueue cluster with its worker jobs submitted (or adaptive scaling on); nothing waits here."""
+    """The dask-jobqueue cluster with its worker jobs submitted (or adaptive scaling on), and what owns it: a
+    ``JobKeeper`` keeping the jobs at the count wanted where the scheduler's jobs can be listed, else the
+    cluster itself. Nothing waits for the jobs here."""
     import dask
 
     settings.check_job_is_accepted()
@@ -424,16 +436,24 @@ def start_jobqueue_cluster(settings: JobQueueSettings) -> Any:
         except (OSError, ValueError) as exc:
             raise ClusterError(f"the {settings.scheduler} cluster's scheduler could not start: {exc}; check "
                                "worker.interface and free ports") from exc
+    from dask_runner.clusters.job_keeper import JobKeeper, KeeperSettings
+
+    owner: Any = cluster
     try:
         if settings.adapt is not None and settings.adapt.on:
             cluster.adapt(minimum_jobs=settings.adapt.minimum_jobs, maximum_jobs=settings.adapt.maximum_jobs)
             how = f"adaptive, {settings.adapt.minimum_jobs}-{settings.adapt.maximum_jobs} jobs"
+            keeping = KeeperSettings(None, how)
         else:
-            # Adaptive scaling held at the count, not scale(): it submits a new job for each one that ends
-            # (a retired worker, a cancelled job, a lost node); scale() would leave the batch short.
             jobs = settings.jobs or 1
-            cluster.adapt(minimum_jobs=jobs, maximum_jobs=jobs)
-            how = f"{jobs} job(s), replaced when they end"
+            how = f"{jobs} job(s)"
+            keeping = KeeperSettings(jobs, how)
+        if settings.lists_jobs:
+            owner = JobKeeper(cluster, settings.list_jobs, keeping, settings.ended_states).start()  # type: ignore[arg-type]
+            how += f", jobs that end replaced within {keeping.interval_s:g} s"
+        elif keeping.fixed_jobs is not None:
+            # Adaptive scaling held at the count, not scale(): it replaces the jobs its own scaling retired.
+            cluster.adapt(minimum_jobs=keeping.fixed_jobs, maximum_jobs=keeping.fixed_jobs)
     except BaseException:
         cluster.close()
         raise
@@ -443,7 +463,7 @@ def start_jobqueue_cluster(settings: JobQueueSettings) -> Any:
                 cluster.dashboard_link or "off", how, settings.cores, settings.memory, settings.worker_processes,
                 settings.python or sys.executable,
                 f", workers retire after {lifetime[0]:g} s (+/- {lifetime[1]:g} s)" if lifetime else "")
-    return cluster
+    return owner
 
 
 def jobqueue_worker_pool(settings_class: type[JobQueueSettings], print_job_script: bool,
@@ -464,23 +484,26 @@ def jobqueue_worker_pool(settings_class: type[JobQueueSettings], print_job_scrip
     if print_job_script:
         raise NothingToRun("worker.print_job_script=true: printed the job script, submitted nothing",
                            output=job_script(settings))
-    return pool_owning(start_jobqueue_cluster(settings), batch, settings.start_timeout_s, settings.log_directory,
-                       settings.scheduler)
+    owner = start_jobqueue_cluster(settings)
+    return pool_owning(getattr(owner, "cluster", owner), batch, settings.start_timeout_s, settings.log_directory,
+                       settings.scheduler, owner=owner)
 
 
-def pool_owning(cluster: Any, batch: dict[str, Any], start_timeout_s: float,
-                log_directory: str | None, scheduler: str = "SLURM") -> DaskDistributed:
-    """A DaskDistributed on ``cluster`` that closes it at shutdown, returned once a worker has joined.
+def pool_owning(cluster: Any, batch: dict[str, Any], start_timeout_s: float, log_directory: str | None,
+                scheduler: str = "SLURM", owner: Any = None) -> DaskDistributed:
+    """A DaskDistributed on ``cluster`` that closes it (or its ``owner``, e.g. a ``JobKeeper``) at shutdown,
+    returned once a worker has joined.
 
     Whatever fails on the way closes what was started (the cluster, or the pool with it).
     """
     from dask_runner.workers.dask import DaskDistributed
 
+    owner = owner if owner is not None else cluster
     try:
         pool = DaskDistributed(cluster=cluster, **batch)
-        pool.close_cluster_at_shutdown(cluster)
+        pool.close_cluster_at_shutdown(owner)
     except BaseException:
-        cluster.close()
+        owner.close()
         raise
     try:
         wait_for_first_worker(pool, start_timeout_s, log_directory, scheduler)

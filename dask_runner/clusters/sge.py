@@ -3,17 +3,22 @@
 
 What Grid Engine adds to the shared jobqueue core: its project (``-P``), a resource request (``-l``), GPUs as a
 consumable (``-l gpu=N``; sites name it differently: ``gpu_resource``), and ``qsub -w v`` to refuse a job no
-queue could run before anything is submitted.
+queue could run before anything is submitted, and ``qstat`` to list its jobs, so that those that end by
+themselves are replaced.
 """
 
 from __future__ import annotations
 
+import getpass
+import subprocess
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, ClassVar
+from xml.etree import ElementTree
 
 from dask_runner.clusters.jobqueue import JobQueueSettings, dry_run_submission, jobqueue_worker_pool
 
 if TYPE_CHECKING:
+    from dask_runner.clusters.job_keeper import JobListing
     from dask_runner.workers.dask import DaskDistributed
 
 
@@ -25,6 +30,8 @@ class SGESettings(JobQueueSettings):
     worker_key: ClassVar[str] = "dask_sge"
     cluster_class: ClassVar[str] = "SGECluster"
     queue_listing: ClassVar[str] = "qstat -g c; qconf -sql"
+    lists_jobs: ClassVar[bool] = True
+    ended_states: ClassVar[frozenset[str]] = frozenset({"ENDING"})
 
     project: str | None = None
     resource_spec: str | None = None
@@ -39,6 +46,18 @@ class SGESettings(JobQueueSettings):
     def check_job_is_accepted(self) -> None:
         # -w v: "verify" against an empty cluster; refuses unknown queues, projects and unsatisfiable requests.
         dry_run_submission(self, ["qsub", "-w", "v"], "qsub -w v")
+
+    def list_jobs(self) -> JobListing:
+        # Grid Engine's state letters: q(ueued) w(aiting) h(old), r(unning) t(ransferring) s(uspended), and
+        # d(eleting) E(rror), which end the job.
+        listing = subprocess.run(["qstat", "-xml", "-u", getpass.getuser()], capture_output=True, text=True,
+                                 timeout=60, check=True)
+        jobs: JobListing = {}
+        for job in ElementTree.fromstring(listing.stdout).iter("job_list"):
+            letters = job.findtext("state", "")
+            state = "ENDING" if {"d", "E"} & set(letters) else "PENDING" if "q" in letters else "RUNNING"
+            jobs[job.findtext("JB_job_number", "")] = (state, "held" if "h" in letters else "")
+        return jobs
 
 
 def sge_worker_pool(print_job_script: bool = False, **keys: Any) -> DaskDistributed:

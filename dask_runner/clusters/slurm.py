@@ -1,11 +1,14 @@
 """SLURM worker jobs through dask-jobqueue's ``SLURMCluster``: ``worker=dask_slurm``.
 
 What SLURM adds to the shared jobqueue core (``clusters/jobqueue.py``): its account, its time formats, GPUs as
-``--gres=gpu:N``, and ``sbatch --test-only`` to refuse a job it would not run before anything is submitted.
+``--gres=gpu:N``, ``sbatch --test-only`` to refuse a job it would not run before anything is submitted, and
+``squeue`` to list its jobs, so that those that end by themselves are replaced.
 """
 
 from __future__ import annotations
 
+import getpass
+import subprocess
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, ClassVar
 
@@ -19,6 +22,7 @@ from dask_runner.clusters.jobqueue import (
 from dask_runner.errors import ConfigError
 
 if TYPE_CHECKING:
+    from dask_runner.clusters.job_keeper import JobListing
     from dask_runner.workers.dask import DaskDistributed
 
 __all__ = ["MIN_MEMORY_PER_PROCESS", "AdaptiveJobs", "SLURMSettings", "slurm_worker_pool",
@@ -61,6 +65,11 @@ class SLURMSettings(JobQueueSettings):
     worker_key: ClassVar[str] = "dask_slurm"
     cluster_class: ClassVar[str] = "SLURMCluster"
     queue_listing: ClassVar[str] = "sinfo -o '%P %c %m %G'"
+    lists_jobs: ClassVar[bool] = True
+    # squeue's states of a job that is over or ending: its workers are gone or going.
+    ended_states: ClassVar[frozenset[str]] = frozenset({
+        "COMPLETING", "COMPLETED", "CANCELLED", "FAILED", "TIMEOUT", "NODE_FAIL", "PREEMPTED", "BOOT_FAIL",
+        "DEADLINE", "OUT_OF_MEMORY", "SPECIAL_EXIT", "STOPPED"})
 
     account: str | None = None
 
@@ -75,6 +84,16 @@ class SLURMSettings(JobQueueSettings):
 
     def check_job_is_accepted(self) -> None:
         dry_run_submission(self, ["sbatch", "--test-only"], "sbatch --test-only")
+
+    def list_jobs(self) -> JobListing:
+        listing = subprocess.run(["squeue", "-h", "-o", "%i|%T|%r", "-u", getpass.getuser()], capture_output=True,
+                                 text=True, timeout=60, check=True)
+        jobs: JobListing = {}
+        for line in listing.stdout.splitlines():
+            job_id, _, rest = line.strip().partition("|")
+            state, _, reason = rest.partition("|")
+            jobs[job_id] = (state, "" if reason == "None" else reason)
+        return jobs
 
 
 def slurm_worker_pool(print_job_script: bool = False, **keys: Any) -> DaskDistributed:

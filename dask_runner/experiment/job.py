@@ -59,6 +59,15 @@ class JobResult:
     def num_succeeded(self) -> int:
         return len(self.reports) - self.num_failed
 
+    @property
+    def num_to_rerun(self) -> int:
+        """Failed runners that ``resume=true`` runs again (``RERUN_ON_RESUME``: no worker was there for them)."""
+        from dask_runner.runner.report import RERUN_ON_RESUME
+
+        if self.reports.empty or "error_stage" not in self.reports:
+            return 0
+        return int(self.reports["error_stage"].isin(sorted(RERUN_ON_RESUME)).sum())
+
     def exit_code(self, allow_failures: bool = False) -> int:
         """0 when every runner succeeded (or failures are allowed), else 1."""
         return 0 if self.num_failed == 0 or allow_failures else 1

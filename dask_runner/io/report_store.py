@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 from dask_runner.io.output_dir import OutputLayout, atomic_write_bytes
 from dask_runner.io.runner_report import REPORT_COLUMNS, report_to_row
-from dask_runner.runner.report import RunnerReport
+from dask_runner.runner.report import RERUN_ON_RESUME, RunnerReport
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -75,8 +75,9 @@ class ReportStore:
         return rows
 
     def completed_ids(self) -> set[str]:
-        """The runner ids that already have a final report (what ``resume=true`` skips)."""
-        return {str(row["runner_id"]) for row in self.rows()}
+        """The runner ids that already have a final report (what ``resume=true`` skips), less those that failed
+        for want of a worker (``RERUN_ON_RESUME``)."""
+        return {str(row["runner_id"]) for row in self.rows() if row.get("error_stage") not in RERUN_ON_RESUME}
 
     def to_dataframe(self) -> pd.DataFrame:
         """One row per runner id (the latest report when a runner was reported twice), ordered by start time."""

@@ -9,8 +9,10 @@ from typing import Any, Literal, Optional
 
 from dask_runner.planners.planner_report import PlannerReport
 
-ErrorStage = Literal["simulation", "callback", "timeout", "worker_lost", "cancelled"]
-ERROR_STAGES: tuple[str, ...] = ("simulation", "callback", "timeout", "worker_lost", "cancelled")
+ErrorStage = Literal["simulation", "callback", "timeout", "worker_lost", "cancelled", "no_workers"]
+ERROR_STAGES: tuple[str, ...] = ("simulation", "callback", "timeout", "worker_lost", "cancelled", "no_workers")
+# Failures that say nothing about the runner (the cluster had no worker for it): ``resume=true`` runs them again.
+RERUN_ON_RESUME: frozenset[str] = frozenset({"no_workers"})
 
 # Names that thousands of reports share (a handful of planners, logs, workers): one string each in the
 # driver, however many reports arrive. Scenario names and runner ids are unique per runner: not shared.
@@ -32,6 +34,12 @@ class RunnerReport:
     """The outcome of one runner. Frozen: an executor never changes a report it has handed out.
 
     ``start_time``/``end_time`` are epoch seconds (``time.time()``), comparable across machines.
+
+    ``error_stage`` says where a failed runner failed: ``"simulation"`` (the runner or its planner raised, or
+    it could not travel), ``"callback"`` (a callback's deferred work), ``"timeout"`` (past its time limit),
+    ``"worker_lost"`` (it kept killing its worker), ``"cancelled"`` (the cluster cancelled its task),
+    ``"no_workers"`` (no worker was connected for ``no_worker_timeout_s`` while it waited; ``resume=true``
+    runs it again).
 
     Slotted: a batch of a million runners keeps a million reports in the driver (``execute_runners``
     returns them all): unpickled there, a slotted report takes about 120 bytes besides its values, one

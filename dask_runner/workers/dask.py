@@ -85,6 +85,8 @@ class DaskDistributed(WorkerPool):
     running ``timeout_grace_s`` after its time limit gets its worker restarted; short runners are
     grouped up to ``max_group_size`` per task, aiming at ``target_task_duration_s`` per task; runners
     whose planners batch go ``lockstep_group_size`` to a task, stepped in lockstep (1 turns it off).
+    Runners that wait while no worker is connected fail after ``no_worker_timeout_s`` (stage ``"no_workers"``,
+    rerun by ``resume=true``; None waits forever); the driver logs what it waits for once a minute before.
     ``time_limit_s`` limits each call of ``map`` (nuPlan's executor runs its simulations through ``map``
     and cannot pass one); ``execute_runners(time_limit_s=...)`` sets its own.
     ``worker_profiling=True`` turns Dask's worker profiler (the dashboard's Profile page) back on for a
@@ -111,6 +113,7 @@ class DaskDistributed(WorkerPool):
         target_task_duration_s: float = DaskBatchSettings.target_task_duration_s,
         max_group_size: int = DaskBatchSettings.max_group_size,
         lockstep_group_size: int = DaskBatchSettings.lockstep_group_size,
+        no_worker_timeout_s: float | None = DaskBatchSettings.no_worker_timeout_s,
         worker_profiling: bool = False,
         time_limit_s: float | None = None,
     ) -> None:
@@ -132,7 +135,8 @@ class DaskDistributed(WorkerPool):
             raise ConfigError(f"cluster= must be a Dask cluster object (LocalCluster, SLURMCluster, ...), got "
                               f"{type(cluster).__name__}; e.g. {EXAMPLE}")
         self._settings = DaskBatchSettings(max_in_flight_per_slot, max_worker_deaths, timeout_grace_s,
-                                           target_task_duration_s, max_group_size, lockstep_group_size)
+                                           target_task_duration_s, max_group_size, lockstep_group_size,
+                                           no_worker_timeout_s)
         if time_limit_s is not None and (isinstance(time_limit_s, bool) or not isinstance(time_limit_s, (int, float))
                                          or time_limit_s <= 0):
             raise ConfigError(f"time_limit_s must be a number of seconds > 0 or None, got {time_limit_s!r}; "
@@ -245,7 +249,25 @@ class DaskDistributed(WorkerPool):
         """The Dask strategy: bounded, grouped, chained futures on one ``as_completed`` (see dask_execution)."""
         from dask_runner.workers.dask_execution import execute_on_dask
 
-        return execute_on_dask(self._client, self, runners, options, self._settings, self._workers())
+        return execute_on_dask(self._client, self, runners, options, self._settings, self._workers(),
+                               self.cluster_state)
+
+    def cluster_state(self) -> str:
+        """What the cluster does about workers, for a batch that has none: the worker jobs of a cluster that
+        submits them (a ``describe_jobs()`` of ours, or a dask-jobqueue cluster's requested jobs), else where
+        the scheduler is."""
+        cluster = self._own_cluster if self._own_cluster is not None else getattr(self._client, "cluster", None)
+        describe = getattr(cluster, "describe_jobs", None)
+        if callable(describe):
+            return str(describe())
+        spec = getattr(cluster, "worker_spec", None)
+        if isinstance(spec, dict):
+            jobs = hasattr(cluster, "job_cls")  # dask-jobqueue's clusters
+            return (f"{type(cluster).__name__} has {len(spec)} worker {'job(s)' if jobs else 'process(es)'} requested"
+                    + (" (dask-jobqueue does not replace a job that ended by itself; see squeue or qstat)"
+                       if jobs else ""))
+        address = getattr(self._client.scheduler, "address", "?")
+        return f"scheduler {address}, whose workers dask_runner does not start"
 
     # -- lifetime ---------------------------------------------------------------------------------
 

@@ -14,6 +14,10 @@ Why it looks like this:
   and are re-run one at a time with nothing else running, so a death there is unambiguous. Only a
   runner that dies ``max_worker_deaths`` times is reported ``worker_lost``.
 - A runner still running ``timeout_grace_s`` after its time limit gets its worker restarted.
+- A worker that cannot load a task's runners (a module missing there) fails that task with its answer, and
+  the batch stops with the import check's error. While runners wait and no worker is connected, the driver
+  says what it waits for once a minute, and after ``no_worker_timeout_s`` the waiting runners fail with
+  stage ``no_workers`` (``resume=true`` runs them again).
 - A ``BatchMonitor`` (``dask_runner.dashboard``) is told of submissions, re-runs, reports and the end, for
   the dashboard's Simulations page; the calls are marked ``# monitor``.
 """
@@ -23,15 +27,16 @@ from __future__ import annotations
 import collections
 import logging
 import re
+import threading
 import time
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from dask_runner.clusters.dask_internals import WAKE, delivering_as_completed, wake_as_completed
 from dask_runner.dashboard.monitor import BatchMonitor
-from dask_runner.errors import ConfigError
+from dask_runner.errors import ConfigError, RunnerLoadError, raised_from
 from dask_runner.planners.batch_planner import BatchPlanner
 from dask_runner.runner.abstract_runner import AbstractRunner
 from dask_runner.runner.batch_execution import BatchState, ExecutionOptions, infrastructure_failure
@@ -57,14 +62,21 @@ from dask_runner.workers.dask_tasks import (
 if TYPE_CHECKING:
     from distributed import Client, Future
 
-    from dask_runner.workers.dask_imports import JoinerCheck
-
 logger = logging.getLogger(__name__)
 
 _KEY_UNSAFE = re.compile(r"[^A-Za-z0-9_.]+")
 _REFRESH_WORKERS_S = 2.0
 SUMMARY_PREFIX = "summary-"  # our bookkeeping tasks: no task log of their own
 _HARD_LIMIT_POLL_S = 0.5
+# How often the driver looks whether any worker is connected while it waits (it is woken for it), and how
+# often it says what it waits for while none is.
+_WATCH_WORKERS_S = 5.0
+_SAY_WAITING_S = 60.0
+NO_WORKERS_CAUSES = (
+    "likely causes: worker jobs that ended and were not replaced (cancelled, walltime, a lost node) or are "
+    "still pending in the queue (squeue); workers that cannot start or cannot reach the scheduler (the first "
+    "error in their logs; worker.interface); workers that leave on their first task because they cannot import "
+    "dask_runner (their log says 'Failed to deserialize')")
 # Runners that leave callback work (metrics, simulation logs) keep their histories on the worker until
 # their callback tasks have run, a whole group of them at once: at most this many to a group bounds that
 # (IDM simulations were grouped ~90 to a task, ~1 MB of history each). Each such runner costs at least
@@ -84,6 +96,8 @@ class DaskBatchSettings:
     # Runners whose planners batch (BatchPlanner) go this many to a task and are stepped in lockstep,
     # one planner call per step for the group; 1 runs them one at a time, as other planners run.
     lockstep_group_size: int = 16
+    # Runners waiting while no worker is connected fail after this long (stage "no_workers"); None: wait forever.
+    no_worker_timeout_s: float | None = 600.0
 
     def __post_init__(self) -> None:
         example = "DaskDistributed(max_in_flight_per_slot=2, max_worker_deaths=2, timeout_grace_s=10)"
@@ -102,6 +116,10 @@ class DaskBatchSettings:
         if self.lockstep_group_size < 1:
             raise ConfigError(f"lockstep_group_size must be >= 1 (1 disables lockstep), got {self.lockstep_group_size}; "
                               "e.g. DaskDistributed(lockstep_group_size=16)")
+        timeout = self.no_worker_timeout_s
+        if timeout is not None and (isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or timeout <= 0):
+            raise ConfigError(f"no_worker_timeout_s must be seconds > 0 or None (wait forever), got {timeout!r}; "
+                              "e.g. DaskDistributed(no_worker_timeout_s=600)")
 
 
 def key_part(text: str, limit: int = 48) -> str:
@@ -146,16 +164,12 @@ class _Group:
         return any(not m.final for m in self.members)
 
 
-class _NoJoinerCheck:
-    def raise_if_failed(self) -> None:
-        return None
-
-
 class DaskBatch:
     """One batch on one client; ``run()`` returns the reports in input order."""
 
     def __init__(self, client: Client, pool: object, runners: Sequence[AbstractRunner], options: ExecutionOptions,
-                 settings: DaskBatchSettings, workers: list[WorkerInfo]) -> None:
+                 settings: DaskBatchSettings, workers: list[WorkerInfo], checked: set[str] | None = None,
+                 cluster_state: Callable[[], str] | None = None) -> None:
         self.client = client
         self.pool = pool
         self.runners = runners
@@ -186,28 +200,39 @@ class DaskBatch:
         # of one blocking round trip per runner in this thread (which left the workers idle).
         # (A result that cannot be fetched comes out as its exception, instead of never: delivering_as_completed.)
         self.ac = delivering_as_completed(with_results=True, raise_errors=False)
-        self.joiners: JoinerCheck | _NoJoinerCheck = _NoJoinerCheck()
+        # Workers known to run dask_runner: those the import check answered, those that delivered a report.
+        self.checked = set(checked or ())
+        self.confirmed = set(self.checked)
+        self.lost_before_running: list[str] = []  # workers that left holding a task before they ran anything
+        self.cluster_state = cluster_state or (lambda: "")
+        self.no_worker_since: float | None = None
+        self.started_at = time.time()
+        self.next_watch = 0.0
+        self.next_say = 0.0
 
     # -- the loop ---------------------------------------------------------------------------------
 
     def run(self) -> list[RunnerReport]:
+        stop_ticking = self._tick(_WATCH_WORKERS_S)
         try:
             if self.monitor is not None:  # monitor
                 self.monitor.begin()
             self._fill()
             while self.groups or self.suspects or self._has_todo():
                 ready = self._next_batch()
-                self.joiners.raise_if_failed()  # a worker that joined and cannot import the runners' modules
                 for future, result in ready:
                     self._handle(future, result)
                 self._check_hard_limits()
+                self._watch_workers()
                 self._fill()
         except BaseException:
+            stop_ticking.set()
             self._cancel_everything()
             self.state.progress.close()
             if self.monitor is not None:  # monitor
                 self.monitor.finish(None)
             raise
+        stop_ticking.set()
         reports = self.state.finished()
         if self.monitor is not None:  # monitor
             self.monitor.finish(reports)
@@ -226,6 +251,91 @@ class DaskBatch:
     def wake(self) -> None:
         """Make ``run`` look up from waiting for results (any thread)."""
         wake_as_completed(self.ac)
+
+    def _tick(self, interval_s: float) -> threading.Event:
+        """Wake ``run`` every ``interval_s`` while it waits for results, so it can watch the workers; set the
+        returned event to stop."""
+        stop = threading.Event()
+
+        def tick() -> None:
+            while not stop.wait(interval_s):
+                self.wake()
+
+        threading.Thread(target=tick, name="dask_runner-batch-watch", daemon=True).start()
+        return stop
+
+    # -- no worker --------------------------------------------------------------------------------
+
+    def _watch_workers(self) -> None:
+        """While runners wait and no worker is connected: say so once a minute, and fail them after the timeout."""
+        now = time.monotonic()
+        if now < self.next_watch:
+            return
+        self.next_watch = now + _WATCH_WORKERS_S
+        self._refresh_workers()
+        if self.workers:
+            if self.no_worker_since is not None:
+                logger.info("A worker is connected again after %.0f s without one", now - self.no_worker_since)
+            self.no_worker_since = None
+            return
+        if self.no_worker_since is None:
+            self.no_worker_since, self.next_say = now, now
+        waited = now - self.no_worker_since
+        timeout = self.settings.no_worker_timeout_s
+        if timeout is not None and waited >= timeout:
+            self._fail_waiting(timeout)
+        elif now >= self.next_say:
+            self.next_say = now + _SAY_WAITING_S
+            limit = f"they fail after {timeout:g} s without one (no_worker_timeout_s)" if timeout else "waiting forever"
+            logger.warning("%d runner(s) wait and no worker is connected to the scheduler (for %.0f s; %s). %s%s",
+                           self._waiting_count(), waited, limit, self._state_text(), self._lost_text())
+
+    def _waiting_count(self) -> int:
+        return sum(report is None for report in self.state.reports)
+
+    def _state_text(self) -> str:
+        try:
+            state = self.cluster_state()
+        except Exception as exc:  # noqa: BLE001  (a description that fails must not stop the batch)
+            state = f"(its state could not be read: {exc!r})"
+        return f"The cluster: {state}." if state else ""
+
+    def _lost_text(self) -> str:
+        self._note_departures()
+        if not self.lost_before_running:
+            return ""
+        return (f" {len(self.lost_before_running)} worker(s) left holding a task before they had run anything "
+                f"(last: {self.lost_before_running[-1]}): a worker that cannot import dask_runner cannot read a "
+                "task and leaves (its log says 'Failed to deserialize').")
+
+    def _note_departures(self) -> None:
+        """Workers the scheduler removed since the batch began while they held tasks, unexpectedly, before they
+        delivered a report. Read from the scheduler's event log, which is long: only while no worker is there."""
+        try:
+            events = self.client.get_events("all")
+        except Exception:  # noqa: BLE001  (only an explanation is missing)
+            logger.debug("could not read the scheduler's events", exc_info=True)
+            return
+        for stamp, event in events:
+            if (isinstance(event, dict) and event.get("action") == "remove-worker" and stamp >= self.started_at
+                    and event.get("processing-tasks") and not event.get("expected")):
+                address = str(event.get("worker"))
+                if address not in self.confirmed and address not in self.lost_before_running:
+                    self.lost_before_running.append(address)
+
+    def _fail_waiting(self, timeout: float) -> None:
+        """Every runner without a final report fails with stage ``no_workers``; the batch then ends."""
+        message = (f"no worker was connected to the scheduler for {timeout:g} s (no_worker_timeout_s) while this "
+                   f"runner waited; {NO_WORKERS_CAUSES}. {self._state_text()}{self._lost_text()} "
+                   "Run the batch again with resume=true to run it.").replace("  ", " ")
+        waiting = [index for index, report in enumerate(self.state.reports) if report is None]
+        logger.error("%d runner(s) fail: %s", len(waiting), message)
+        self._cancel_everything()
+        self.suspects.clear()
+        self.retry.clear()
+        self.cursor = len(self.runners)
+        for index in waiting:
+            self.state.finalize(index, failed_report(self.runners[index], message, "no_workers"))
 
     def _cancel_everything(self) -> None:
         futures: list[Future] = [f for g in self.groups.values() for f in (g.sim, g.summary) if f is not None]
@@ -337,6 +447,7 @@ class DaskBatch:
             group = self.summaries.pop(future)
             group.summary = None
             if isinstance(result, GroupSummary):
+                self.confirmed.update(m.report.worker for m in result.members if m.report.worker)
                 self._on_summary(group, result.members)
             else:
                 self._on_group_error(group, future, _exception_from(future, result))
@@ -393,6 +504,12 @@ class DaskBatch:
 
     def _on_group_error(self, group: _Group, future: Future, exc: BaseException | None = None) -> None:
         exc = exc if exc is not None else _exception_of(future)
+        load_error = raised_from(exc, RunnerLoadError)
+        if load_error is not None and load_error.args and isinstance(load_error.args[0], dict):
+            # A worker lacks a module the runners need: every task it gets would fail the same way.
+            from dask_runner.workers.dask_imports import load_failure_error
+
+            raise load_failure_error(load_error.args[0], self.checked) from exc
         members = [m for m in group.members if not m.final]
         for m in members:
             m.final = True
@@ -419,6 +536,8 @@ class DaskBatch:
 
     def _on_lost(self, indices: list[int], exc: BaseException, isolated: bool) -> None:
         address = _lost_worker_address(exc)
+        if address is not None and address not in self.confirmed:
+            self._check_newcomers(address)
         if address is not None and (address in self.restarted or _was_retiring(self.client, address)):
             # We restarted that worker ourselves (another runner's hard time limit), or it was retiring (its
             # lifetime before a walltime, a scale-down) and closed before every task had left: not their fault.
@@ -448,6 +567,17 @@ class DaskBatch:
                 f"({self.deaths[index]} in all); the scheduler said: {exc!r}"
             )
             self.state.finalize(index, failed_report(self.runners[index], message, "worker_lost", worker=address), exc)
+
+    def _check_newcomers(self, lost: str) -> None:
+        """A worker left holding a task before it ran anything: the workers not yet known to run dask_runner
+        are asked whether they can import it (one that cannot leaves on its first task, silently)."""
+        from dask_runner.workers.dask_imports import workers_without_dask_runner
+
+        if lost not in self.lost_before_running:
+            self.lost_before_running.append(lost)
+        error = workers_without_dask_runner(self.client, exclude=self.confirmed)
+        if error is not None:
+            raise error
 
     def _close_if_done(self, group: _Group) -> None:
         if not group.open:
@@ -568,15 +698,13 @@ def _lost_worker_address(exc: BaseException) -> str | None:
 
 
 def execute_on_dask(client: Client, pool: object, runners: Sequence[AbstractRunner], options: ExecutionOptions,
-                    settings: DaskBatchSettings, workers: list[WorkerInfo]) -> list[RunnerReport]:
+                    settings: DaskBatchSettings, workers: list[WorkerInfo],
+                    cluster_state: Callable[[], str] | None = None) -> list[RunnerReport]:
     """Run ``runners`` on ``client``'s cluster; exactly one report per runner, in input order."""
-    # A worker that cannot import a runner's module would die on every task instead of failing it; those
-    # that join during the batch are checked as they join. (Imported here: it imports distributed, which
-    # a local cluster's fork server must be started before.)
-    from dask_runner.workers.dask_imports import JoinerCheck, check_workers_can_import
+    # A worker that cannot import a runner's module is named before anything is submitted; one that joins
+    # during the batch fails its first task with the same answer (dask_tasks.GroupRunners). (Imported here:
+    # it imports distributed, which a local cluster's fork server must be started before.)
+    from dask_runner.workers.dask_imports import check_workers_can_import
 
-    modules = check_workers_can_import(client, runners)
-    batch = DaskBatch(client, pool, runners, options, settings, workers)
-    with JoinerCheck(client, modules, wake=batch.wake) as joiners:
-        batch.joiners = joiners
-        return batch.run()
+    checked = check_workers_can_import(client, runners)
+    return DaskBatch(client, pool, runners, options, settings, workers, checked, cluster_state).run()

@@ -1,16 +1,17 @@
-"""Before a batch: can every worker import the modules the runners are pickled with?
+"""Before a batch: can every worker import the modules the runners are pickled with? And during it: say so.
 
-A worker that cannot unpickle a task (its runner class comes from a package not installed in the
-workers' environment, or from a script folder only on the driver's path) does not fail the task
-cleanly: on SLURM worker jobs the workers died and restarted in a loop and the batch hung until killed.
-So the driver collects the modules a runner's pickle names (one runner of each class, unpickled here
-with a recording ``find_class``: planners, callbacks and metrics included) and asks every worker to
-import them, with one ``client.run``; a failure is an error that names the module, the worker, its
-Python and the fix, raised before anything is submitted.
+A worker that cannot unpickle a task message (its runner class comes from a package not installed in the
+workers' environment, or from a script folder only on the driver's path) does not fail the task: its
+connection to the scheduler breaks and it leaves, and a cluster that does not replace it leaves the batch
+waiting. So the driver collects the modules a runner's pickle names (one runner of each class, unpickled
+here with a recording ``find_class``: planners, callbacks and metrics included) and asks every worker to
+import them, with one ``client.run``; a failure is an error that names the module, the worker, its Python
+and the fix, raised before anything is submitted.
 
-Workers that join while the batch runs (adaptive scaling, a job replacing a retired one) get the same
-check from a worker plugin the driver registers for the batch: its ``setup`` imports the modules when the
-worker joins and, on a failure, sends an event the driver turns into the same error, stopping the batch.
+Workers that join while the batch runs (adaptive scaling, a job replacing a retired one) receive the runners
+as bytes inside the task (``dask_tasks.GroupRunners``): such a worker fails the task with the same answer,
+and ``load_failure_error`` turns it into the same error. A worker that cannot import dask_runner itself still
+cannot read the task and leaves; ``workers_without_dask_runner`` finds such workers when one is lost.
 """
 
 from __future__ import annotations
@@ -21,12 +22,8 @@ import logging
 import pickle
 import socket
 import sys
-import threading
-import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
-
-from distributed.diagnostics.plugin import WorkerPlugin
 
 from dask_runner.errors import ClusterError
 
@@ -101,72 +98,39 @@ def _error(problems: list[str], outcome: str) -> ClusterError:
     return ClusterError(f"{problems[0]}{more}: {FIX}. {outcome}\n" + "\n".join(problems[1:]))
 
 
-def check_workers_can_import(client: Client, runners: Sequence[AbstractRunner]) -> list[str]:
+def check_workers_can_import(client: Client, runners: Sequence[AbstractRunner]) -> set[str]:
     """Raise ClusterError naming module, worker, Python and fix when a worker cannot import what the runners need.
 
-    Returns the modules checked (for ``JoinerCheck``, which checks the workers that join later).
+    Returns the addresses of the workers checked (a worker that fails later joined during the batch).
     """
-    modules = sorted(modules_needed(runners))
-    if not modules:
-        return modules
+    modules = sorted(modules_needed(runners)) or ["dask_runner"]
     answers: dict[str, Any] = client.run(import_on_worker, modules, on_error="return")
     problems = [line for address, answer in sorted(answers.items()) for line in _problems(address, answer)]
     if problems:
         raise _error(problems, "Nothing was submitted.")
-    return modules
+    return set(answers)
 
 
-class ImportCheckPlugin(WorkerPlugin):
-    """Run on every worker that joins while it is registered: the import check, a failure sent as an event."""
-
-    def __init__(self, modules: list[str], topic: str) -> None:
-        self.modules = modules
-        self.topic = topic
-
-    def setup(self, worker: Any) -> None:
-        answer = import_on_worker(self.modules)
-        if answer["failures"]:
-            worker.log_event(self.topic, {"address": worker.address, **answer})
+STOPPED = "The batch was stopped; runners already reported keep their reports."
 
 
-class JoinerCheck:
-    """The import check for workers that join during one batch (``with JoinerCheck(...)`` around the batch).
+def load_failure_error(answer: dict[str, Any], checked: set[str]) -> ClusterError:
+    """The error for a worker whose task could not load its runners (``dask_tasks.RunnerLoadError``'s answer)."""
+    address = str(answer.get("address", "?"))
+    when = "" if address in checked else " (joined during the batch)"
+    return _error(_problems(address, answer, when), STOPPED)
 
-    ``wake`` is called (on the client's event loop) when a worker fails it, so that a batch waiting for
-    results notices at once; ``raise_if_failed`` then raises the error that names module, worker and fix.
+
+def workers_without_dask_runner(client: Client, exclude: set[str]) -> ClusterError | None:
+    """The error naming the workers (other than ``exclude``) that cannot import dask_runner, or None.
+
+    Such a worker cannot read a task message and leaves when it gets its first task; ``client.run`` sends
+    its function as bytes the worker unpickles in a try, so asking does not make it leave.
     """
-
-    def __init__(self, client: Client, modules: list[str], wake: Callable[[], None]) -> None:
-        self.client = client
-        self.modules = modules
-        self.wake = wake
-        self.name = f"dask_runner-import-check-{uuid.uuid4().hex[:12]}"  # one per batch: batches may overlap
-        self.problems: list[str] = []
-        self._lock = threading.Lock()
-
-    def __enter__(self) -> JoinerCheck:
-        if self.modules:
-            self.client.subscribe_topic(self.name, self._on_event)
-            self.client.register_plugin(ImportCheckPlugin(self.modules, self.name), name=self.name)
-        return self
-
-    def __exit__(self, *_: object) -> None:
-        if not self.modules:
-            return
-        self.client.unsubscribe_topic(self.name)
-        try:
-            self.client.unregister_worker_plugin(self.name)
-        except Exception:  # noqa: BLE001  (the cluster may be going away; the plugin goes with it)
-            logger.debug("could not unregister %s", self.name, exc_info=True)
-
-    def _on_event(self, event: tuple[float, dict[str, Any]]) -> None:
-        _, message = event
-        with self._lock:
-            self.problems += _problems(str(message["address"]), message, " (joined during the batch)")
-        self.wake()
-
-    def raise_if_failed(self) -> None:
-        with self._lock:
-            problems = list(self.problems)
-        if problems:
-            raise _error(problems, "The batch was stopped; runners already reported keep their reports.")
+    answers: dict[str, Any] = client.run(import_on_worker, ["dask_runner"], on_error="return")
+    # Only an import error says dask_runner is missing there; a worker that is going away answers with a
+    # connection error, which says nothing about its environment.
+    problems = [line for address, answer in sorted(answers.items())
+                if address not in exclude and isinstance(answer, ImportError)
+                for line in _problems(address, answer, " (joined during the batch)")]
+    return _error(problems, STOPPED) if problems else None

@@ -6,9 +6,13 @@ driver fetches only the summary and chains callback tasks that take the group's 
 
 from __future__ import annotations
 
+import socket
+import sys
 import time
 from dataclasses import dataclass
+from typing import Any
 
+from dask_runner.errors import RunnerLoadError
 from dask_runner.runner.abstract_runner import AbstractRunner
 from dask_runner.runner.lockstep import can_lockstep, simulate_lockstep
 from dask_runner.runner.report import RunnerReport
@@ -46,12 +50,59 @@ class GroupSummary:
 
 class GroupRunners:
     """The runners of one group task as one argument that Dask neither walks (looking for futures in every
-    item of a list) nor serialises item by item; ``run_group`` empties it as the runners run."""
+    item of a list) nor serialises item by item.
 
-    __slots__ = ("runners",)
+    It travels as the runners' pickle in bytes, unpickled by the task itself (``load``): the task message
+    names only dask_runner, so any worker with dask_runner can receive it. A worker that lacks a module the
+    runners need then fails this task with ``RunnerLoadError`` (the worker's address, host, Python and the
+    module) instead of failing to read the message, which breaks its connection and makes it leave; the
+    driver turns that into the import check's ClusterError. The pickle is made once, as Dask's own would be.
+    """
+
+    __slots__ = ("_runners", "_pickled")
 
     def __init__(self, runners: list[AbstractRunner | None]) -> None:
-        self.runners = runners
+        self._runners: list[AbstractRunner | None] | None = runners
+        self._pickled: bytes | None = None
+
+    def __getstate__(self) -> bytes:
+        if self._pickled is None:
+            from distributed.protocol.pickle import dumps
+
+            self._pickled = dumps(self._runners)  # cloudpickle for runners defined in a driver script
+        return self._pickled
+
+    def __setstate__(self, state: bytes) -> None:
+        self._runners = None
+        self._pickled = state
+
+    def load(self) -> list[AbstractRunner | None]:
+        """The task's own list of runners: unpickled here on a worker, or the driver's list where nothing was
+        pickled (an in-process cluster hands the argument over as it is)."""
+        if self._runners is not None:
+            runners, self._runners = self._runners, None  # run_group empties it as the runners run
+            return runners
+        if self._pickled is None:
+            raise RuntimeError("this group's runners were handed out already")
+        from distributed.protocol.pickle import loads
+
+        try:
+            return list(loads(self._pickled))
+        except ImportError as exc:
+            raise RunnerLoadError(_load_failure(exc)) from exc
+
+
+def _load_failure(exc: ImportError) -> dict[str, Any]:
+    """What the driver needs to name the problem, in the shape of ``dask_imports.import_on_worker``'s answer."""
+    from distributed import get_worker
+
+    try:
+        address = get_worker().address
+    except ValueError:  # not on a worker (a test calling run_group directly)
+        address = "?"
+    module = exc.name or str(exc)
+    return {"address": address, "host": socket.gethostname(), "python": sys.executable,
+            "failures": {module: f"{type(exc).__name__}: {exc}"}}
 
 
 def running_tag(group_key: str, member: int) -> str:
@@ -66,13 +117,13 @@ def run_group(
     With ``lockstep`` and runners whose planners can share a batched call, the group steps them
     together instead (``dask_runner.runner.lockstep``): same outcomes, one planner call per step.
 
-    ``group.runners`` is the task's own list (a copy made for the task): each entry is dropped once its runner
+    ``group.load()`` is the task's own list (unpickled for the task, or a copy made for it): each entry is dropped once its runner
     has run. The task's arguments live as long as the task, and a runner that has run holds its whole
     history; dropping it leaves only what the callback work still needs. Without this the worker kept
     every history of the group alive (tens of thousands of objects), and Python's full garbage
     collections, which scan them all, took about 5% of the worker's CPU.
     """
-    runners = group.runners
+    runners = group.load()
     if lockstep and can_lockstep(runners):
         return _run_lockstep(runners, time_limit_s, group_key)
     outcomes = []

@@ -77,3 +77,27 @@ def test_resume_with_settings_that_change_results_is_refused_unless_asked(workdi
     history = sorted(p.name for p in (run / "configs").glob("*.yaml"))
     assert history == ["resume-1.yaml", "resume-2.yaml"]
     assert "simple_planner" in (run / "configs" / "resume-2.yaml").read_text()
+
+
+@pytest.mark.slow
+def test_runners_that_had_no_worker_fail_non_zero_and_resume_runs_them(workdir: Path) -> None:
+    """A scheduler with no worker: the batch ends after no_worker_timeout_s instead of waiting forever; once a
+    worker is there, resume=true runs exactly those runners."""
+    from distributed import LocalCluster
+
+    run = workdir / "run"
+    with LocalCluster(n_workers=0, processes=False, dashboard_address="127.0.0.1:0", protocol="tcp://",
+                      host="127.0.0.1") as cluster:
+        args = ["simulate", "worker=dask_scheduler", f"worker.address={cluster.scheduler_address}",
+                "worker.no_worker_timeout_s=1", "scenario_filter.limit_total_scenarios=3", f"output_dir={run}",
+                "show_progress=false", "html_report=false"]
+        first = run_cli(args, workdir)
+        assert first.returncode == 1, first.stderr[-3000:]
+        assert "3 of them had no worker (stage no_workers)" in first.stderr and "resume=true" in first.stderr
+        table = pd.read_parquet(run / "runner_report.parquet")
+        assert list(table["error_stage"]) == ["no_workers"] * 3
+        cluster.scale(1)
+        again = run_cli([*args, "resume=true"], workdir)
+    assert again.returncode == 0, again.stderr[-3000:]
+    table = pd.read_parquet(run / "runner_report.parquet")
+    assert len(table) == 3 and table["succeeded"].all()

@@ -51,3 +51,12 @@ def test_a_half_written_file_is_skipped_not_fatal(tmp_path: Path) -> None:
 def test_report_without_runner_id_is_refused(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="runner_id"):
         ReportStore(tmp_path).write(_report(""))
+
+
+def test_runners_that_failed_for_want_of_a_worker_run_again_on_resume(tmp_path: Path) -> None:
+    from dataclasses import replace
+
+    store = ReportStore(tmp_path)
+    store.write(_report("a", succeeded=False))
+    store.write(replace(_report("b", succeeded=False), error_stage="no_workers"))
+    assert store.completed_ids() == {"a"}  # a runner's own failure stays done; "no_workers" is the cluster's

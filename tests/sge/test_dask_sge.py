@@ -79,17 +79,23 @@ def test_a_job_grid_engine_refuses_fails_at_once_naming_the_reason(clean_sge: Lo
     assert clean_sge.jobs() == []  # nothing was submitted
 
 
-def test_a_worker_job_deleted_mid_batch_costs_no_report(clean_sge: LocalGridEngine, tmp_path: Path) -> None:
+def test_a_worker_job_deleted_mid_batch_costs_no_report_and_is_replaced(clean_sge: LocalGridEngine,
+                                                                         tmp_path: Path) -> None:
     started = tmp_path / "started"
     started.mkdir()
     pool = sge_worker_pool(**pool_kwargs(tmp_path))
+    replacements: list[set[str]] = []
     try:
         pool.client.wait_for_workers(2, timeout=120)
         runners = scripted(["ok"] * 12, seconds=1.0, started_dir=str(started))
 
         def delete_one_job() -> None:
             wait_until(lambda: len(list(started.iterdir())) >= 2, 120, "two runners to start")
-            clean_sge.qdel(clean_sge.jobs()[0]["id"])
+            first = {job["id"] for job in clean_sge.jobs()}
+            clean_sge.qdel(sorted(first)[0])
+            # The job count is kept (by the JobKeeper, which sees qstat no longer list the job).
+            replacements.append(wait_until(lambda: {job["id"] for job in clean_sge.jobs()} - first, 60,
+                                           "a replacement job in qstat"))
 
         deleter = threading.Thread(target=delete_one_job)
         deleter.start()
@@ -101,6 +107,7 @@ def test_a_worker_job_deleted_mid_batch_costs_no_report(clean_sge: LocalGridEngi
         pool.shutdown()
     one_report_each(reports, runners)
     assert all(r.succeeded for r in reports), [(r.runner_id, r.error_stage) for r in reports if not r.succeeded]
+    assert len(replacements) == 1 and len(replacements[0]) == 1
 
 
 def test_a_runner_class_the_workers_cannot_import_fails_fast_naming_the_module(

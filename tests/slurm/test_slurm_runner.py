@@ -27,10 +27,14 @@ REPO = Path(__file__).resolve().parents[2]
 QUICK = ["show_progress=false", "html_report=false", "planner=simple_planner"]
 
 
-def srun(ranks: int, run_dir: Path, *overrides: str) -> subprocess.Popen[str]:
-    """Start ``srun -n ranks dask-runner simulate worker=dask_slurm_runner ...``; output in run_dir/srun.log."""
+def srun(ranks: int, run_dir: Path, *overrides: str, shell_prefix: str = "") -> subprocess.Popen[str]:
+    """Start ``srun -n ranks dask-runner simulate worker=dask_slurm_runner ...``; output in run_dir/srun.log.
+
+    ``shell_prefix``: shell commands each rank runs first (in ``bash -c``), e.g. to set one rank's environment.
+    """
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")]))}
-    command = ["srun", f"--ntasks={ranks}", "--output", str(run_dir / "srun.log"), sys.executable, "-m",
+    shell = ["bash", "-c", f'{shell_prefix}; exec "$@"', "rank"] if shell_prefix else []
+    command = ["srun", f"--ntasks={ranks}", "--output", str(run_dir / "srun.log"), *shell, sys.executable, "-m",
                "dask_runner.cli", "simulate", "worker=dask_slurm_runner", "worker.interface=lo",
                "worker.dashboard_port=0", f"worker.scheduler_file='{run_dir}/scheduler-{{job_id}}.json'",
                f"output_dir={run_dir / 'out'}", *QUICK, *overrides]
@@ -100,3 +104,20 @@ def test_a_finished_batch_resumed_ends_the_allocation_and_only_the_driver_says_s
     log = finished(srun(3, tmp_path, "scenario_filter.limit_total_scenarios=4", "resume=true"), tmp_path)
     assert log.count("All 4 runners are already reported") == 1, log[-3000:]
     assert len(pd.read_parquet(tmp_path / "out" / "runner_report.parquet")) == 4
+
+
+def test_worker_ranks_that_cannot_import_the_planners_module_end_the_batch_naming_it(
+        clean_queue: LocalSlurm, tmp_path: Path) -> None:
+    """The planner comes from a folder only the driver rank has on its path: the batch ends, naming the module."""
+    lab = tmp_path / "lab"
+    lab.mkdir()
+    (lab / "rank_lab_planners.py").write_text(
+        "from dask_runner.planners.simple_planner import SimplePlanner\n\nclass LabPlanner(SimplePlanner):\n    pass\n")
+    # Rank 1, the driver, alone sees the lab folder.
+    process = srun(4, tmp_path, "planner.simple_planner._target_=rank_lab_planners.LabPlanner",
+                   "scenario_filter.limit_total_scenarios=8",
+                   shell_prefix=f'[ "$SLURM_PROCID" = 1 ] && export PYTHONPATH={lab}:$PYTHONPATH')
+    process.communicate(timeout=300)  # before, the worker ranks left on their first task and the batch waited
+    log = (tmp_path / "srun.log").read_text()
+    assert process.returncode != 0, log[-3000:]
+    assert "'rank_lab_planners'" in log and "cannot import" in log and "PYTHONPATH" in log, log[-3000:]

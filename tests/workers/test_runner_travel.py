@@ -66,6 +66,21 @@ def test_a_report_the_driver_cannot_load_fails_alone(caplog: pytest.LogCaptureFi
     assert "they run again, one at a time" in caplog.text
 
 
+@pytest.mark.processes
+def test_a_runner_a_worker_cannot_load_fails_alone_with_the_reason_and_no_worker_dies() -> None:
+    """Its task carries the runners as bytes the task unpickles: the worker reads the task, the unpickling fails
+    inside it, and only that runner fails. Before, a worker that could not read a task left."""
+    runners = [FaultRunner() for _ in range(40)]
+    runners[30] = FaultRunner("unloadable_runner")
+    with DaskDistributed(n_workers=2, threads_per_worker=1, dashboard_address=None) as pool:
+        workers = set(pool.client.scheduler_info(n_workers=-1)["workers"])
+        reports = execute_runners(runners, pool)
+        assert set(pool.client.scheduler_info(n_workers=-1)["workers"]) == workers  # none died or restarted
+    assert [r.succeeded for r in reports] == [i != 30 for i in range(40)]
+    assert reports[30].error_stage == "simulation"
+    assert "cannot be loaded on a worker" in (reports[30].error_message or ""), reports[30].error_message
+
+
 def test_callback_work_that_cannot_come_back_fails_its_runner_as_a_callback() -> None:
     """On a process pool the work must travel back to the driver; it fails alone, with stage "callback"."""
     runners = [FaultRunner("callback_raise") if i == 4 else FaultRunner() for i in range(6)]

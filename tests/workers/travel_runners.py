@@ -42,12 +42,19 @@ def _use(lock: Any) -> str:
         return "done"
 
 
+def _load_only_in(pid: int) -> FaultRunner:
+    if os.getpid() != pid:
+        raise RuntimeError("this runner cannot be loaded on a worker (a version mismatch, say)")
+    return FaultRunner("unloadable_runner")
+
+
 class FaultRunner(AbstractRunner):
     """A runner written the nuPlan way: no ``runner_id``, names shared by every instance.
 
     ``fault``: ok, raise, exit (os._exit), hang, memory (allocates ``gigabytes`` GB), lock_in_runner
     (holds a lock, so it cannot be sent), lock_in_report (its planner report cannot come back),
-    unloadable_report (its planner report pickles but cannot be unpickled),
+    unloadable_report (its planner report pickles but cannot be unpickled), unloadable_runner (it pickles,
+    but cannot be unpickled anywhere but in the driver),
     lock_in_callback (its callback work cannot come back), callback_raise.
     """
 
@@ -55,6 +62,11 @@ class FaultRunner(AbstractRunner):
         self.fault = fault
         self.gigabytes = gigabytes
         self.lock = threading.Lock() if fault == "lock_in_runner" else None
+
+    def __reduce_ex__(self, protocol: Any) -> Any:
+        if self.fault == "unloadable_runner":
+            return _load_only_in, (os.getpid(),)
+        return super().__reduce_ex__(protocol)
 
     @property
     def scenario(self) -> Any:
