@@ -21,6 +21,14 @@ of ``execute_runners`` on DaskDistributed against raw ``client.submit`` on no-op
 driver's peak memory (RSS) with many no-op runners queued. Ray (one remote task per runner, as nuPlan's
 pool does) runs only when ray is importable.
 
+``--tls`` measures what the local pool's default TLS (a temporary certificate, see the README's Security
+section) costs against the same pool with ``security=False``, side by side: the batch of the pool
+comparison (each in a fresh process, the two taking turns and starting in alternate order, round after
+round) and the per-runner overhead of no-op runners on both pools kept warm (also taking turns); it prints
+each round, the medians and the per-round ratios TLS / plain:
+
+    python scripts/benchmark.py --tls --workload short --scenarios 1024 --rounds 5
+
 ``--page`` measures what the dashboard's Simulations page costs the scheduler: a `dask scheduler` process
 with and without ``--preload dask_runner.dashboard`` (one `dask worker` process per core beside it), the
 same IDM batch through ``DaskDistributed(scheduler_file=...)``, and with the page a watcher reading
@@ -201,11 +209,11 @@ def worker_cpu_seconds() -> float:
     return float(times.user + times.system)
 
 
-def run_dask(runners: list[AbstractRunner], cores: int) -> PoolResult:
+def run_dask(runners: list[AbstractRunner], cores: int, security: bool = True) -> PoolResult:
     from dask_runner.runner.executor import execute_runners
     from dask_runner.workers.dask import DaskDistributed
 
-    pool = DaskDistributed(n_workers=cores, threads_per_worker=1, dashboard_address="127.0.0.1:0")
+    pool = DaskDistributed(n_workers=cores, threads_per_worker=1, dashboard_address="127.0.0.1:0", security=security)
     with pool:
         reports = execute_runners(runners, pool)
         # Asked of the workers before they close (they are not this process's children to be joined).
@@ -233,6 +241,7 @@ MODE_RUNS: dict[str, Callable[[list[AbstractRunner], int], PoolResult]] = {
     "process_pool": run_process_pool,
     "dask": run_dask,
     "ray": run_ray,
+    "dask_plain": lambda runners, cores: run_dask(runners, cores, security=False),  # --tls: without TLS
 }
 _RESULT_MARK = "POOL-RESULT "
 
@@ -336,24 +345,37 @@ def import_seconds(modules: str) -> float:
     return float(done.stdout.split()[-1]) - start
 
 
-def measure_overhead(count: int, cores: int) -> None:
-    from distributed import wait
-
+def warm_pool(cores: int, security: bool = True) -> Any:
+    """A DaskDistributed whose workers have run tasks and a small batch already (what a warm pool costs is measured)."""
     from dask_runner.runner.executor import execute_runners
     from dask_runner.workers.dask import DaskDistributed
 
-    print(f"\n== overhead per runner: {count} no-op runners on a warm DaskDistributed ({cores} workers) ==")
-    pool = DaskDistributed(n_workers=cores, threads_per_worker=1, dashboard_address="127.0.0.1:0")
-    with pool:
-        client = pool.client
-        client.gather(client.map(noop, range(cores * 4), pure=False))  # warm the workers up
-        execute_runners([NoOpRunner(i) for i in range(min(count, 100))], pool)
+    pool = DaskDistributed(n_workers=cores, threads_per_worker=1, dashboard_address="127.0.0.1:0", security=security)
+    client = pool.client
+    client.gather(client.map(noop, range(cores * 4), pure=False))  # warm the workers up
+    execute_runners([NoOpRunner(i) for i in range(100)], pool)
+    return pool
 
-        runners = [NoOpRunner(i) for i in range(count)]
-        start = time.perf_counter()
-        reports = execute_runners(runners, pool)
-        ours = (time.perf_counter() - start) / count
-        assert len(reports) == count and all(r.succeeded for r in reports)
+
+def overhead_per_runner(pool: Any, count: int) -> float:
+    """Seconds per no-op runner of ``execute_runners`` on ``pool``."""
+    from dask_runner.runner.executor import execute_runners
+
+    runners = [NoOpRunner(i) for i in range(count)]
+    start = time.perf_counter()
+    reports = execute_runners(runners, pool)
+    elapsed = (time.perf_counter() - start) / count
+    assert len(reports) == count and all(r.succeeded for r in reports)
+    return elapsed
+
+
+def measure_overhead(count: int, cores: int) -> None:
+    from distributed import wait
+
+    print(f"\n== overhead per runner: {count} no-op runners on a warm DaskDistributed ({cores} workers) ==")
+    with warm_pool(cores) as pool:
+        client = pool.client
+        ours = overhead_per_runner(pool, count)
 
         start = time.perf_counter()
         futures = [client.submit(noop, i, pure=False) for i in range(count)]
@@ -363,6 +385,45 @@ def measure_overhead(count: int, cores: int) -> None:
     print(f"  execute_runners: {ours * 1e3:7.3f} ms per runner (target <= 0.5 ms)")
     print(f"  raw client.submit, one task each: {raw * 1e3:7.3f} ms per task")
     print(f"  ratio: {ours / raw:.2f}")
+
+
+def measure_tls_cost(args: argparse.Namespace, cores: int) -> None:
+    """The local pool with its default TLS and with ``security=False``, side by side (see the module docstring)."""
+    unique = args.unique or args.scenarios
+    what = (f"short runners of ~{SHORT_RUNNER_MS:g} ms of pure Python" if args.loops
+            else f"IDM simulations ({unique} distinct scenarios)")
+    names = {"dask": "TLS (default)", "dask_plain": "plain TCP"}
+
+    def summary(tls: list[float], plain: list[float], unit: str, scale: float, digits: int) -> None:
+        ratios = [t / p for t, p in zip(tls, plain)]
+        print(f"  medians: TLS {statistics.median(tls) * scale:.{digits}f} {unit}, plain "
+              f"{statistics.median(plain) * scale:.{digits}f} {unit}; TLS / plain per round "
+              f"{', '.join(f'{r:.3f}' for r in ratios)}: median {statistics.median(ratios):.3f} "
+              f"({(statistics.median(ratios) - 1) * 100:+.1f}%)")
+
+    print(f"\n== TLS: {args.scenarios} {what} on {cores} workers, {args.rounds} round(s) ==")
+    print("each batch in a fresh Python process (pool start included); the two pools take turns, in alternate order")
+    walls: dict[str, list[float]] = {name: [] for name in names}
+    for number in range(1, args.rounds + 1):
+        order = list(names) if number % 2 else list(reversed(names))
+        for name in order:
+            result = measure_in_child(name, args, unique, cores)
+            walls[name].append(result.wall)
+            print(f"  round {number}  {names[name]:<14} {result.wall:8.2f} s   {result.succeeded}/{args.scenarios} "
+                  "succeeded", flush=True)
+    summary(walls["dask"], walls["dask_plain"], "s", 1, 2)
+
+    print(f"\n== TLS: overhead per runner, {args.noop} no-op runners on two warm pools of {cores} workers ==")
+    per_runner: dict[str, list[float]] = {name: [] for name in names}
+    with warm_pool(cores) as tls, warm_pool(cores, security=False) as plain:
+        pools = {"dask": tls, "dask_plain": plain}
+        for number in range(1, args.rounds + 1):
+            order = list(names) if number % 2 else list(reversed(names))
+            for name in order:
+                per_runner[name].append(overhead_per_runner(pools[name], args.noop))
+            print(f"  round {number}  TLS {per_runner['dask'][-1] * 1e3:6.3f} ms   plain "
+                  f"{per_runner['dask_plain'][-1] * 1e3:6.3f} ms per runner", flush=True)
+    summary(per_runner["dask"], per_runner["dask_plain"], "ms", 1e3, 3)
 
 
 @dataclass(frozen=True)
@@ -617,7 +678,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--page", action="store_true",
                         help="only measure the Simulations page's cost to the scheduler (with and without it)")
     parser.add_argument("--page-runners", type=int, default=1000, help="IDM simulations per page measurement")
-    parser.add_argument("--child", choices=MODES, help=argparse.SUPPRESS)  # one measurement, in a fresh process
+    parser.add_argument("--tls", action="store_true",
+                        help="only compare the local pool with its default TLS and with security=False")
+    parser.add_argument("--child", choices=MODES + ("dask_plain",), help=argparse.SUPPRESS)  # one measurement, in a fresh process
     parser.add_argument("--child-page", choices=("on", "off"), help=argparse.SUPPRESS)
     parser.add_argument("--child-scale", type=int, help=argparse.SUPPRESS)
     parser.add_argument("--workload", choices=("idm", "short", "noop"), default="idm",
@@ -649,6 +712,9 @@ def main(argv: list[str] | None = None) -> int:
     print(f"python {sys.version.split()[0]}, pid {os.getpid()}, {usable_cpu_count()} usable cores, {cores} workers per pool")
     if args.page:
         measure_page_cost(args, cores)
+        return 0
+    if args.tls:
+        measure_tls_cost(args, cores)
         return 0
     if args.workload == "noop":
         measure_scale(args.scenarios, cores)

@@ -104,5 +104,5 @@ def test_default_simulate_on_a_local_dask_cluster(workdir: Path) -> None:
     assert re.search(r"Simulations page: http://127\.0\.0\.1:\d+/individual-simulations", result.stdout)
     reports = pd.read_parquet(workdir / "run" / "runner_report.parquet")
     assert len(reports) == 4 and reports["succeeded"].all()
-    assert reports["worker"].str.startswith("tcp://127.0.0.1").all()  # ran on the Dask workers
+    assert reports["worker"].str.startswith("tls://127.0.0.1").all()  # ran on the Dask workers, over TLS
     assert len(list((workdir / "run" / "simulation_logs").rglob("*.msgpack.zst"))) == 4
