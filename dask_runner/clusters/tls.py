@@ -2,7 +2,7 @@
 
 A Dask scheduler runs whatever code a connected client sends, on every worker, as the user who started
 them; anyone who can reach its port can connect. So every cluster dask_runner starts requires TLS with a
-certificate made for it alone (Dask's ``Security.temporary()``: one self-signed certificate and its key,
+certificate made for it alone (as Dask's ``Security.temporary()``: one self-signed certificate and its key,
 used by every role and trusted as the only authority): a client that does not hold it is refused.
 
 - Processes the driver starts (a local or CUDA cluster, whose workers fork or spawn from it) get the
@@ -39,15 +39,41 @@ KEY = "key.pem"
 INSTALL_HINT = "pip install cryptography"
 
 
-def temporary_security() -> Security:
-    """A new certificate and key, in memory, required by every role (scheduler, workers, clients)."""
-    try:
-        from distributed.security import Security
+# How long a batch's certificate is valid (a batch that runs longer would see reconnections refused), and
+# how far back, so that a node whose clock lags the one that made it still accepts it.
+VALID_FOR = 365 * 24 * 3600
+VALID_SINCE = 24 * 3600
 
-        return Security.temporary()
+
+def temporary_security() -> Security:
+    """A new self-signed certificate and its key, in memory, required by every role (scheduler, workers, clients).
+
+    What Dask's ``Security.temporary()`` does, with an ECDSA P-256 key instead of RSA 2048: generating an RSA
+    key searches for primes, which took 0.2 to 1.4 s of the driver's start on a busy 2-core machine (0.03 to
+    0.35 s for the EC key, same runs), and TLS handshakes sign faster with it too.
+    """
+    try:
+        import datetime
+
+        from cryptography import x509
+        from cryptography.hazmat.primitives import hashes, serialization
+        from cryptography.hazmat.primitives.asymmetric import ec
+        from cryptography.x509.oid import NameOID
     except ImportError as exc:
         raise ConfigError(f"TLS with temporary certificates (every cluster dask_runner starts, unless "
                           f"worker.security=false) needs the cryptography package: {INSTALL_HINT} ({exc})") from exc
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "dask-runner batch")])
+    now = datetime.datetime.now(datetime.timezone.utc)
+    certificate = (x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
+                   .serial_number(x509.random_serial_number())
+                   .not_valid_before(now - datetime.timedelta(seconds=VALID_SINCE))
+                   .not_valid_after(now + datetime.timedelta(seconds=VALID_FOR))
+                   .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+                   .sign(key, hashes.SHA256()))
+    key_pem = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                serialization.NoEncryption())
+    return security_from_pem(certificate.public_bytes(serialization.Encoding.PEM).decode(), key_pem.decode())
 
 
 def warn_security_off(pool: str) -> None:
