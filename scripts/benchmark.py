@@ -403,27 +403,50 @@ def measure_tls_cost(args: argparse.Namespace, cores: int) -> None:
 
     print(f"\n== TLS: {args.scenarios} {what} on {cores} workers, {args.rounds} round(s) ==")
     print("each batch in a fresh Python process (pool start included); the two pools take turns, in alternate order")
-    walls: dict[str, list[float]] = {name: [] for name in names}
+    runs: dict[str, list[PoolRun]] = {name: [] for name in names}
     for number in range(1, args.rounds + 1):
         order = list(names) if number % 2 else list(reversed(names))
         for name in order:
             result = measure_in_child(name, args, unique, cores)
-            walls[name].append(result.wall)
-            print(f"  round {number}  {names[name]:<14} {result.wall:8.2f} s   {result.succeeded}/{args.scenarios} "
-                  "succeeded", flush=True)
-    summary(walls["dask"], walls["dask_plain"], "s", 1, 2)
+            runs[name].append(result)
+            print(f"  round {number}  {names[name]:<14} {result.wall:8.2f} s wall, CPU: driver {result.driver_cpu:5.2f} s, "
+                  f"workers {result.workers_cpu or 0:5.2f} s   {result.succeeded}/{args.scenarios} succeeded", flush=True)
+    # Wall time is what a user waits for, but on a shared machine it moves with the neighbours; the CPU seconds
+    # the batch's own processes spent (encryption and handshakes are CPU) move much less.
+    for what, value in (("wall", lambda run: run.wall), ("driver + workers CPU",
+                                                          lambda run: run.driver_cpu + (run.workers_cpu or 0))):
+        print(f"  {what}:")
+        summary([value(run) for run in runs["dask"]], [value(run) for run in runs["dask_plain"]], "s", 1, 2)
 
-    print(f"\n== TLS: overhead per runner, {args.noop} no-op runners on two warm pools of {cores} workers ==")
+    print(f"\n== TLS: overhead per runner, {args.noop} no-op runners on a warm pool of {cores} workers ==")
+    print("each pool in a fresh Python process (two pools in one process slow each other down), taking turns")
     per_runner: dict[str, list[float]] = {name: [] for name in names}
-    with warm_pool(cores) as tls, warm_pool(cores, security=False) as plain:
-        pools = {"dask": tls, "dask_plain": plain}
-        for number in range(1, args.rounds + 1):
-            order = list(names) if number % 2 else list(reversed(names))
-            for name in order:
-                per_runner[name].append(overhead_per_runner(pools[name], args.noop))
-            print(f"  round {number}  TLS {per_runner['dask'][-1] * 1e3:6.3f} ms   plain "
-                  f"{per_runner['dask_plain'][-1] * 1e3:6.3f} ms per runner", flush=True)
+    for number in range(1, args.rounds + 1):
+        order = list(names) if number % 2 else list(reversed(names))
+        for name in order:
+            per_runner[name].append(overhead_in_child(name == "dask", args.noop, cores))
+        print(f"  round {number}  TLS {per_runner['dask'][-1] * 1e3:6.3f} ms   plain "
+              f"{per_runner['dask_plain'][-1] * 1e3:6.3f} ms per runner", flush=True)
     summary(per_runner["dask"], per_runner["dask_plain"], "ms", 1e3, 3)
+
+
+_OVERHEAD_MARK = "OVERHEAD "
+
+
+def run_overhead_child(security: bool, count: int, cores: int) -> None:
+    """In a fresh interpreter: a warm pool, then the per-runner overhead of ``count`` no-op runners (printed)."""
+    with warm_pool(cores, security=security) as pool:
+        print(_OVERHEAD_MARK + json.dumps(overhead_per_runner(pool, count)), flush=True)
+
+
+def overhead_in_child(security: bool, count: int, cores: int) -> float:
+    command = [sys.executable, os.path.abspath(__file__), "--child-overhead", "tls" if security else "plain",
+               "--noop", str(count), "--cores", str(cores)]
+    done = subprocess.run(command, capture_output=True, text=True, check=False)
+    lines = [line for line in done.stdout.splitlines() if line.startswith(_OVERHEAD_MARK)]
+    if done.returncode != 0 or not lines:
+        raise RuntimeError(f"the overhead measurement failed (exit {done.returncode}):\n{done.stderr[-3000:]}")
+    return float(lines[-1][len(_OVERHEAD_MARK):])
 
 
 @dataclass(frozen=True)
@@ -682,6 +705,7 @@ def main(argv: list[str] | None = None) -> int:
                         help="only compare the local pool with its default TLS and with security=False")
     parser.add_argument("--child", choices=MODES + ("dask_plain",), help=argparse.SUPPRESS)  # one measurement, in a fresh process
     parser.add_argument("--child-page", choices=("on", "off"), help=argparse.SUPPRESS)
+    parser.add_argument("--child-overhead", choices=("tls", "plain"), help=argparse.SUPPRESS)
     parser.add_argument("--child-scale", type=int, help=argparse.SUPPRESS)
     parser.add_argument("--workload", choices=("idm", "short", "noop"), default="idm",
                         help=f"idm: built-in IDM simulations; short: runners of ~{SHORT_RUNNER_MS:g} ms of pure Python; "
@@ -703,6 +727,9 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     if args.child:
         run_child(args.child, args.scenarios, args.unique or args.scenarios, cores, args.loops)
+        return 0
+    if args.child_overhead:
+        run_overhead_child(args.child_overhead == "tls", args.noop, cores)
         return 0
     if args.workload == "short" and not args.loops:
         args.loops = loops_for(SHORT_RUNNER_MS)  # measured once here, the same for every pool
