@@ -419,7 +419,7 @@ def measure_tls_cost(args: argparse.Namespace, cores: int) -> None:
         summary([value(run) for run in runs["dask"]], [value(run) for run in runs["dask_plain"]], "s", 1, 2)
 
     print(f"\n== TLS: overhead per runner, {args.noop} no-op runners on a warm pool of {cores} workers ==")
-    print("each pool in a fresh Python process (two pools in one process slow each other down), taking turns")
+    print("each pool in a fresh Python process (with two pools in one process, the first one started runs several times slower, TLS or not), taking turns")
     per_runner: dict[str, list[float]] = {name: [] for name in names}
     for number in range(1, args.rounds + 1):
         order = list(names) if number % 2 else list(reversed(names))

@@ -82,7 +82,7 @@ def test_worker_jobs_on_several_nodes_run_a_batch_and_are_cancelled_at_shutdown(
         pool.client.wait_for_workers(3, timeout=120)
         placement = worker_placement(pool)
         assert len({where["node"] for where in placement.values()}) >= 2, placement
-        assert all(address.startswith("tcp://127.0.0.1:") for address in placement)  # loopback only
+        assert all(address.startswith("tls://127.0.0.1:") for address in placement)  # loopback only, TLS
         runners = scripted(["ok"] * 30, seconds=0.2)
         reports = execute_runners(runners, pool, experiment_name="on-slurm")
         one_report_each(reports, runners)
@@ -132,7 +132,7 @@ def test_runner_module_missing_on_the_workers_fails_fast_naming_module_worker_py
         sys.path.remove(str(folder))
         sys.modules.pop("my_lab_runners", None)
     message = str(info.value)
-    assert "'my_lab_runners'" in message and "tcp://127.0.0.1:" in message
+    assert "'my_lab_runners'" in message and "tls://127.0.0.1:" in message
     assert f"python {sys.executable}" in message
     assert "PYTHONPATH" in message and "worker.python" in message
     assert pool3.client.who_has() == {}  # nothing was submitted
@@ -310,9 +310,13 @@ def test_a_worker_joining_mid_batch_from_another_environment_stops_the_batch_nam
             running.start()
             wait_until(lambda: any(started.iterdir()), 120, "the batch to start on the worker job")
             env = {**os.environ, "PYTHONPATH": os.pathsep.join(map(str, [REPO, TESTS / "workers", TESTS]))}
+            # Started by hand, it joins with the batch's certificate (the files the worker jobs read).
+            (certificates,) = (tmp_path / "worker-logs").glob("dask-runner-tls-*")
+            tls = ["--tls-ca-file", str(certificates / "cert.pem"), "--tls-cert", str(certificates / "cert.pem"),
+                   "--tls-key", str(certificates / "key.pem")]
             joiner = subprocess.Popen(["srun", "--ntasks=1", sys.executable, "-m", "distributed.cli.dask_worker",
                                        pool.client.scheduler.address, "--nthreads", "1", "--no-dashboard",
-                                       "--interface", "lo"], env=env, stdout=subprocess.DEVNULL,
+                                       "--interface", "lo", *tls], env=env, stdout=subprocess.DEVNULL,
                                       stderr=subprocess.DEVNULL)
             running.join(timeout=240)
             assert not running.is_alive(), "the batch did not stop"
@@ -328,4 +332,4 @@ def test_a_worker_joining_mid_batch_from_another_environment_stops_the_batch_nam
     assert isinstance(error, ClusterError), outcome
     message = str(error)
     assert "'joiner_lab_runners'" in message and "joined during the batch" in message
-    assert "tcp://127.0.0.1:" in message and f"python {sys.executable}" in message and "PYTHONPATH" in message
+    assert "tls://127.0.0.1:" in message and f"python {sys.executable}" in message and "PYTHONPATH" in message
