@@ -51,7 +51,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from typing import Any, Self
@@ -404,13 +404,11 @@ def measure_tls_cost(args: argparse.Namespace, cores: int) -> None:
     print(f"\n== TLS: {args.scenarios} {what} on {cores} workers, {args.rounds} round(s) ==")
     print("each batch in a fresh Python process (pool start included); the two pools take turns, in alternate order")
     runs: dict[str, list[PoolRun]] = {name: [] for name in names}
-    for number in range(1, args.rounds + 1):
-        order = list(names) if number % 2 else list(reversed(names))
-        for name in order:
-            result = measure_in_child(name, args, unique, cores)
-            runs[name].append(result)
-            print(f"  round {number}  {names[name]:<14} {result.wall:8.2f} s wall, CPU: driver {result.driver_cpu:5.2f} s, "
-                  f"workers {result.workers_cpu or 0:5.2f} s   {result.succeeded}/{args.scenarios} succeeded", flush=True)
+    for number, name in taking_turns(list(names), args.rounds):
+        result = measure_in_child(name, args, unique, cores)
+        runs[name].append(result)
+        print(f"  round {number}  {names[name]:<14} {result.wall:8.2f} s wall, CPU: driver {result.driver_cpu:5.2f} s, "
+              f"workers {result.workers_cpu or 0:5.2f} s   {result.succeeded}/{args.scenarios} succeeded", flush=True)
     # Wall time is what a user waits for, but on a shared machine it moves with the neighbours; the CPU seconds
     # the batch's own processes spent (encryption and handshakes are CPU) move much less.
     for what, value in (("wall", lambda run: run.wall), ("driver + workers CPU",
@@ -419,15 +417,21 @@ def measure_tls_cost(args: argparse.Namespace, cores: int) -> None:
         summary([value(run) for run in runs["dask"]], [value(run) for run in runs["dask_plain"]], "s", 1, 2)
 
     print(f"\n== TLS: overhead per runner, {args.noop} no-op runners on a warm pool of {cores} workers ==")
-    print("each pool in a fresh Python process (with two pools in one process, the first one started runs several times slower, TLS or not), taking turns")
+    print("each pool in a fresh Python process (with two pools in one process, the first one started runs several\n"
+          "times slower, TLS or not), taking turns")
     per_runner: dict[str, list[float]] = {name: [] for name in names}
-    for number in range(1, args.rounds + 1):
-        order = list(names) if number % 2 else list(reversed(names))
-        for name in order:
-            per_runner[name].append(overhead_in_child(name == "dask", args.noop, cores))
-        print(f"  round {number}  TLS {per_runner['dask'][-1] * 1e3:6.3f} ms   plain "
-              f"{per_runner['dask_plain'][-1] * 1e3:6.3f} ms per runner", flush=True)
+    for number, name in taking_turns(list(names), args.rounds):
+        per_runner[name].append(overhead_in_child(name == "dask", args.noop, cores))
+        print(f"  round {number}  {names[name]:<14} {per_runner[name][-1] * 1e3:6.3f} ms per runner", flush=True)
     summary(per_runner["dask"], per_runner["dask_plain"], "ms", 1e3, 3)
+
+
+def taking_turns(names: list[str], rounds: int) -> Iterator[tuple[int, str]]:
+    """(round, name) for ``rounds`` rounds, the names in alternate order each round, so that neither always goes
+    first (a slow spell of the machine, or what the first leaves behind, hits both alike)."""
+    for number in range(1, rounds + 1):
+        for name in names if number % 2 else names[::-1]:
+            yield number, name
 
 
 _OVERHEAD_MARK = "OVERHEAD "
