@@ -10,6 +10,8 @@ default prevents (and what the tests below would see if TLS were off by default 
 from __future__ import annotations
 
 import os
+import sys
+from pathlib import Path
 
 import pytest
 from other_user import OtherUser
@@ -20,6 +22,9 @@ from dask_runner.workers.dask import DaskDistributed
 
 pytestmark = [pytest.mark.processes, pytest.mark.slow]
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "dashboard"))
+from dashboard_helpers import counts_of, http_base, json_counts, wait_for_batch  # noqa: E402
+
 
 def test_another_user_cannot_connect_to_the_default_local_pool_and_the_batch_finishes(other_user: OtherUser) -> None:
     with DaskDistributed(n_workers=2, dashboard_address="127.0.0.1:0") as pool:
@@ -27,10 +32,11 @@ def test_another_user_cannot_connect_to_the_default_local_pool_and_the_batch_fin
         assert address.startswith("tls://127.0.0.1:")
         pids = [os.getpid(), *pool.client.run(os.getpid).values()]
         seen = other_user.attack(address, pids=pids)
-        reports = execute_runners(scripted(["ok"] * 16), pool)
-        # The owner's own tools: the pool's client, and the Simulations page's numbers the driver sent.
+        reports = execute_runners(scripted(["ok"] * 16), pool, experiment_name="owner")
+        # The owner's own tools: the pool's client, and the Simulations page's numbers the driver sent over TLS.
         assert sorted(set(pool.client.run(os.getuid).values())) == [os.getuid()]
-        assert pool.simulations_page is not None
+        batch = wait_for_batch(f"{http_base(pool.client)}/api/dask_runner/status.json", "owner", "finished")
+        assert json_counts(batch) == counts_of(reports)
     assert seen["uid"] == other_user.uid != os.getuid()
     assert seen["plain"].startswith("refused:"), seen
     assert seen["tls with a certificate of its own"].startswith("refused:"), seen
