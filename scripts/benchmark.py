@@ -21,6 +21,14 @@ of ``execute_runners`` on DaskDistributed against raw ``client.submit`` on no-op
 driver's peak memory (RSS) with many no-op runners queued. Ray (one remote task per runner, as nuPlan's
 pool does) runs only when ray is importable.
 
+``--tls`` measures what the local pool's default TLS (a temporary certificate, see the README's Security
+section) costs against the same pool with ``security=False``, side by side: the batch of the pool
+comparison (each in a fresh process, the two taking turns and starting in alternate order, round after
+round) and the per-runner overhead of no-op runners on both pools kept warm (also taking turns); it prints
+each round, the medians and the per-round ratios TLS / plain:
+
+    python scripts/benchmark.py --tls --workload short --scenarios 1024 --rounds 5
+
 ``--page`` measures what the dashboard's Simulations page costs the scheduler: a `dask scheduler` process
 with and without ``--preload dask_runner.dashboard`` (one `dask worker` process per core beside it), the
 same IDM batch through ``DaskDistributed(scheduler_file=...)``, and with the page a watcher reading
@@ -43,7 +51,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from typing import Any, Self
@@ -201,11 +209,11 @@ def worker_cpu_seconds() -> float:
     return float(times.user + times.system)
 
 
-def run_dask(runners: list[AbstractRunner], cores: int) -> PoolResult:
+def run_dask(runners: list[AbstractRunner], cores: int, security: bool = True) -> PoolResult:
     from dask_runner.runner.executor import execute_runners
     from dask_runner.workers.dask import DaskDistributed
 
-    pool = DaskDistributed(n_workers=cores, threads_per_worker=1, dashboard_address="127.0.0.1:0")
+    pool = DaskDistributed(n_workers=cores, threads_per_worker=1, dashboard_address="127.0.0.1:0", security=security)
     with pool:
         reports = execute_runners(runners, pool)
         # Asked of the workers before they close (they are not this process's children to be joined).
@@ -233,6 +241,7 @@ MODE_RUNS: dict[str, Callable[[list[AbstractRunner], int], PoolResult]] = {
     "process_pool": run_process_pool,
     "dask": run_dask,
     "ray": run_ray,
+    "dask_plain": lambda runners, cores: run_dask(runners, cores, security=False),  # --tls: without TLS
 }
 _RESULT_MARK = "POOL-RESULT "
 
@@ -336,24 +345,37 @@ def import_seconds(modules: str) -> float:
     return float(done.stdout.split()[-1]) - start
 
 
-def measure_overhead(count: int, cores: int) -> None:
-    from distributed import wait
-
+def warm_pool(cores: int, security: bool = True) -> Any:
+    """A DaskDistributed whose workers have run tasks and a small batch already (what a warm pool costs is measured)."""
     from dask_runner.runner.executor import execute_runners
     from dask_runner.workers.dask import DaskDistributed
 
-    print(f"\n== overhead per runner: {count} no-op runners on a warm DaskDistributed ({cores} workers) ==")
-    pool = DaskDistributed(n_workers=cores, threads_per_worker=1, dashboard_address="127.0.0.1:0")
-    with pool:
-        client = pool.client
-        client.gather(client.map(noop, range(cores * 4), pure=False))  # warm the workers up
-        execute_runners([NoOpRunner(i) for i in range(min(count, 100))], pool)
+    pool = DaskDistributed(n_workers=cores, threads_per_worker=1, dashboard_address="127.0.0.1:0", security=security)
+    client = pool.client
+    client.gather(client.map(noop, range(cores * 4), pure=False))  # warm the workers up
+    execute_runners([NoOpRunner(i) for i in range(100)], pool)
+    return pool
 
-        runners = [NoOpRunner(i) for i in range(count)]
-        start = time.perf_counter()
-        reports = execute_runners(runners, pool)
-        ours = (time.perf_counter() - start) / count
-        assert len(reports) == count and all(r.succeeded for r in reports)
+
+def overhead_per_runner(pool: Any, count: int) -> float:
+    """Seconds per no-op runner of ``execute_runners`` on ``pool``."""
+    from dask_runner.runner.executor import execute_runners
+
+    runners = [NoOpRunner(i) for i in range(count)]
+    start = time.perf_counter()
+    reports = execute_runners(runners, pool)
+    elapsed = (time.perf_counter() - start) / count
+    assert len(reports) == count and all(r.succeeded for r in reports)
+    return elapsed
+
+
+def measure_overhead(count: int, cores: int) -> None:
+    from distributed import wait
+
+    print(f"\n== overhead per runner: {count} no-op runners on a warm DaskDistributed ({cores} workers) ==")
+    with warm_pool(cores) as pool:
+        client = pool.client
+        ours = overhead_per_runner(pool, count)
 
         start = time.perf_counter()
         futures = [client.submit(noop, i, pure=False) for i in range(count)]
@@ -363,6 +385,72 @@ def measure_overhead(count: int, cores: int) -> None:
     print(f"  execute_runners: {ours * 1e3:7.3f} ms per runner (target <= 0.5 ms)")
     print(f"  raw client.submit, one task each: {raw * 1e3:7.3f} ms per task")
     print(f"  ratio: {ours / raw:.2f}")
+
+
+def measure_tls_cost(args: argparse.Namespace, cores: int) -> None:
+    """The local pool with its default TLS and with ``security=False``, side by side (see the module docstring)."""
+    unique = args.unique or args.scenarios
+    what = (f"short runners of ~{SHORT_RUNNER_MS:g} ms of pure Python" if args.loops
+            else f"IDM simulations ({unique} distinct scenarios)")
+    names = {"dask": "TLS (default)", "dask_plain": "plain TCP"}
+
+    def summary(tls: list[float], plain: list[float], unit: str, scale: float, digits: int) -> None:
+        ratios = [t / p for t, p in zip(tls, plain)]
+        print(f"  medians: TLS {statistics.median(tls) * scale:.{digits}f} {unit}, plain "
+              f"{statistics.median(plain) * scale:.{digits}f} {unit}; TLS / plain per round "
+              f"{', '.join(f'{r:.3f}' for r in ratios)}: median {statistics.median(ratios):.3f} "
+              f"({(statistics.median(ratios) - 1) * 100:+.1f}%)")
+
+    print(f"\n== TLS: {args.scenarios} {what} on {cores} workers, {args.rounds} round(s) ==")
+    print("each batch in a fresh Python process (pool start included); the two pools take turns, in alternate order")
+    runs: dict[str, list[PoolRun]] = {name: [] for name in names}
+    for number, name in taking_turns(list(names), args.rounds):
+        result = measure_in_child(name, args, unique, cores)
+        runs[name].append(result)
+        print(f"  round {number}  {names[name]:<14} {result.wall:8.2f} s wall, CPU: driver {result.driver_cpu:5.2f} s, "
+              f"workers {result.workers_cpu or 0:5.2f} s   {result.succeeded}/{args.scenarios} succeeded", flush=True)
+    # Wall time is what a user waits for, but on a shared machine it moves with the neighbours; the CPU seconds
+    # the batch's own processes spent (encryption and handshakes are CPU) move much less.
+    for what, value in (("wall", lambda run: run.wall), ("driver + workers CPU",
+                                                          lambda run: run.driver_cpu + (run.workers_cpu or 0))):
+        print(f"  {what}:")
+        summary([value(run) for run in runs["dask"]], [value(run) for run in runs["dask_plain"]], "s", 1, 2)
+
+    print(f"\n== TLS: overhead per runner, {args.noop} no-op runners on a warm pool of {cores} workers ==")
+    print("each pool in a fresh Python process (with two pools in one process, the first one started runs several\n"
+          "times slower, TLS or not), taking turns")
+    per_runner: dict[str, list[float]] = {name: [] for name in names}
+    for number, name in taking_turns(list(names), args.rounds):
+        per_runner[name].append(overhead_in_child(name == "dask", args.noop, cores))
+        print(f"  round {number}  {names[name]:<14} {per_runner[name][-1] * 1e3:6.3f} ms per runner", flush=True)
+    summary(per_runner["dask"], per_runner["dask_plain"], "ms", 1e3, 3)
+
+
+def taking_turns(names: list[str], rounds: int) -> Iterator[tuple[int, str]]:
+    """(round, name) for ``rounds`` rounds, the names in alternate order each round, so that neither always goes
+    first (a slow spell of the machine, or what the first leaves behind, hits both alike)."""
+    for number in range(1, rounds + 1):
+        for name in names if number % 2 else names[::-1]:
+            yield number, name
+
+
+_OVERHEAD_MARK = "OVERHEAD "
+
+
+def run_overhead_child(security: bool, count: int, cores: int) -> None:
+    """In a fresh interpreter: a warm pool, then the per-runner overhead of ``count`` no-op runners (printed)."""
+    with warm_pool(cores, security=security) as pool:
+        print(_OVERHEAD_MARK + json.dumps(overhead_per_runner(pool, count)), flush=True)
+
+
+def overhead_in_child(security: bool, count: int, cores: int) -> float:
+    command = [sys.executable, os.path.abspath(__file__), "--child-overhead", "tls" if security else "plain",
+               "--noop", str(count), "--cores", str(cores)]
+    done = subprocess.run(command, capture_output=True, text=True, check=False)
+    lines = [line for line in done.stdout.splitlines() if line.startswith(_OVERHEAD_MARK)]
+    if done.returncode != 0 or not lines:
+        raise RuntimeError(f"the overhead measurement failed (exit {done.returncode}):\n{done.stderr[-3000:]}")
+    return float(lines[-1][len(_OVERHEAD_MARK):])
 
 
 @dataclass(frozen=True)
@@ -617,8 +705,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--page", action="store_true",
                         help="only measure the Simulations page's cost to the scheduler (with and without it)")
     parser.add_argument("--page-runners", type=int, default=1000, help="IDM simulations per page measurement")
-    parser.add_argument("--child", choices=MODES, help=argparse.SUPPRESS)  # one measurement, in a fresh process
+    parser.add_argument("--tls", action="store_true",
+                        help="only compare the local pool with its default TLS and with security=False")
+    parser.add_argument("--child", choices=MODES + ("dask_plain",), help=argparse.SUPPRESS)  # one measurement, in a fresh process
     parser.add_argument("--child-page", choices=("on", "off"), help=argparse.SUPPRESS)
+    parser.add_argument("--child-overhead", choices=("tls", "plain"), help=argparse.SUPPRESS)
     parser.add_argument("--child-scale", type=int, help=argparse.SUPPRESS)
     parser.add_argument("--workload", choices=("idm", "short", "noop"), default="idm",
                         help=f"idm: built-in IDM simulations; short: runners of ~{SHORT_RUNNER_MS:g} ms of pure Python; "
@@ -641,6 +732,9 @@ def main(argv: list[str] | None = None) -> int:
     if args.child:
         run_child(args.child, args.scenarios, args.unique or args.scenarios, cores, args.loops)
         return 0
+    if args.child_overhead:
+        run_overhead_child(args.child_overhead == "tls", args.noop, cores)
+        return 0
     if args.workload == "short" and not args.loops:
         args.loops = loops_for(SHORT_RUNNER_MS)  # measured once here, the same for every pool
     if args.child_page:
@@ -649,6 +743,9 @@ def main(argv: list[str] | None = None) -> int:
     print(f"python {sys.version.split()[0]}, pid {os.getpid()}, {usable_cpu_count()} usable cores, {cores} workers per pool")
     if args.page:
         measure_page_cost(args, cores)
+        return 0
+    if args.tls:
+        measure_tls_cost(args, cores)
         return 0
     if args.workload == "noop":
         measure_scale(args.scenarios, cores)

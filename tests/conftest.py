@@ -4,9 +4,11 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from other_user import OtherUser, ensure_other_user, shared_folder
 
 from dask_runner.scenarios.data_fetch import DATA_DIR_ENV, NGSIM_FILES, ngsim_scenario_paths, sha256_of
 
@@ -32,3 +34,19 @@ def ngsim_paths() -> list[Path]:
             pytest.fail(reason)
         pytest.skip(reason)
     return paths
+
+
+@pytest.fixture(scope="session")
+def other_user() -> OtherUser:
+    """A second Unix account of this machine (created once), to try what another user of a shared host can do."""
+    user = ensure_other_user()
+    if isinstance(user, str):
+        pytest.skip(user)
+    return user
+
+
+@pytest.fixture
+def shared_tmp() -> Iterator[Path]:
+    """A folder every user can enter and list (as on a shared filesystem), removed after the test."""
+    with shared_folder() as folder:
+        yield folder

@@ -24,6 +24,8 @@ from typing import TYPE_CHECKING, Any
 from dask_runner.clusters.local import (
     LOCALHOST,
     LocalClusterSettings,
+    check_security,
+    cluster_security,
     resolve_dashboard_address,
     validate_resources,
 )
@@ -31,6 +33,7 @@ from dask_runner.errors import ClusterError, ConfigError
 
 if TYPE_CHECKING:
     from distributed import LocalCluster
+    from distributed.security import Security
 
 logger = logging.getLogger(__name__)
 
@@ -150,13 +153,16 @@ def start_cuda_cluster(
     local_directory: str | None = None,
     dashboard_address: str | None = LocalClusterSettings.dashboard_address,
     workers_per_gpu: int = 1,
+    security: bool | Security = LocalClusterSettings.security,
     **kwargs: Any,
 ) -> LocalCluster:
     """A ``LocalCUDACluster`` on 127.0.0.1, one worker per visible GPU, resources ``{"GPU": 1, "CPU": threads}``.
 
     ``workers_per_gpu=k`` starts k worker processes per GPU, each with ``{"GPU": 1/k}`` (for planners
-    whose steps are mostly Python, which threads of one process cannot run in parallel). Other keywords (``CUDA_VISIBLE_DEVICES``, ``rmm_pool_size``, ``device_memory_limit``, ``resources``,
-    ...) go to ``LocalCUDACluster``; extra ``resources`` are merged into the GPU/CPU ones.
+    whose steps are mostly Python, which threads of one process cannot run in parallel). ``security`` is the
+    local cluster's (TLS with a temporary certificate held in memory unless False). Other keywords
+    (``CUDA_VISIBLE_DEVICES``, ``rmm_pool_size``, ``device_memory_limit``, ``resources``, ...) go to
+    ``LocalCUDACluster``; extra ``resources`` are merged into the GPU/CPU ones.
     """
     if threads_per_worker is not None and (isinstance(threads_per_worker, bool)
                                            or not isinstance(threads_per_worker, int) or threads_per_worker < 1):
@@ -165,6 +171,7 @@ def start_cuda_cluster(
     if isinstance(workers_per_gpu, bool) or not isinstance(workers_per_gpu, int) or workers_per_gpu < 1:
         raise ConfigError(f"workers_per_gpu must be a positive integer, got {workers_per_gpu!r}; "
                           "e.g. start_cuda_cluster(num_gpus_per_simulation=0.25, workers_per_gpu=4)")
+    check_security(security)
     threads = threads_for_share(num_gpus_per_simulation, threads_per_worker, workers_per_gpu)
     extra = validate_resources(kwargs.pop("resources", None))
     resources = {"GPU": 1.0 / workers_per_gpu, "CPU": float(threads), **extra}
@@ -182,6 +189,9 @@ def start_cuda_cluster(
     if local_directory is not None:
         os.makedirs(local_directory, exist_ok=True)
     kwargs.setdefault("host", LOCALHOST)
+    tls = cluster_security(security, True, "The CUDA cluster")
+    if tls is not None:
+        kwargs.update(security=tls, protocol="tls")
     cluster_class: Any = LocalCUDACluster
     if workers_per_gpu > 1:
         cluster_class = functools.partial(_shared_gpu_cluster_class(), workers_per_gpu=workers_per_gpu)
@@ -207,6 +217,7 @@ def start_cuda_cluster(
             raise ClusterError(f"no usable GPU was found ({type(exc).__name__}: {exc}): {NO_GPU_HINT}") from exc
         raise ClusterError(f"the CUDA cluster could not start ({type(exc).__name__}: {exc}); check the GPU "
                            "driver with nvidia-smi") from exc
-    logger.info("CUDA cluster: %d GPU worker(s) (%d per GPU) x %d thread(s), resources %s, dashboard %s",
-                len(cluster.workers), workers_per_gpu, threads, resources, cluster.dashboard_link)
+    logger.info("CUDA cluster: %d GPU worker(s) (%d per GPU) x %d thread(s), resources %s, scheduler %s, dashboard %s",
+                len(cluster.workers), workers_per_gpu, threads, resources, cluster.scheduler_address,
+                cluster.dashboard_link)
     return cluster

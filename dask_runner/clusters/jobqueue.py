@@ -16,6 +16,11 @@ Walltime: a worker whose job reaches its walltime is killed by the scheduler, wh
 the workers retire first (Dask's ``--lifetime`` = walltime minus ``lifetime_margin``, spread by
 ``--lifetime-stagger``): a retirement hands the worker's tasks over gracefully, and new jobs replace them.
 
+Security: the scheduler, the workers and the driver require TLS with the batch's own temporary certificate
+(``dask_runner.clusters.tls``); the jobs read it from a private folder in ``log_directory``, removed when
+the cluster closes. ``security=False`` gives plain TCP, with a warning. The dashboard listens on the
+scheduler's own address, not on every interface.
+
 Adding a scheduler: a module with a ``JobQueueSettings`` subclass (its ``cluster_class``, ``worker_key``,
 ``walltime_seconds`` and, where the scheduler can, ``check_job_is_accepted`` and ``list_jobs``), a factory, and a
 YAML in ``config/worker/``.
@@ -33,11 +38,20 @@ import subprocess
 import sys
 import tempfile
 import threading
+import uuid
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, fields
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from dask_runner.clusters.preloads import scheduler_preloads, worker_preloads
+from dask_runner.clusters.tls import (
+    remove_certificates,
+    security_from_files,
+    temporary_security,
+    warn_security_off,
+    write_certificates,
+)
 from dask_runner.errors import ClusterError, ConfigError, NothingToRun
 
 if TYPE_CHECKING:
@@ -47,8 +61,10 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 INSTALL_HINT = "pip install 'dask_runner[slurm]'"  # the extra that brings dask-jobqueue (all its schedulers)
-# The address a printed job script shows where the scheduler's address will be.
+# What a printed job script shows where the scheduler's address, and the batch's certificate folder, will be.
 SCHEDULER_PLACEHOLDER = "tcp://<scheduler-address>:8786"
+TLS_SCHEDULER_PLACEHOLDER = "tls://<scheduler-address>:8786"
+CERTIFICATES_PLACEHOLDER = "<batch>"
 # The least memory one worker process may be given (worker.memory / its processes). Measured: a `dask worker`
 # process with dask_runner's preload holds 62 MiB, 68 MiB after importing the task code (runners, IDM planner,
 # metric engine, synthetic scenarios) and 178 MiB after running the default simulation (16 scenarios, IDM,
@@ -126,7 +142,9 @@ class JobQueueSettings:
     ``gpus_per_job > 0`` asks the scheduler for that many GPUs (each scheduler's own directive) and starts
     dask-cuda workers, one per GPU, each declaring the resource ``GPU=1``. ``lifetime`` (None: walltime minus
     ``lifetime_margin``) retires workers before the walltime, spread over ``lifetime_stagger``;
-    ``lifetime_margin=None`` turns that off.
+    ``lifetime_margin=None`` turns that off. ``security`` (TLS with a temporary certificate) writes the jobs'
+    copy to a private folder in ``log_directory`` (the working directory when None), which must be on a
+    filesystem the nodes see.
     """
 
     # What each scheduler's module sets.
@@ -158,7 +176,7 @@ class JobQueueSettings:
     lifetime_stagger: str = "1m"
     job_name: str = "dask-runner-worker"
     dashboard_port: int | None = 8787
-    security: bool = False
+    security: bool = True
     start_timeout_s: float = 600.0
 
     @property
@@ -202,6 +220,8 @@ class JobQueueSettings:
                               f"{self.dashboard_port!r}")
         if not isinstance(self.start_timeout_s, (int, float)) or self.start_timeout_s <= 0:
             raise ConfigError(f"start_timeout_s must be seconds > 0, got {self.start_timeout_s!r}")
+        if not isinstance(self.security, bool):
+            raise ConfigError(f"security must be true (TLS with temporary certificates) or false, got {self.security!r}")
         self.worker_lifetime()  # checks lifetime, lifetime_margin and lifetime_stagger
         if self.interface is not None:
             check_interface(self.interface)
@@ -334,6 +354,10 @@ class JobQueueSettings:
             kwargs["worker_command"] = "dask cuda worker"  # `python -m dask cuda worker`: one worker per GPU
         return kwargs
 
+    def certificate_folder(self, batch: str) -> Path:
+        """Where the jobs' copy of the batch's certificate goes: a folder of its own, on the shared filesystem."""
+        return Path(self.log_directory or os.getcwd()) / f"dask-runner-tls-{batch}"
+
     def changed(self) -> list[str]:
         return [f.name for f in fields(self) if getattr(self, f.name) != f.default]
 
@@ -346,6 +370,20 @@ def check_interface(interface: str) -> None:
     if interface not in available:
         raise ConfigError(f"network interface {interface!r} does not exist on this host (it has {available}); "
                           "pass one the nodes share, e.g. worker.interface=ib0 (worker.interface=lo on one machine)")
+
+
+def listening_host(interface: str | None) -> str:
+    """The one address a scheduler on this host is reached at, for its dashboard too (never every interface):
+    ``interface``'s IPv4 address, or without one the address Dask gives the scheduler (the host's route out)."""
+    from distributed.utils import get_ip, get_ip_interface
+
+    return str(get_ip_interface(interface) if interface is not None else get_ip())
+
+
+def dashboard_address(interface: str | None, port: int) -> str:
+    """Where a cluster pool's dashboard listens: the scheduler's own address (an SSH tunnel to it reaches it)."""
+    host = listening_host(interface)
+    return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
 
 
 @contextlib.contextmanager
@@ -375,8 +413,15 @@ def cluster_class(settings: JobQueueSettings) -> Any:
 
 
 def job_script(settings: JobQueueSettings) -> str:
-    """The script each worker job runs, as the scheduler would get it (the scheduler's address a placeholder)."""
-    job = cluster_class(settings).job_cls(SCHEDULER_PLACEHOLDER, name=settings.job_name, **settings.job_kwargs())
+    """The script each worker job runs, as the scheduler would get it (the scheduler's address, and the batch's
+    certificate folder, placeholders)."""
+    job_class = cluster_class(settings).job_cls
+    if not settings.security:
+        job = job_class(SCHEDULER_PLACEHOLDER, name=settings.job_name, **settings.job_kwargs())
+    else:
+        job = job_class(TLS_SCHEDULER_PLACEHOLDER, name=settings.job_name, protocol="tls://",
+                        security=security_from_files(settings.certificate_folder(CERTIFICATES_PLACEHOLDER)),
+                        **settings.job_kwargs())
     return str(job.job_script())
 
 
@@ -409,33 +454,45 @@ def dry_run_submission(settings: JobQueueSettings, command: list[str], what: str
 def start_jobqueue_cluster(settings: JobQueueSettings) -> Any:
     """The dask-jobqueue cluster with its worker jobs submitted (or adaptive scaling on), and what owns it: a
     ``JobKeeper`` keeping the jobs at the count wanted where the scheduler's jobs can be listed, else the
-    cluster itself. Nothing waits for the jobs here."""
+    cluster itself. Nothing waits for the jobs here.
+
+    With ``settings.security`` the batch's certificate is removed from the shared filesystem when it closes.
+    """
     import dask
 
     settings.check_job_is_accepted()
 
     from dask_runner.workers.dask import ALLOWED_FAILURES_OF_OUR_CLUSTERS
 
-    scheduler_options: dict[str, Any] = {
-        "dashboard_address": f":{settings.dashboard_port}" if settings.dashboard_port is not None else None,
-        "preload": scheduler_preloads(),
-    }
+    scheduler_options: dict[str, Any] = {"preload": scheduler_preloads()}
     if settings.dashboard_port is None:
         scheduler_options["dashboard"] = False
+    else:
+        scheduler_options["dashboard_address"] = dashboard_address(settings.interface, settings.dashboard_port)
     extra: dict[str, Any] = {}
+    folder = None
     if settings.security:
-        # Temporary certificates; the workers' copies are written where the jobs can read them.
-        extra["security"] = True
-        extra["shared_temp_directory"] = settings.log_directory or os.getcwd()
-        os.makedirs(extra["shared_temp_directory"], exist_ok=True)
+        folder = settings.certificate_folder(uuid.uuid4().hex[:12])
+        try:
+            os.makedirs(folder.parent, exist_ok=True)
+        except OSError as exc:
+            raise ConfigError(f"worker.log_directory {str(folder.parent)!r} cannot be created ({exc}); pass a "
+                              "writable folder on a filesystem the nodes see") from exc
+        write_certificates(folder, temporary_security())
+        extra["security"] = security_from_files(folder)  # the jobs' command lines name the files
+    else:
+        warn_security_off(f"worker={settings.worker_key}")
     with dask.config.set({"distributed.scheduler.allowed-failures": ALLOWED_FAILURES_OF_OUR_CLUSTERS}):
         try:
-            cluster = cluster_class(settings)(scheduler_options=scheduler_options, **settings.job_kwargs(), **extra)
-        except ImportError as exc:  # TLS needs the cryptography package
-            raise ConfigError(f"worker.security=true needs the cryptography package: {INSTALL_HINT} ({exc})") from exc
-        except (OSError, ValueError) as exc:
-            raise ClusterError(f"the {settings.scheduler} cluster's scheduler could not start: {exc}; check "
-                               "worker.interface and free ports") from exc
+            cluster = _removing_certificates(cluster_class(settings), folder)(
+                scheduler_options=scheduler_options, **settings.job_kwargs(), **extra)
+        except BaseException as exc:
+            if folder is not None:
+                remove_certificates(folder)
+            if isinstance(exc, (OSError, ValueError)):
+                raise ClusterError(f"the {settings.scheduler} cluster's scheduler could not start: {exc}; check "
+                                   "worker.interface and free ports") from exc
+            raise
     from dask_runner.clusters.job_keeper import JobKeeper, KeeperSettings
 
     owner: Any = cluster
@@ -464,6 +521,23 @@ def start_jobqueue_cluster(settings: JobQueueSettings) -> Any:
                 settings.python or sys.executable,
                 f", workers retire after {lifetime[0]:g} s (+/- {lifetime[1]:g} s)" if lifetime else "")
     return owner
+
+
+def _removing_certificates(cluster_cls: Any, certificates: Path | None) -> Any:
+    """dask-jobqueue's cluster class; with certificates on the shared filesystem, one that removes them as it closes."""
+    if certificates is None:
+        return cluster_cls
+    folder = certificates
+
+    class ClusterRemovingCertificates(cluster_cls):
+        def close(self, timeout: float | None = None) -> Any:  # also what Dask calls at interpreter exit
+            try:
+                return super().close(timeout)
+            finally:
+                remove_certificates(folder)
+
+    ClusterRemovingCertificates.__name__ = cluster_cls.__name__
+    return ClusterRemovingCertificates
 
 
 def jobqueue_worker_pool(settings_class: type[JobQueueSettings], print_job_script: bool,

@@ -36,6 +36,7 @@ from dask_runner.errors import ClusterError, ConfigError
 
 if TYPE_CHECKING:
     from distributed import LocalCluster
+    from distributed.security import Security
 
 logger = logging.getLogger(__name__)
 
@@ -183,6 +184,9 @@ class LocalClusterSettings:
     ``memory_limit`` is per worker ("auto" splits the RAM between workers; None or 0 means no limit).
     ``local_directory`` holds the workers' spill files and temporary data (defaults to Dask's choice).
     ``dashboard_address=None`` runs without a dashboard; a taken port moves to a free one.
+    ``security``: the workers and clients must hold the cluster's own temporary TLS certificate (True), one
+    given as a ``distributed.security.Security``, or none (False: anyone who can reach the port can run
+    code as you; logged). In-process clusters (``processes=False``) open no port, so it does not apply.
     """
 
     n_workers: int | None = None  # worker processes; None = one per usable CPU
@@ -192,6 +196,7 @@ class LocalClusterSettings:
     dashboard_address: str | None = "127.0.0.1:8787"
     processes: bool = True
     resources: dict[str, float] | None = None  # extra resources each worker declares, e.g. {"GPU": 1}
+    security: bool | Security = True
 
     def __post_init__(self) -> None:
         _check_positive_int("n_workers", self.n_workers)
@@ -202,10 +207,38 @@ class LocalClusterSettings:
             raise ConfigError(f"processes must be True or False, got {self.processes!r}; e.g. {EXAMPLE_CALL}")
         if self.dashboard_address:
             _split_host_port(self.dashboard_address)
+        check_security(self.security)
 
     def changed(self) -> list[str]:
         """The settings that differ from the defaults."""
         return [f.name for f in fields(self) if getattr(self, f.name) != f.default]
+
+
+def check_security(security: object) -> None:
+    """``security`` is True, False or a ``distributed.security.Security``."""
+    if isinstance(security, bool):
+        return
+    from distributed.security import Security
+
+    if not isinstance(security, Security):
+        raise ConfigError(f"security must be true (TLS with temporary certificates), false or a "
+                          f"distributed.security.Security, got {security!r}; e.g. DaskDistributed(security=True)")
+
+
+def cluster_security(security: bool | Security, processes: bool, cluster: str) -> Security | None:
+    """What a cluster of processes this driver starts gets as ``security=`` (None: plain TCP, said in the log)."""
+    if not processes:
+        return None  # Dask's inproc transport: nothing outside this process can reach it
+    if security is False:
+        from dask_runner.clusters.tls import warn_security_off
+
+        warn_security_off(cluster)
+        return None
+    if security is True:
+        from dask_runner.clusters.tls import temporary_security
+
+        return temporary_security()  # in memory: the workers get it as arguments of their process, not a file
+    return security
 
 
 def start_local_cluster(
@@ -216,13 +249,14 @@ def start_local_cluster(
     dashboard_address: str | None = LocalClusterSettings.dashboard_address,
     processes: bool = LocalClusterSettings.processes,
     resources: dict[str, float] | None = LocalClusterSettings.resources,
+    security: bool | Security = LocalClusterSettings.security,
 ) -> LocalCluster:
     """Start a ``LocalCluster`` on 127.0.0.1 whose workers declare ``{"CPU": threads}`` plus ``resources``.
 
     The arguments are those of :class:`LocalClusterSettings`; ``local_directory`` is created when missing.
     """
     LocalClusterSettings(n_workers, threads_per_worker, memory_limit, local_directory, dashboard_address,
-                         processes, resources)
+                         processes, resources, security)
     prestart_forkserver(processes)  # its imports run on another core while this process imports distributed
     extra = validate_resources(resources)
     workers, threads = local_cluster_size(n_workers, threads_per_worker, processes)
@@ -235,6 +269,7 @@ def start_local_cluster(
             raise ConfigError(f"local_directory {local_directory!r} cannot be created ({exc}); pass a writable "
                               "folder, e.g. local_directory='/tmp/dask-runner'") from exc
 
+    tls = cluster_security(security, processes, "The local Dask cluster")
     cluster_cls = nanny_keeping_local_cluster()
     poll_worker_start_often()
     import dask_runner.clusters.warm_versions  # noqa: F401  (the scheduler's, before its first worker registers)
@@ -242,7 +277,7 @@ def start_local_cluster(
     with forked_workers(processes):
         try:
             cluster = _make_cluster(cluster_cls, workers, threads, memory_limit, local_directory, dashboard,
-                                    processes, worker_resources)
+                                    processes, worker_resources, tls)
         except OSError as exc:
             if dashboard is None or dashboard.endswith(":0"):
                 raise ClusterError(f"the local Dask cluster could not start: {exc}; check free ports and "
@@ -252,7 +287,7 @@ def start_local_cluster(
             host = dashboard.rpartition(":")[0]
             try:
                 cluster = _make_cluster(cluster_cls, workers, threads, memory_limit, local_directory,
-                                        f"{host}:0", processes, worker_resources)
+                                        f"{host}:0", processes, worker_resources, tls)
             except OSError as retry_exc:
                 raise ClusterError(f"the local Dask cluster could not start: {retry_exc}; check free ports "
                                    "and memory on 127.0.0.1") from retry_exc
@@ -260,8 +295,9 @@ def start_local_cluster(
         from dask_runner.clusters.background_dashboard import start_dashboard_in_background
 
         start_dashboard_in_background(cluster)  # its pages: imported while the first tasks run
-    logger.info("Local Dask cluster: %d worker(s) x %d thread(s), resources %s, dashboard %s",
-                workers, threads, worker_resources, cluster.dashboard_link if dashboard else "off")
+    logger.info("Local Dask cluster: %d worker(s) x %d thread(s), resources %s, scheduler %s, dashboard %s",
+                workers, threads, worker_resources, cluster.scheduler_address,
+                cluster.dashboard_link if dashboard else "off")
     # Dask serves its HTTP routes (and a dashboard_link) even with the dashboard off: say which it is.
     setattr(cluster, DASHBOARD_ATTRIBUTE, dashboard is not None)
     return cluster
@@ -488,10 +524,14 @@ def _make_cluster(
     dashboard: str | None,
     processes: bool,
     resources: dict[str, float],
+    security: Security | None,
 ) -> LocalCluster:
     # In-process clusters talk over Dask's inproc transport, which takes no host; process clusters
-    # listen on loopback only, so nothing is reachable from other machines.
+    # listen on loopback only, so nothing is reachable from other machines, and with ``security`` (TLS:
+    # Dask picks tls:// for it) only by processes holding the certificate, not by other users of this one.
     network: dict[str, object] = {"host": LOCALHOST} if processes else {}
+    if security is not None:
+        network["security"] = security
     # The scheduler starts without its dashboard pages (they are attached in the background, see
     # background_dashboard) but with its HTTP server: on the dashboard's address, or without a
     # dashboard on a free loopback port instead of 0.0.0.0:8787 (Dask still serves health routes).

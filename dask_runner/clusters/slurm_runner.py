@@ -20,19 +20,21 @@ from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from dask_runner.clusters.allocation_tls import (
-    certificate_folder,
-    load_certificates,
-    make_certificates,
-    remove_certificates,
-)
 from dask_runner.clusters.jobqueue import (
     check_interface,
+    dashboard_address,
     import_jobqueue,
     keep_sigint_handler,
     pool_owning,
 )
 from dask_runner.clusters.preloads import scheduler_preloads, worker_preloads
+from dask_runner.clusters.tls import (
+    certificate_folder,
+    load_certificates,
+    make_certificates,
+    remove_certificates,
+    warn_security_off,
+)
 from dask_runner.errors import ConfigError, NothingToRun, raised_from
 
 if TYPE_CHECKING:
@@ -89,7 +91,8 @@ class SLURMRunnerSettings:
     """The allocation's cluster; these defaults are the only ones (the YAML refers to them).
 
     ``scheduler_file`` is where rank 0 writes its address for the others (``{job_id}`` is replaced, so a
-    file of an earlier job is never read); it must be on a filesystem every node sees.
+    file of an earlier job is never read); it must be on a filesystem every node sees, and so must the
+    folder of the allocation's certificates beside it (``security``, see ``dask_runner.clusters.tls``).
     """
 
     scheduler_file: str = "scheduler-{job_id}.json"
@@ -98,7 +101,7 @@ class SLURMRunnerSettings:
     worker_extra_args: list[str] | None = None
     threads_per_worker: int = 1
     dashboard_port: int | None = 8787
-    security: bool = False
+    security: bool = True
     start_timeout_s: float = 120.0
 
     def __post_init__(self) -> None:
@@ -138,7 +141,7 @@ class SLURMRunnerSettings:
         if self.dashboard_port is None:
             options["dashboard"] = False
         else:
-            options["dashboard_address"] = f":{self.dashboard_port}"
+            options["dashboard_address"] = dashboard_address(self.interface, self.dashboard_port)
         return options
 
 
@@ -261,6 +264,8 @@ def slurm_runner_pool(
     settings = SLURMRunnerSettings(scheduler_file, interface, local_directory, worker_extra_args,
                                    threads_per_worker, dashboard_port, security, start_timeout_s)
     runner = _start_rank(settings)
+    if not settings.security:
+        warn_security_off("worker=dask_slurm_runner")  # on the driver rank only: the others have returned
     pool = pool_owning(runner, batch, settings.start_timeout_s, None)
     logger.info("Allocation cluster: scheduler %s, %d worker rank(s), dashboard %s",
                 runner.scheduler_address, int(os.environ["SLURM_NTASKS"]) - 2, pool.dashboard_link or "off")

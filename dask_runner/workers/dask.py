@@ -28,6 +28,7 @@ from dask_runner.workers.pool import Task, WorkerPool, WorkerResources
 
 if TYPE_CHECKING:
     from distributed import Client
+    from distributed.security import Security
 
     from dask_runner.runner.abstract_runner import AbstractRunner
     from dask_runner.runner.executor import ExecutionOptions
@@ -80,6 +81,12 @@ class DaskDistributed(WorkerPool):
     ``dashboard_address`` (a free port when taken) and extra worker ``resources`` such as ``{"GPU": 1}``;
     its workers fork from a fork server that has imported Dask already (see ``dask_runner.clusters.local``).
 
+    ``security``: a local cluster it starts requires TLS with a temporary certificate of its own, held in
+    memory (True), so no one else can connect to it and run code as you; ``False`` turns that off (said in
+    the log). Connecting by ``address=``/``scheduler_file=``, it uses the credentials Dask's config names
+    (``distributed.comm.tls.*``), or a ``distributed.security.Security`` given here, and warns when it
+    talks plain ``tcp://`` to another host. A ``cluster=`` or ``client=`` keeps its own.
+
     Batch tuning: ``max_in_flight_per_slot`` runner groups per worker slot are submitted at once;
     a runner is reported ``worker_lost`` after killing ``max_worker_deaths`` workers; a runner still
     running ``timeout_grace_s`` after its time limit gets its worker restarted; short runners are
@@ -107,6 +114,7 @@ class DaskDistributed(WorkerPool):
         dashboard_address: str | None = LocalClusterSettings.dashboard_address,
         processes: bool = LocalClusterSettings.processes,
         resources: dict[str, float] | None = LocalClusterSettings.resources,
+        security: bool | Security = LocalClusterSettings.security,
         max_in_flight_per_slot: int = DaskBatchSettings.max_in_flight_per_slot,
         max_worker_deaths: int = DaskBatchSettings.max_worker_deaths,
         timeout_grace_s: float = DaskBatchSettings.timeout_grace_s,
@@ -123,8 +131,12 @@ class DaskDistributed(WorkerPool):
             raise ConfigError(f"pass at most one of address=, scheduler_file=, cluster=, client= (got {given}); "
                               f"e.g. {EXAMPLE}")
         local = LocalClusterSettings(n_workers, threads_per_worker, memory_limit, local_directory,
-                                     dashboard_address, processes, resources)
-        local_options = [name for name in local.changed() if name != "dashboard_address"]
+                                     dashboard_address, processes, resources, security)
+        if (cluster is not None or client is not None) and security is not True:
+            raise ConfigError(f"security= applies to the clusters this pool starts and the schedulers it connects "
+                              f"to; the {given[0]}= you pass keeps its own (Client(cluster) uses cluster.security): "
+                              f"drop security=, e.g. {EXAMPLE}")
+        local_options = [name for name in local.changed() if name not in ("dashboard_address", "security")]
         if given and local_options:
             raise ConfigError(f"{local_options} configure a local cluster, but this pool uses an existing one "
                               f"({given[0]}=); set them on that cluster's workers, or drop {given[0]}= to start "
@@ -151,7 +163,7 @@ class DaskDistributed(WorkerPool):
         elif address is not None or scheduler_file is not None:
             from dask_runner.clusters.address import connect_client
 
-            self._client = connect_client(address=address, scheduler_file=scheduler_file)
+            self._client = connect_client(address=address, scheduler_file=scheduler_file, security=security)
         else:
             if cluster is None:
                 cluster = self._own_cluster = _start_own_cluster(local, worker_profiling)

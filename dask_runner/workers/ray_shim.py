@@ -153,4 +153,8 @@ class RayDistributed(DaskDistributed):
         super().shutdown()
 
 
+# Its other keywords are DaskDistributed's (``security``, ...): the worker YAML takes their defaults from there.
+RayDistributed.keyword_defaults_from = "dask_runner.workers.dask.DaskDistributed"  # type: ignore[attr-defined]
+
+
 __all__ = ["RayDistributed"]

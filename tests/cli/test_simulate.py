@@ -104,5 +104,17 @@ def test_default_simulate_on_a_local_dask_cluster(workdir: Path) -> None:
     assert re.search(r"Simulations page: http://127\.0\.0\.1:\d+/individual-simulations", result.stdout)
     reports = pd.read_parquet(workdir / "run" / "runner_report.parquet")
     assert len(reports) == 4 and reports["succeeded"].all()
-    assert reports["worker"].str.startswith("tcp://127.0.0.1").all()  # ran on the Dask workers
+    assert reports["worker"].str.startswith("tls://127.0.0.1").all()  # ran on the Dask workers, over TLS
     assert len(list((workdir / "run" / "simulation_logs").rglob("*.msgpack.zst"))) == 4
+
+
+@pytest.mark.slow
+def test_worker_security_false_runs_on_plain_tcp_and_says_once_what_that_allows(workdir: Path) -> None:
+    result = run_cli(["simulate", "scenario_filter.limit_total_scenarios=2", "worker.n_workers=1",
+                      "worker.dashboard_address=null", "worker.security=false", "callback=none",
+                      f"output_dir={workdir / 'run'}"], workdir, timeout=300)
+    assert result.returncode == 0, result.stderr
+    log = (workdir / "run" / "logs" / "simulation.log").read_text()
+    assert log.count("runs without TLS (security=false)") == 1 and "run any code on its workers as you" in log
+    reports = pd.read_parquet(workdir / "run" / "runner_report.parquet")
+    assert len(reports) == 2 and reports["worker"].str.startswith("tcp://127.0.0.1").all()

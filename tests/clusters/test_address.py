@@ -99,3 +99,60 @@ class socket_closed_port:
 
     def __exit__(self, *exc: object) -> None:
         return None
+
+
+@pytest.fixture(scope="module")
+def tls_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[LocalCluster, Path]]:
+    """A scheduler on a loopback TLS port with a temporary certificate, whose PEM files lie in ``folder``."""
+    from distributed.security import Security
+
+    from dask_runner.clusters.tls import write_certificates
+
+    security = Security.temporary()
+    folder = tmp_path_factory.mktemp("tls") / "credentials"
+    write_certificates(folder, security)
+    with LocalCluster(n_workers=1, threads_per_worker=1, processes=False, protocol="tls://", host="127.0.0.1",
+                      security=security, dashboard_address="127.0.0.1:0") as cluster:
+        yield cluster, folder
+
+
+def test_a_tls_scheduler_is_reached_with_the_credentials_dasks_config_names(
+        tls_cluster: tuple[LocalCluster, Path]) -> None:
+    import dask
+
+    cluster, folder = tls_cluster
+    with dask.config.set({"distributed.comm.tls.ca-file": str(folder / "cert.pem"),
+                          "distributed.comm.tls.client.cert": str(folder / "cert.pem"),
+                          "distributed.comm.tls.client.key": str(folder / "key.pem")}):
+        with connect_client(address=cluster.scheduler_address, timeout=10) as client:
+            assert client.submit(sum, [1, 2], pure=False).result(timeout=30) == 3
+
+
+def test_a_tls_scheduler_is_reached_with_a_security_given_to_the_pool(tls_cluster: tuple[LocalCluster, Path]) -> None:
+    from dask_runner.workers.dask import DaskDistributed
+
+    cluster, _ = tls_cluster
+    with DaskDistributed(address=cluster.scheduler_address, security=cluster.security) as pool:
+        assert pool.client.submit(sum, [1, 2], pure=False).result(timeout=30) == 3
+
+
+def test_a_tls_scheduler_without_credentials_is_refused_at_once_naming_the_config_keys(
+        tls_cluster: tuple[LocalCluster, Path]) -> None:
+    cluster, _ = tls_cluster
+    with pytest.raises(ConfigError, match=r"distributed\.comm\.tls\.ca-file.*security=Security"):
+        connect_client(address=cluster.scheduler_address, timeout=10)
+
+
+def test_plain_tcp_to_another_host_is_warned_about_and_security_false_says_what_it_allows(
+        caplog: pytest.LogCaptureFixture) -> None:
+    from dask_runner.clusters.address import check_transport, is_loopback
+
+    assert is_loopback("tcp://127.0.0.1:8786") and is_loopback("tcp://[::1]:8786") and is_loopback("tcp://localhost:1")
+    assert not is_loopback("tcp://10.0.0.5:8786") and not is_loopback("tcp://node1:8786")
+    check_transport("tcp://127.0.0.1:8786", True)
+    assert not caplog.records  # this host's loopback: nothing to say here
+    check_transport("tcp://10.0.0.5:8786", True)  # checked before connecting: no traffic leaves loopback
+    assert "tcp://10.0.0.5:8786 is reached by plain TCP" in caplog.text and "distributed.comm.tls" in caplog.text
+    caplog.clear()
+    check_transport("tcp://127.0.0.1:8786", False)
+    assert "runs without TLS (security=false)" in caplog.text and "run any code on its workers" in caplog.text

@@ -106,3 +106,15 @@ def test_an_unknown_key_names_the_valid_ones_and_print_job_script_submits_nothin
     with pytest.raises(NothingToRun) as printed:
         htcondor_worker_pool(print_job_script=True, disk="2GB", max_group_size=4)
     assert "RequestDisk" in str(printed.value.output)
+
+
+@pytest.mark.parametrize("settings_class", SCHEDULERS, ids=lambda c: c.worker_key)
+def test_every_schedulers_workers_use_tls_by_default_with_the_certificate_from_the_log_directory(
+        settings_class: type[JobQueueSettings]) -> None:
+    walltime = "02:00" if settings_class is LSFSettings else "02:00:00"
+    script = job_script(settings_class(walltime=walltime, log_directory="/shared/logs"))
+    folder = "/shared/logs/dask-runner-tls-<batch>"
+    assert "tls://<scheduler-address>:8786" in script and "--protocol tls://" in script
+    assert f"--tls-ca-file {folder}/cert.pem" in script and f"--tls-key {folder}/key.pem" in script
+    plain = job_script(settings_class(walltime=walltime, log_directory="/shared/logs", security=False))
+    assert "tcp://<scheduler-address>:8786" in plain and "--tls" not in plain

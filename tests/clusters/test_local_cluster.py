@@ -68,12 +68,13 @@ def test_no_dashboard_keeps_http_on_loopback() -> None:
 
 
 @pytest.mark.processes
-def test_process_cluster_listens_on_loopback_only() -> None:
+def test_process_cluster_listens_on_loopback_only_and_with_tls() -> None:
     with start_local_cluster(n_workers=1, threads_per_worker=1, dashboard_address="127.0.0.1:0",
                              memory_limit="1GB") as cluster, Client(cluster) as client:
-        assert cluster.scheduler_address.startswith("tcp://127.0.0.1:")
+        assert cluster.scheduler_address.startswith("tls://127.0.0.1:")
         info = _workers(cluster)[0]
         assert info["host"] == "127.0.0.1"
+        assert info["id"] is not None and info["nanny"].startswith("tls://127.0.0.1:")  # a nanny runs code too
         assert info["memory_limit"] == 10**9
         assert client.submit(os.getpid, pure=False).result(timeout=30) != os.getpid()
 
@@ -89,6 +90,7 @@ def test_process_cluster_listens_on_loopback_only() -> None:
         ({"resources": ["GPU"]}, "resources must be a dict"),
         ({"dashboard_address": "127.0.0.1:http"}, "HOST:PORT"),
         ({"processes": "yes"}, "processes must be True or False"),
+        ({"security": "yes"}, "security must be true"),
     ],
 )
 def test_bad_arguments_fail_before_anything_starts_and_show_a_correct_call(kwargs: dict, fragment: str) -> None:

@@ -41,9 +41,19 @@ def test_gpu_job_script_asks_for_gres_and_starts_dask_cuda_workers_declaring_a_g
 
 
 def test_user_worker_args_come_last_and_lifetime_can_be_set_or_switched_off() -> None:
-    command = job_script(SLURMSettings(lifetime="10m", worker_extra_args=["--resources", "BIG=1"]))
+    command = job_script(SLURMSettings(lifetime="10m", worker_extra_args=["--resources", "BIG=1"], security=False))
     assert "--lifetime 600s" in command and command.rstrip().endswith("--resources BIG=1")
     assert "--lifetime" not in job_script(SLURMSettings(lifetime_margin=None))
+
+
+def test_worker_jobs_use_tls_by_default_with_the_certificates_in_a_private_folder_of_the_log_directory() -> None:
+    command = job_script(SLURMSettings(log_directory="/shared/logs")).strip().splitlines()[-1]
+    folder = "/shared/logs/dask-runner-tls-<batch>"
+    assert "tls://<scheduler-address>:8786" in command and "--protocol tls://" in command
+    assert f"--tls-ca-file {folder}/cert.pem" in command
+    assert f"--tls-cert {folder}/cert.pem" in command and f"--tls-key {folder}/key.pem" in command
+    plain = job_script(SLURMSettings(log_directory="/shared/logs", security=False))
+    assert "tcp://<scheduler-address>:8786" in plain and "--tls" not in plain
 
 
 @pytest.mark.parametrize(("kwargs", "names"), [
@@ -58,6 +68,7 @@ def test_user_worker_args_come_last_and_lifetime_can_be_set_or_switched_off() ->
     ({"jobs": 2, "adapt": AdaptiveJobs(0, 4)}, "either jobs"),
     ({"gpus_per_job": 2, "processes": 1, "cores": 2}, "one worker process per GPU"),
     ({"job_extra_directives": "--exclusive"}, "list of strings"),
+    ({"security": "yes"}, "security must be true"),
 ])
 def test_bad_settings_fail_at_construction_with_a_correct_call(kwargs: dict, names: str) -> None:
     with pytest.raises(ConfigError, match=names):
@@ -159,7 +170,7 @@ def test_the_allocation_certificates_are_private_files_loaded_by_the_other_ranks
     pytest.importorskip("cryptography")
     import stat
 
-    from dask_runner.clusters.allocation_tls import (
+    from dask_runner.clusters.tls import (
         certificate_folder,
         load_certificates,
         make_certificates,

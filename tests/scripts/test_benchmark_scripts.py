@@ -58,6 +58,16 @@ def test_page_benchmark_reports_the_scheduler_cpu_with_and_without_the_page() ->
     assert re.search(r"the page's own code on the scheduler .*: [\d.]+ s per 1000 runners = [\d.]+% of", out), out
 
 
+def test_tls_benchmark_prints_both_pools_side_by_side_with_their_ratios() -> None:
+    out = run("benchmark.py", "--tls", "--quick", "--workload", "short")
+    for pool in ("TLS \\(default\\)", "plain TCP"):
+        assert re.search(rf"round 1  {pool}\s+[\d.]+ s wall, CPU: driver\s+[\d.]+ s, workers\s+[\d.]+ s   16/16", out), out
+    assert len(re.findall(r"medians: TLS [\d.]+ s, plain [\d.]+ s; TLS / plain per round [\d.]+: median", out)) == 2, out
+    for pool in ("TLS \\(default\\)", "plain TCP"):
+        assert re.search(rf"round 1  {pool}\s+[\d.]+ ms per runner", out), out
+    assert re.search(r"medians: TLS [\d.]+ ms, plain [\d.]+ ms; TLS / plain per round", out), out
+
+
 def test_log_benchmark_compares_logs_on_and_off_and_both_formats() -> None:
     out = run("bench_logs.py", "--scenarios", "4", "--rounds", "1", "--levels")
     assert re.search(r"^round 1: logs on [\d.]+ s, logs off [\d.]+ s$", out, re.MULTILINE), out

@@ -11,6 +11,7 @@ import importlib
 import logging
 import os
 import signal
+import stat
 import subprocess
 import sys
 import threading
@@ -21,6 +22,7 @@ from typing import Any
 
 import pytest
 from local_slurm import LocalSlurm
+from other_user import OtherUser
 from sync_helpers import wait_until
 
 from dask_runner.clusters.slurm import slurm_worker_pool
@@ -96,7 +98,7 @@ def test_worker_jobs_on_several_nodes_run_a_batch_and_are_cancelled_at_shutdown(
         pool.client.wait_for_workers(3, timeout=120)
         placement = worker_placement(pool)
         assert len({where["node"] for where in placement.values()}) >= 2, placement
-        assert all(address.startswith("tcp://127.0.0.1:") for address in placement)  # loopback only
+        assert all(address.startswith("tls://127.0.0.1:") for address in placement)  # loopback only, TLS
         runners = scripted(["ok"] * 30, seconds=0.2)
         reports = execute_runners(runners, pool, experiment_name="on-slurm")
         one_report_each(reports, runners)
@@ -136,7 +138,7 @@ def test_runner_module_missing_on_the_workers_fails_fast_naming_module_worker_py
         with pytest.raises(ClusterError) as info:
             execute_runners([LabRunner("r1"), ScriptedRunner("r2")], pool3)
     message = str(info.value)
-    assert "'my_lab_runners'" in message and "tcp://127.0.0.1:" in message
+    assert "'my_lab_runners'" in message and "tls://127.0.0.1:" in message
     assert f"python {sys.executable}" in message
     assert "PYTHONPATH" in message and "worker.python" in message
     assert pool3.client.who_has() == {}  # nothing was submitted
@@ -223,17 +225,49 @@ def test_workers_retire_before_their_walltime_and_are_replaced_without_losing_a_
     assert len({r.worker for r in reports}) > 2
 
 
-def test_tls_between_driver_scheduler_and_workers(clean_queue: LocalSlurm, tmp_path: Path) -> None:
-    pytest.importorskip("cryptography")
-    pool = slurm_worker_pool(**pool_kwargs(tmp_path, jobs=2, security=True))
+def _dashboard_hosts(dask_scheduler: Any) -> list[str]:
+    return sorted({sock.getsockname()[0] for sock in dask_scheduler.http_server._sockets.values()})
+
+
+def test_tls_by_default_another_user_cannot_connect_nor_read_the_certificates_and_none_is_left(
+        clean_queue: LocalSlurm, other_user: OtherUser, shared_tmp: Path) -> None:
+    logs = shared_tmp / "worker-logs"
+    pool = slurm_worker_pool(**pool_kwargs(shared_tmp, jobs=2, log_directory=str(logs)))
     try:
-        assert pool.client.scheduler.address.startswith("tls://127.0.0.1:")
-        assert all(address.startswith("tls://") for address in pool.client.scheduler_info()["workers"])
+        address = pool.client.scheduler.address
+        assert address.startswith("tls://127.0.0.1:")
+        pool.client.wait_for_workers(1, timeout=120)
+        assert all(worker.startswith("tls://") for worker in pool.client.scheduler_info()["workers"])
+        # The dashboard listens where the scheduler does (interface lo here), not on every interface.
+        assert pool.client.run_on_scheduler(_dashboard_hosts) == ["127.0.0.1"]
+        (folder,) = logs.glob("dask-runner-tls-*")
+        assert sorted((p.name, stat.S_IMODE(p.stat().st_mode)) for p in [folder, *folder.iterdir()]) == [
+            ("cert.pem", 0o600), (folder.name, 0o700), ("key.pem", 0o600)]
+        seen = other_user.attack(address, files=[logs, folder, folder / "key.pem", folder / "cert.pem"])
         runners = scripted(["ok"] * 6)
         reports = execute_runners(runners, pool)
-        assert all(r.succeeded for r in reports)
     finally:
         pool.shutdown()
+    assert seen["plain"].startswith("refused:") and seen["tls with a certificate of its own"].startswith("refused:"), seen
+    assert seen["files"][str(logs)].startswith("listed:")  # the shared folder is open to all; the batch's is not
+    assert all(seen["files"][str(path)] == "denied: PermissionError"
+               for path in (folder, folder / "key.pem", folder / "cert.pem")), seen["files"]
+    one_report_each(reports, runners)
+    assert all(r.succeeded for r in reports)
+    assert not folder.exists()  # removed with the cluster: no key left on the shared filesystem
+
+
+def test_security_false_submits_plain_tcp_workers_and_says_what_that_allows(
+        clean_queue: LocalSlurm, tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    pool = slurm_worker_pool(**pool_kwargs(tmp_path, jobs=1, security=False))
+    try:
+        assert pool.client.scheduler.address.startswith("tcp://127.0.0.1:")
+        reports = execute_runners(scripted(["ok"] * 3), pool)
+    finally:
+        pool.shutdown()
+    assert all(r.succeeded for r in reports)
+    assert "worker=dask_slurm runs without TLS (security=false)" in caplog.text
+    assert not list((tmp_path / "worker-logs").glob("dask-runner-tls-*"))
 
 
 def test_ctrl_c_still_interrupts_the_driver_after_dask_jobqueue_is_imported() -> None:
@@ -282,9 +316,13 @@ def test_a_worker_joining_mid_batch_from_another_environment_stops_the_batch_nam
             running.start()
             wait_until(lambda: any(started.iterdir()), 120, "the batch to start on the worker job")
             env = {**os.environ, "PYTHONPATH": os.pathsep.join(map(str, [REPO, TESTS / "workers", TESTS]))}
+            # Started by hand, it joins with the batch's certificate (the files the worker jobs read).
+            (certificates,) = (tmp_path / "worker-logs").glob("dask-runner-tls-*")
+            tls = ["--tls-ca-file", str(certificates / "cert.pem"), "--tls-cert", str(certificates / "cert.pem"),
+                   "--tls-key", str(certificates / "key.pem")]
             joiner = subprocess.Popen(["srun", "--ntasks=1", sys.executable, "-m", "distributed.cli.dask_worker",
                                        pool.client.scheduler.address, "--nthreads", "1", "--no-dashboard",
-                                       "--interface", "lo"], env=env, stdout=subprocess.DEVNULL,
+                                       "--interface", "lo", *tls], env=env, stdout=subprocess.DEVNULL,
                                       stderr=subprocess.DEVNULL)
             running.join(timeout=240)
             assert not running.is_alive(), "the batch did not stop"
@@ -300,7 +338,7 @@ def test_a_worker_joining_mid_batch_from_another_environment_stops_the_batch_nam
     assert isinstance(error, ClusterError), outcome
     message = str(error)
     assert "'joiner_lab_runners'" in message and "joined during the batch" in message
-    assert "tcp://127.0.0.1:" in message and f"python {sys.executable}" in message and "PYTHONPATH" in message
+    assert "tls://127.0.0.1:" in message and f"python {sys.executable}" in message and "PYTHONPATH" in message
 
 
 def test_the_repro_a_python_users_slurmcluster_scaled_before_the_batch_ends_in_seconds_naming_the_module(

@@ -16,9 +16,10 @@ from pathlib import Path
 import pandas as pd
 import pytest
 from local_slurm import LocalSlurm
+from other_user import OtherUser
 from sync_helpers import wait_until
 
-from dask_runner.clusters.allocation_tls import CERTIFICATE, KEY, security_from_pem
+from dask_runner.clusters.tls import CERTIFICATE, KEY, security_from_pem
 
 pytest.importorskip("dask_jobqueue")
 pytestmark = [pytest.mark.slurm, pytest.mark.slow, pytest.mark.timeout(900)]  # set-up may apt-get SLURM
@@ -56,24 +57,23 @@ def finished(process: subprocess.Popen[str], run_dir: Path) -> str:
     return log
 
 
-def test_tls_inside_one_allocation_with_certificates_rank_0_shares(clean_queue: LocalSlurm, tmp_path: Path) -> None:
-    """A batch over TLS finishes; the scheduler takes no plain connection; the shared key is private, then gone."""
-    pytest.importorskip("cryptography")
+def test_tls_by_default_inside_one_allocation_and_another_user_cannot_connect_nor_read_the_certificates(
+        clean_queue: LocalSlurm, other_user: OtherUser, shared_tmp: Path) -> None:
+    """A batch over TLS finishes; the scheduler takes no plain connection nor one with another certificate; the
+    shared key is private to its owner, then gone."""
     from distributed import Client
 
     total = 16
-    process = srun(5, tmp_path, "worker.security=true", f"scenario_filter.limit_total_scenarios={total}")
+    process = srun(5, shared_tmp, f"scenario_filter.limit_total_scenarios={total}")
     try:
-        scheduler_file = wait_until(lambda: next(tmp_path.glob("scheduler-*.json"), None), 180,
+        scheduler_file = wait_until(lambda: next(shared_tmp.glob("scheduler-*.json"), None), 180,
                                     "rank 0 to write the scheduler file")
         address = wait_until(lambda: address_in(scheduler_file), 30, "the scheduler's address")
         assert address.startswith("tls://127.0.0.1:")
-        folder = next(tmp_path.glob("dask-runner-tls-*"))
+        folder = next(shared_tmp.glob("dask-runner-tls-*"))
         assert stat.S_IMODE(folder.stat().st_mode) == 0o700
         assert {p.name: stat.S_IMODE(p.stat().st_mode) for p in folder.iterdir()} == {CERTIFICATE: 0o600, KEY: 0o600}
-        # A plain client gets nowhere ...
-        with pytest.raises((OSError, TimeoutError)):
-            Client(address.replace("tls://", "tcp://"), timeout="3s")
+        seen = other_user.attack(address, files=[scheduler_file, folder, folder / KEY, folder / CERTIFICATE])
         # ... while the scheduler was there all along for a client with the allocation's certificates.
         security = security_from_pem((folder / CERTIFICATE).read_text(), (folder / KEY).read_text())
         with Client(address, security=security, timeout="30s") as client:
@@ -81,10 +81,14 @@ def test_tls_inside_one_allocation_with_certificates_rank_0_shares(clean_queue: 
                                  "a worker rank to join")
             assert all(worker.startswith("tls://") for worker in workers)
     finally:
-        log = finished(process, tmp_path)
-    reports = pd.read_parquet(tmp_path / "out" / "runner_report.parquet")
+        log = finished(process, shared_tmp)
+    assert seen["plain"].startswith("refused:") and seen["tls with a certificate of its own"].startswith("refused:"), seen
+    assert seen["files"][str(scheduler_file)].startswith("read:")  # an address is no secret; the key is
+    assert all(seen["files"][str(path)] == "denied: PermissionError"
+               for path in (folder, folder / KEY, folder / CERTIFICATE)), seen["files"]
+    reports = pd.read_parquet(shared_tmp / "out" / "runner_report.parquet")
     assert len(reports) == total and reports["succeeded"].all(), log[-3000:]
-    assert not list(tmp_path.glob("dask-runner-tls-*"))  # rank 0 deleted the key when its scheduler stopped
+    assert not list(shared_tmp.glob("dask-runner-tls-*"))  # rank 0 deleted the key when its scheduler stopped
 
 
 def test_only_the_driver_builds_the_runners_and_reports_a_configuration_error_then_all_ranks_end(

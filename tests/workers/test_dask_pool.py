@@ -52,6 +52,10 @@ def test_bad_constructor_arguments_fail_at_once_with_a_correct_call(pool: DaskDi
         DaskDistributed(client=pool.client, max_worker_deaths=0)
     with pytest.raises(ConfigError, match="cluster="):
         DaskDistributed(cluster="tcp://127.0.0.1:8786")
+    with pytest.raises(ConfigError, match="keeps its own"):
+        DaskDistributed(client=pool.client, security=False)
+    with pytest.raises(ConfigError, match="security must be true"):
+        DaskDistributed(security="tls")
 
 
 def test_a_pool_on_a_given_client_leaves_it_open(pool: DaskDistributed) -> None:
