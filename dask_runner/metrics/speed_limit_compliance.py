@@ -28,6 +28,7 @@ class SpeedLimitCompliance(AbstractMetric):
             return MetricStatistic(self.name, self.category, 1.0, 0.0, "m/s")
         limits = ctx.lane_index.speed_limits[segments]
         overspeed = np.maximum(ctx.ego_speed - limits, 0.0)
-        integral = float(np.trapezoid(overspeed, dx=ctx.dt)) if overspeed.size > 1 else 0.0
+        # The trapezoidal rule written out: np.trapezoid is numpy 2 only, np.trapz warns on numpy 2.
+        integral = float(ctx.dt * (overspeed.sum() - 0.5 * (overspeed[0] + overspeed[-1]))) if overspeed.size > 1 else 0.0
         score = max(0.0, 1.0 - integral / (MAX_OVERSPEED_VALUE_THRESHOLD_MPS * ctx.duration))
         return MetricStatistic(self.name, self.category, score, float(np.max(overspeed)), "m/s")
