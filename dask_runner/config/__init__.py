@@ -23,14 +23,17 @@ def signature_default(name: str, _parent_: Any) -> Any:
     if not target_path:
         raise ValueError(f"${{{RESOLVER}:{name}}} is only valid in a node with a _target_")
     target = get_object(str(target_path))
-    # A factory that passes its keywords on (nuPlan's worker entry) names where their defaults are.
-    forwarded = getattr(target, "keyword_defaults_from", None)
-    for candidate in (target, get_object(forwarded) if isinstance(forwarded, str) else forwarded):
-        if candidate is None:
-            continue
+    # A factory that passes its keywords on (nuPlan's worker entries, worker=dask_slurm) names where their
+    # defaults are; that one may forward again (nuPlan's dask_slurm -> slurm_worker_pool -> DaskDistributed).
+    candidate: Any = target
+    for _ in range(8):
         parameter = inspect.signature(candidate).parameters.get(name)
         if parameter is not None and parameter.default is not inspect.Parameter.empty:
             return parameter.default
+        forwarded = getattr(candidate, "keyword_defaults_from", None)
+        if forwarded is None:
+            break
+        candidate = get_object(forwarded) if isinstance(forwarded, str) else forwarded
     raise ValueError(f"{target_path} has no parameter {name!r} with a default (in ${{{RESOLVER}:{name}}})")
 
 

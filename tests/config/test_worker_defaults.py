@@ -29,22 +29,30 @@ def _nodes(node: dict, path: str = "worker") -> list[tuple[str, dict]]:
     return found
 
 
+def _parameters(target_path: str) -> dict[str, inspect.Parameter]:
+    """The keywords of a target and of those it forwards its keywords to (``keyword_defaults_from``, chained)."""
+    parameters: dict[str, inspect.Parameter] = {}
+    target = get_object(target_path)
+    while target is not None:
+        parameters = {**inspect.signature(target).parameters, **parameters}
+        forwarded = getattr(target, "keyword_defaults_from", None)
+        target = get_object(forwarded) if forwarded else None
+    return parameters
+
+
 @pytest.mark.parametrize("path", WORKER_FILES, ids=lambda p: str(p.relative_to(CONFIG)))
 def test_worker_yaml_values_are_the_targets_defaults_by_reference(path: Path) -> None:
     raw = yaml.safe_load(path.read_text())
     for where, node in _nodes(raw):
-        target = get_object(node["_target_"])
-        forwarded = getattr(target, "keyword_defaults_from", None)
-        parameters = {**(inspect.signature(get_object(forwarded)).parameters if forwarded else {}),
-                      **inspect.signature(target).parameters}
+        parameters = _parameters(node["_target_"])
         for key, value in node.items():
-            if key.startswith("_") or isinstance(value, dict) or key in FROM_THE_JOB:
+            if key.startswith("_") or key == "defaults" or isinstance(value, dict) or key in FROM_THE_JOB:
                 continue
             assert key in parameters, f"{path.name}: {where}.{key} is not a parameter of {node['_target_']}"
             assert value == f"${{dask_runner.default:{key}}}", (
                 f"{path.name}: {where}.{key} restates a default ({value!r}); refer to it with "
                 f"${{dask_runner.default:{key}}} so the signature stays its only definition")
-        own = {k: v for k, v in node.items() if k not in FROM_THE_JOB and not isinstance(v, dict)}
+        own = {k: v for k, v in node.items() if k not in FROM_THE_JOB | {"defaults"} and not isinstance(v, dict)}
         resolved = OmegaConf.to_container(OmegaConf.create(own), resolve=True)
         assert isinstance(resolved, dict)
         for key, value in resolved.items():
@@ -62,7 +70,10 @@ def test_the_pool_and_the_cluster_share_the_local_cluster_defaults() -> None:
 
 
 def test_every_pool_keyword_is_in_the_nuplan_worker_yaml() -> None:
-    """nuPlan users tune the pool from their YAML: every keyword of DaskDistributed must be listed there."""
-    keys = set(yaml.safe_load((CONFIG / "nuplan/worker/dask_distributed.yaml").read_text()))
+    """nuPlan users tune the pool from their YAML: every keyword of DaskDistributed must be in the composed node."""
+    from hydra import compose, initialize_config_module
+
+    with initialize_config_module(config_module="dask_runner.config", version_base=None):
+        keys = set(compose("default_simulation", overrides=["worker=dask_distributed"]).worker)
     wanted = {name for name in inspect.signature(DaskDistributed).parameters if name not in ("cluster", "client")}
     assert wanted - keys == set()
