@@ -172,8 +172,10 @@ class PlannerOnWorker:
         return self.built().generate_planner_report(clear_stats)
 
     def __getattr__(self, name: str) -> Any:
-        # Anything else a planner offers (a callback may ask), from the built planner.
-        if name.startswith("__") or name in ("_planner", "_node", "_build_error", "_scenario", "_class_name", "_unpickled"):
+        # Anything else a planner offers (a callback may ask), from the built planner; where it has not been
+        # built and is not on a worker (the driver probing it), nothing: a probe must not build it there.
+        own = ("_planner", "_node", "_build_error", "_scenario", "_class_name", "_unpickled")
+        if name.startswith("__") or name in own or (self._planner is None and not self._unpickled):
             raise AttributeError(name)
         return getattr(self.built(), name)
 
