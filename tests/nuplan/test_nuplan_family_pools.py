@@ -178,3 +178,20 @@ def test_a_planner_that_fails_to_build_on_its_worker_fails_only_its_runners(tmp_
     by_planner = table.groupby("planner_name")["succeeded"].apply(list).to_dict()
     assert by_planner == {"BallastPlanner": [False] * 4, "SimplePlanner": [True] * 4}
     assert table[~table["succeeded"]]["error_message"].str.contains("negative dimensions").all()
+
+
+def test_nuplans_ml_planner_loads_its_model_once_per_worker_process(tmp_path: Path) -> None:
+    result = subprocess.run([PYTHON, "-c", "import ml_parts; ml_parts.main()", str(tmp_path)], cwd=tmp_path,
+                            env=_environment(tmp_path), capture_output=True, text=True, timeout=600, check=False)
+    assert result.returncode == 0, result.stderr[-3000:]
+    line = next(line for line in result.stdout.splitlines() if line.startswith("ML_OUTCOME "))
+    outcome = json.loads(line.removeprefix("ML_OUTCOME "))
+    builds = outcome["builds"]
+    assert len(builds) == 8 and {b["name"] for b in builds} == {"MLPlanner"}
+    assert outcome["driver"] not in {b["pid"] for b in builds}  # built on the workers only
+    models_per_process: dict[int, set[int]] = {}
+    for build in builds:
+        models_per_process.setdefault(build["pid"], set()).add(build["model"])
+    assert all(len(models) == 1 for models in models_per_process.values()), models_per_process  # loaded once
+    assert {b["device"] for b in builds} == {"cpu"}  # no GPU here: the same path on device cpu
+    assert outcome["pickled_bytes"] < 20_000  # what travels is the config, not the model
