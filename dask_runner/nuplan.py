@@ -115,7 +115,9 @@ class PlannerOnWorker:
                               " and _recursive_: false beside it, so the driver keeps it a config, e.g. "
                               "{_target_: dask_runner.nuplan.PlannerOnWorker, _recursive_: false, planner: "
                               "{_target_: ...SimplePlanner, horizon_seconds: 10.0, ...}}")
-        self._node = planner
+        # Resolved and detached from the app's config: what travels is this node alone (``${model}`` and the
+        # like already filled in), not the whole config it was part of.
+        self._node: Any = OmegaConf.create(OmegaConf.to_container(planner, resolve=True))
         self._scenario = scenario
         self._class_name = get_object(str(planner._target_)).__name__
         self._planner: Any = None

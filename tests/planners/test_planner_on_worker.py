@@ -73,3 +73,10 @@ def test_releasing_gpu_memory_never_starts_cuda_in_a_process_that_did_not() -> N
     torch = pytest.importorskip("torch")
     release_gpu_memory()
     assert not torch.cuda.is_initialized()
+
+
+def test_what_travels_is_the_node_alone_with_the_apps_interpolations_filled_in() -> None:
+    app = OmegaConf.create({"horizon": 4.0, "big": list(range(10_000)), "planner": _node(horizon_seconds="${horizon}")})
+    wrapper = PlannerOnWorker(planner=app.planner)
+    assert len(pickle.dumps(wrapper)) < 5_000  # not the app's whole config
+    assert _travelled(wrapper).built().horizon_seconds == 4.0
