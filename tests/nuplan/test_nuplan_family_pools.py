@@ -17,23 +17,12 @@ import pytest
 import yaml
 from hydra import compose, initialize_config_module
 from omegaconf import OmegaConf
-from test_nuplan_scripts import (  # nuPlan's flags (mock scenarios, map-free metrics)
-    COMMON,
-    metric_tables,
-    reports,
-)
 
-PYTHON = os.environ.get("DASK_RUNNER_NUPLAN_PYTHON", "")
-DEVKIT = os.environ.get("DASK_RUNNER_NUPLAN_DEVKIT", "")
+# nuPlan's environment, its skip marker and flags (mock scenarios, map-free metrics), shared with the other tests
+from test_nuplan_scripts import COMMON, DEVKIT, HERE, PYTHON, REPO, metric_tables, pytestmark, reports
+
 NAVSIM = os.environ.get("DASK_RUNNER_NAVSIM", "")
-HERE = Path(__file__).resolve().parent
-REPO = HERE.parents[1]
-
-pytestmark = [
-    pytest.mark.slow,
-    pytest.mark.skipif(not (PYTHON and DEVKIT), reason="no nuplan-devkit environment: set DASK_RUNNER_NUPLAN_PYTHON "
-                       "and DASK_RUNNER_NUPLAN_DEVKIT (nuplan-devkit is not on the package index; see the README)"),
-]
+__all__ = ["pytestmark"]  # nuPlan's skip marker and the slow mark apply here too
 needs_navsim = pytest.mark.skipif(not NAVSIM, reason="no NAVSIM checkout: set DASK_RUNNER_NAVSIM (installed into "
                                   "the nuPlan environment by scripts/make_nuplan_env.sh, its third argument)")
 
