@@ -117,3 +117,16 @@ def test_print_job_script_through_nuplans_node_prints_and_exits_0(app: Path, cap
         instantiate(cfg.worker)
     assert exit_.value.code == 0
     assert "#SBATCH --cpus-per-task=3" in capsys.readouterr().out
+
+
+def test_the_ml_planner_drop_in_wraps_nuplans_ml_planner_node(app: Path) -> None:
+    with initialize_config_dir(config_dir=str(app), version_base=None):
+        cfg = compose("app", overrides=["+planner=ml_planner_on_worker", "+model={_target_: some.Model, width: 8}",
+                                        "planner.ml_planner.planner.model_config=${model}",
+                                        "planner.ml_planner.planner.checkpoint_path=/ckpt/model.ckpt"])
+    node = OmegaConf.to_container(cfg.planner.ml_planner, resolve=True)
+    assert isinstance(node, dict)
+    assert node["_target_"] == "dask_runner.nuplan.PlannerOnWorker" and node["_recursive_"] is False
+    assert node["planner"]["_target_"].endswith("ml_planner.MLPlanner")
+    assert node["planner"]["model_config"] == {"_target_": "some.Model", "width": 8}
+    assert node["planner"]["checkpoint_path"] == "/ckpt/model.ckpt"

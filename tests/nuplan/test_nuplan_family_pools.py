@@ -184,3 +184,16 @@ def test_nuplans_ml_planner_loads_its_model_once_per_worker_process(tmp_path: Pa
     assert all(len(models) == 1 for models in models_per_process.values()), models_per_process  # loaded once
     assert {b["device"] for b in builds} == {"cpu"}  # no GPU here: the same path on device cpu
     assert outcome["pickled_bytes"] < 20_000  # what travels is the config, not the model
+
+
+def test_the_ml_planner_drop_in_composes_in_nuplans_script(tmp_path: Path) -> None:
+    script = Path(DEVKIT) / "nuplan/planning/script/run_simulation.py"
+    result = subprocess.run([PYTHON, str(script), "planner=ml_planner_on_worker", "model=simple_vector_model",
+                             "planner.ml_planner.planner.model_config=${model}",
+                             "planner.ml_planner.planner.checkpoint_path=/ckpt/model.ckpt", "--cfg", "job", "--resolve"],
+                            cwd=tmp_path, env=_environment(tmp_path), capture_output=True, text=True, timeout=300,
+                            check=False)
+    assert result.returncode == 0, result.stderr[-3000:]
+    node = yaml.safe_load(result.stdout)["planner"]["ml_planner"]
+    assert node["_target_"] == "dask_runner.nuplan.PlannerOnWorker"
+    assert node["planner"]["model_config"]["_target_"].endswith("VectorMapSimpleMLP")
