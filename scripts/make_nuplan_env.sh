@@ -7,7 +7,7 @@
 #
 # nuPlan's own pins do not install on Python 3.11; these versions run its simulation and metric scripts
 # (numpy 1.x: numpy 2 breaks nuPlan's LQR tracker; bokeh 2.4 and matplotlib < 3.9: its summary
-# callback and nuBoard). dask_runner goes in without extras, as a nuPlan user installs it. NAVSIM (optional, a
+# callback and nuBoard). dask_runner goes in with only its slurm extra (dask-jobqueue), as a nuPlan user on SLURM installs it. NAVSIM (optional, a
 # checkout of its git repository) goes in like nuplan-devkit, without its pins (torch 2.0, numpy 1.23), with the
 # few packages of its own that its scripts import.
 set -euo pipefail
@@ -29,5 +29,5 @@ if [ -n "$navsim" ]; then
     "$pip" install --quiet "scikit-learn>=1.2" "positional-encodings==6.0.1" timm
     "$pip" install --quiet --no-deps -e "$navsim"
 fi
-"$pip" install --quiet -e "$repo"
+"$pip" install --quiet -e "$repo[slurm]"
 echo "nuPlan environment ready: $env_dir/bin/python"
