@@ -223,7 +223,7 @@ def cuda_worker_pool(cluster: Any, start_timeout_s: float = 60.0, **batch: Any) 
     (:func:`start_cuda_cluster`), which the pool owns: ``shutdown()`` closes it, and a pool that fails to
     start closes it too. ``batch`` holds DaskDistributed's batch tuning (``max_in_flight_per_slot``, ...).
     """
-    from dask_runner.clusters.slurm import pool_owning
+    from dask_runner.clusters.jobqueue import pool_owning
 
     return pool_owning(cluster, batch, start_timeout_s, None)
 

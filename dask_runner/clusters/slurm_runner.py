@@ -26,13 +26,13 @@ from dask_runner.clusters.allocation_tls import (
     make_certificates,
     remove_certificates,
 )
-from dask_runner.clusters.preloads import scheduler_preloads, worker_preloads
-from dask_runner.clusters.slurm import (
+from dask_runner.clusters.jobqueue import (
     check_interface,
     import_jobqueue,
     keep_sigint_handler,
     pool_owning,
 )
+from dask_runner.clusters.preloads import scheduler_preloads, worker_preloads
 from dask_runner.errors import ConfigError, NothingToRun, raised_from
 
 if TYPE_CHECKING:

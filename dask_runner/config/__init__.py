@@ -15,6 +15,31 @@ from typing import Any
 RESOLVER = "dask_runner.default"
 
 
+def keyword_default_sources(target: Any) -> list[Any]:
+    """Where a factory that passes its keywords on (a pool's settings class, nuPlan's worker entry) takes their
+    defaults from: its ``keyword_defaults_from``, one dotted name or a tuple of them, in order."""
+    from hydra.utils import get_object
+
+    forwarded = getattr(target, "keyword_defaults_from", None)
+    if forwarded is None:
+        return []
+    names = (forwarded,) if isinstance(forwarded, str) else tuple(forwarded)
+    return [get_object(name) if isinstance(name, str) else name for name in names]
+
+
+def default_sources(target: Any) -> list[Any]:
+    """``target`` and, in order, every source its keyword defaults come from, followed through: nuPlan's
+    ``worker=dask_slurm`` entry forwards to ``slurm_worker_pool``, which forwards to its settings class."""
+    sources: list[Any] = []
+    pending = [target]
+    while pending:
+        source = pending.pop(0)
+        if source not in sources:
+            sources.append(source)
+            pending.extend(keyword_default_sources(source))
+    return sources
+
+
 def signature_default(name: str, _parent_: Any) -> Any:
     """The default of parameter ``name`` of the ``_target_`` of the YAML node that holds the key."""
     from hydra.utils import get_object
@@ -23,17 +48,10 @@ def signature_default(name: str, _parent_: Any) -> Any:
     if not target_path:
         raise ValueError(f"${{{RESOLVER}:{name}}} is only valid in a node with a _target_")
     target = get_object(str(target_path))
-    # A factory that passes its keywords on (nuPlan's worker entries, worker=dask_slurm) names where their
-    # defaults are; that one may forward again (nuPlan's dask_slurm -> slurm_worker_pool -> DaskDistributed).
-    candidate: Any = target
-    for _ in range(8):
+    for candidate in default_sources(target):
         parameter = inspect.signature(candidate).parameters.get(name)
         if parameter is not None and parameter.default is not inspect.Parameter.empty:
             return parameter.default
-        forwarded = getattr(candidate, "keyword_defaults_from", None)
-        if forwarded is None:
-            break
-        candidate = get_object(forwarded) if isinstance(forwarded, str) else forwarded
     raise ValueError(f"{target_path} has no parameter {name!r} with a default (in ${{{RESOLVER}:{name}}})")
 
 

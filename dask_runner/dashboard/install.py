@@ -73,7 +73,7 @@ def install_on_scheduler(scheduler: Any, how: str) -> str:
     existing = plugin_of(scheduler)
     if existing is not None:
         return "earlier run time" if existing.installed_by == "run time" else existing.installed_by
-    plugin = SimulationsPlugin()
+    plugin = SimulationsPlugin(before_dashboard=register_page)
     plugin.scheduler = scheduler
     plugin.installed_by = how
     scheduler.add_plugin(plugin)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
@@ -31,7 +31,8 @@ class SimulationsPlugin(SchedulerPlugin):
     name = PLUGIN_NAME
     idempotent = True  # registering it again (another driver, a preload plus the driver) keeps the first
 
-    def __init__(self) -> None:
+    def __init__(self, before_dashboard: Callable[[], None] | None = None) -> None:
+        self.before_dashboard = before_dashboard  # what the installer wants done before a dashboard is attached
         self.status = SimulationsStatus()
         self.scheduler: Scheduler | None = None
         self.installed_by = ""  # "preload" or "run time": the driver's log line says which
@@ -52,10 +53,9 @@ class SimulationsPlugin(SchedulerPlugin):
 
     def dashboard_starting(self) -> None:
         """The scheduler's dashboard is about to be attached, after the scheduler started (clusters dask_runner
-        starts): the page joins Dask's own pages."""
-        from dask_runner.dashboard.install import register_page
-
-        register_page()
+        starts): the page joins Dask's own pages (the installer passed how, so this module needs no page code)."""
+        if self.before_dashboard is not None:
+            self.before_dashboard()
 
     def log_event(self, topic: str, msg: Any) -> None:
         with self.counting_cpu():

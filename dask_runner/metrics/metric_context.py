@@ -9,21 +9,18 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from functools import cached_property
-from typing import TYPE_CHECKING
 
 import numpy as np
 import numpy.typing as npt
 import shapely
 
 from dask_runner.errors import DaskRunnerError
+from dask_runner.metrics.expert_comparison import PlannerExpertErrors, compare_with_expert
 from dask_runner.metrics.geometry import Polyline, box_corners, box_polygons
 from dask_runner.metrics.lane_index import LaneIndex, lane_index_for
 from dask_runner.scenarios.abstract_scenario import AbstractScenario
 from dask_runner.scenarios.state import HEADING, VELOCITY, FloatArray, IntArray, X, Y, rear_axle_to_center
 from dask_runner.simulation.history import SimulationHistory
-
-if TYPE_CHECKING:
-    from dask_runner.metrics.planner_expert_errors import PlannerExpertErrors
 
 # Below this speed (m/s) an ego or agent counts as stopped when a collision is classified (nuPlan).
 STOPPED_SPEED_THRESHOLD = 5e-2
@@ -224,9 +221,9 @@ class MetricContext:
         key = (horizons, frequency)
         cached = self._planner_expert_errors.get(key)
         if cached is None:
-            from dask_runner.metrics.planner_expert_errors import compare_with_expert
-
-            cached = self._planner_expert_errors[key] = compare_with_expert(self, horizons, frequency)
+            cached = self._planner_expert_errors[key] = compare_with_expert(
+                self.expert, self.scenario.database_interval, self.history, self.params.rear_axle_to_center,
+                horizons, frequency)
         return cached
 
 

@@ -24,23 +24,22 @@ scenario compares the steps at 0..7 s). A log shorter than the longest horizon c
 step only, up to the log's end. The planned trajectory is interpolated at the expert's times and held
 at its last state beyond its end.
 
-One array pass per compared step (about eight per scenario), shared by the five metrics through the
-:class:`MetricContext`.
+One array pass per compared step (about eight per scenario, ``expert_comparison``), shared by the five
+metrics through the :class:`MetricContext`.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, ClassVar
 
 import numpy as np
 
 from dask_runner.errors import ConfigError
 from dask_runner.metrics.abstract_metric import AbstractMetric
-from dask_runner.metrics.geometry import wrap_angle
+from dask_runner.metrics.expert_comparison import PlannerExpertErrors
 from dask_runner.metrics.metric_statistic import MetricStatistic
-from dask_runner.scenarios.state import HEADING, FloatArray, IntArray, T, X, Y
+from dask_runner.scenarios.state import FloatArray
 
 if TYPE_CHECKING:
     from dask_runner.metrics.metric_context import MetricContext
@@ -53,67 +52,6 @@ MAX_AVERAGE_HEADING_ERROR = 0.8  # rad
 MAX_FINAL_HEADING_ERROR = 0.8  # rad
 MAX_DISPLACEMENT = (6.0, 8.0, 16.0)  # m, one per horizon
 MAX_MISS_RATE = 0.3
-
-
-@dataclass(frozen=True)
-class PlannerExpertErrors:
-    """Errors per horizon (rows, in ``horizons`` order) and compared step (columns, history rows ``frames``)."""
-
-    horizons: tuple[int, ...]
-    frames: IntArray  # [F] history rows whose planned trajectory was compared
-    average_displacement: FloatArray  # [H, F] m
-    maximum_displacement: FloatArray  # [H, F] m
-    final_displacement: FloatArray  # [H, F] m
-    average_heading: FloatArray  # [H, F] rad
-    final_heading: FloatArray  # [H, F] rad
-
-
-def _centres(x: FloatArray, y: FloatArray, heading: FloatArray, offset: float) -> tuple[FloatArray, FloatArray]:
-    return x + offset * np.cos(heading), y + offset * np.sin(heading)
-
-
-def compare_with_expert(ctx: MetricContext, horizons: tuple[int, ...], frequency: float) -> PlannerExpertErrors:
-    """The errors of every compared step (see the module docstring)."""
-    expert = ctx.expert
-    dt = ctx.scenario.database_interval
-    step = max(1, int(round(1.0 / (frequency * dt))))
-    counts = [max(1, int(round(h * frequency))) for h in horizons]  # comparisons within each horizon
-    comparisons = max(counts)
-    last = expert.shape[0] - 1
-    frames = np.arange(0, ctx.num_steps, step)
-    whole = frames[frames + comparisons * step <= last]
-    frames = whole if whole.size else frames[:1]
-    # Expert rows 1..K comparisons after each compared step, held at the log's last row: [F, K].
-    rows = np.minimum(frames[:, None] + step * np.arange(1, comparisons + 1)[None, :], last)
-    offset = ctx.params.rear_axle_to_center
-    expert_heading = np.unwrap(expert[:, HEADING])
-    ex, ey = _centres(expert[rows, X], expert[rows, Y], expert_heading[rows], offset)
-    times = expert[rows, T]
-    px, py, ph = np.empty_like(times), np.empty_like(times), np.empty_like(times)
-    samples = ctx.history.samples
-    for i, frame in enumerate(frames.tolist()):
-        planned = samples[frame].trajectory.states
-        heading = np.unwrap(planned[:, HEADING])
-        px[i] = np.interp(times[i], planned[:, T], planned[:, X])
-        py[i] = np.interp(times[i], planned[:, T], planned[:, Y])
-        ph[i] = np.interp(times[i], planned[:, T], heading)
-    px, py = _centres(px, py, ph, offset)
-    displacement = np.hypot(px - ex, py - ey)  # [F, K]
-    heading_error = np.abs(wrap_angle(ph - expert_heading[rows]))
-    cumulative = np.cumsum(displacement, axis=1)
-    cumulative_heading = np.cumsum(heading_error, axis=1)
-    running_max = np.maximum.accumulate(displacement, axis=1)
-    last_of = np.asarray(counts) - 1  # [H]
-    divisor = np.asarray(counts, dtype=np.float64)[:, None]
-    return PlannerExpertErrors(
-        horizons=horizons,
-        frames=frames,
-        average_displacement=cumulative[:, last_of].T / divisor,
-        maximum_displacement=running_max[:, last_of].T,
-        final_displacement=displacement[:, last_of].T,
-        average_heading=cumulative_heading[:, last_of].T / divisor,
-        final_heading=heading_error[:, last_of].T,
-    )
 
 
 class _OpenLoopMetric(AbstractMetric):

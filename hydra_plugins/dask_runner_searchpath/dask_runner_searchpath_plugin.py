@@ -20,6 +20,8 @@ RAY_SHIM_ENV = "DASK_RUNNER_RAY_SHIM"
 NUPLAN_WORKERS = "pkg://dask_runner.config.nuplan"
 # dask_runner's own config tree as the group "config": what the nuPlan nodes include (config/worker/dask_slurm, ...).
 OWN_CONFIGS = "pkg://dask_runner"
+# The nodes dask_runner's worker nodes include (/worker_keys/...), in dask_runner's app and in nuPlan's alike.
+SHARED_CONFIGS = "pkg://dask_runner.config.shared"
 RAY_SHIM_WORKERS = "pkg://dask_runner.config.nuplan_ray_shim"
 
 
@@ -31,6 +33,7 @@ class DaskRunnerSearchPathPlugin(SearchPathPlugin):
     def manipulate_search_path(self, search_path: ConfigSearchPath) -> None:
         search_path.append(provider="dask_runner", path=NUPLAN_WORKERS)
         search_path.append(provider="dask_runner-own-configs", path=OWN_CONFIGS)
+        search_path.append(provider="dask_runner-shared-configs", path=SHARED_CONFIGS)
         if ray_shim_requested():
             # Ahead of every other entry, so this worker/ray_distributed.yaml is the one Hydra finds.
             search_path.prepend(provider="dask_runner-ray-shim", path=RAY_SHIM_WORKERS)

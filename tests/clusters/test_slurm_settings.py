@@ -7,14 +7,15 @@ from pathlib import Path
 
 import pytest
 
-from dask_runner.clusters.slurm import AdaptiveJobs, SLURMSettings, slurm_job_script, walltime_seconds
+from dask_runner.clusters.jobqueue import AdaptiveJobs, job_script
+from dask_runner.clusters.slurm import SLURMSettings, walltime_seconds
 from dask_runner.errors import ConfigError, NothingToRun
 
 pytest.importorskip("dask_jobqueue")
 
 
 def test_cpu_job_script_runs_one_single_threaded_worker_per_core_with_the_drivers_python() -> None:
-    script = slurm_job_script(SLURMSettings(cores=4, memory="8GB", walltime="02:00:00", queue="cpu",
+    script = job_script(SLURMSettings(cores=4, memory="8GB", walltime="02:00:00", queue="cpu",
                                             account="proj", interface="lo", local_directory="/scratch",
                                             job_script_prologue=["export PYTHONPATH=/my/code"]))
     assert "#SBATCH --cpus-per-task=4" in script
@@ -31,7 +32,7 @@ def test_cpu_job_script_runs_one_single_threaded_worker_per_core_with_the_driver
 
 
 def test_gpu_job_script_asks_for_gres_and_starts_dask_cuda_workers_declaring_a_gpu_each() -> None:
-    script = slurm_job_script(SLURMSettings(cores=8, gpus_per_job=2, memory="32GB"))
+    script = job_script(SLURMSettings(cores=8, gpus_per_job=2, memory="32GB"))
     assert "#SBATCH --gres=gpu:2" in script
     command = script.strip().splitlines()[-1]
     assert " -m dask cuda worker " in command
@@ -40,9 +41,9 @@ def test_gpu_job_script_asks_for_gres_and_starts_dask_cuda_workers_declaring_a_g
 
 
 def test_user_worker_args_come_last_and_lifetime_can_be_set_or_switched_off() -> None:
-    command = slurm_job_script(SLURMSettings(lifetime="10m", worker_extra_args=["--resources", "BIG=1"]))
+    command = job_script(SLURMSettings(lifetime="10m", worker_extra_args=["--resources", "BIG=1"]))
     assert "--lifetime 600s" in command and command.rstrip().endswith("--resources BIG=1")
-    assert "--lifetime" not in slurm_job_script(SLURMSettings(lifetime_margin=None))
+    assert "--lifetime" not in job_script(SLURMSettings(lifetime_margin=None))
 
 
 @pytest.mark.parametrize(("kwargs", "names"), [

@@ -12,6 +12,7 @@ from omegaconf import OmegaConf
 
 import dask_runner.config
 from dask_runner.clusters.local import LocalClusterSettings, start_local_cluster
+from dask_runner.config import default_sources
 from dask_runner.workers.dask import DaskDistributed
 from dask_runner.workers.dask_execution import DaskBatchSettings
 
@@ -29,22 +30,35 @@ def _nodes(node: dict, path: str = "worker") -> list[tuple[str, dict]]:
     return found
 
 
-def _parameters(target_path: str) -> dict[str, inspect.Parameter]:
-    """The keywords of a target and of those it forwards its keywords to (``keyword_defaults_from``, chained)."""
-    parameters: dict[str, inspect.Parameter] = {}
-    target = get_object(target_path)
-    while target is not None:
-        parameters = {**inspect.signature(target).parameters, **parameters}
-        forwarded = getattr(target, "keyword_defaults_from", None)
-        target = get_object(forwarded) if forwarded else None
-    return parameters
+def _included(name: str) -> Path:
+    """The file an absolute include names, found as Hydra finds it: in the roots dask_runner's plugin adds."""
+    roots = [CONFIG, CONFIG / "shared", CONFIG.parent]  # pkg://dask_runner.config, .config.shared, pkg://dask_runner
+    found = [root / f"{name}.yaml" for root in roots if (root / f"{name}.yaml").is_file()]
+    assert found, f"include /{name} is in none of {roots}"
+    return found[0]
+
+
+def _with_includes(path: Path) -> dict:
+    """The file's keys with those of the files its defaults list includes ``@_here_`` (as Hydra merges them)."""
+    raw = yaml.safe_load(path.read_text())
+    merged: dict = {}
+    for entry in raw.pop("defaults", []):
+        if entry == "_self_":
+            continue
+        name, _, package = str(entry).partition("@")
+        assert package == "_here_" and name.startswith("/"), f"{path.name}: include {entry!r} as /group/file@_here_"
+        merged.update(_with_includes(_included(name[1:])))
+    return {**merged, **raw}
 
 
 @pytest.mark.parametrize("path", WORKER_FILES, ids=lambda p: str(p.relative_to(CONFIG)))
 def test_worker_yaml_values_are_the_targets_defaults_by_reference(path: Path) -> None:
-    raw = yaml.safe_load(path.read_text())
+    raw = _with_includes(path)
     for where, node in _nodes(raw):
-        parameters = _parameters(node["_target_"])
+        target = get_object(node["_target_"])
+        parameters = {}
+        for source in reversed(default_sources(target)):  # the first source wins, as resolved
+            parameters.update(inspect.signature(source).parameters)
         for key, value in node.items():
             if key.startswith("_") or key == "defaults" or isinstance(value, dict) or key in FROM_THE_JOB:
                 continue

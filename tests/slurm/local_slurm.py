@@ -3,13 +3,15 @@
 One ``slurmctld`` and one ``slurmd -N n<i>`` per node, each with its own port, spool, pid and log files
 (``%n`` in slurm.conf), ``config_overrides`` so that the nodes may declare more CPUs than the machine has.
 Debian's ``slurm-wlm`` and ``munge`` are installed with apt-get when missing. Everything it writes lives in
-one temporary folder; the commands find the configuration through ``SLURM_CONF``.
+one temporary folder; the commands find the configuration through ``SLURM_CONF``. Its ports are picked free at
+each start (one block: the controller's, then one per node), so it coexists with a SLURM the machine already runs.
 """
 
 from __future__ import annotations
 
 import contextlib
 import os
+import random
 import shutil
 import signal
 import socket
@@ -19,8 +21,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 NODES = ("n1", "n2", "n3")
-FIRST_NODE_PORT = 17001
-CONTROLLER_PORT = 16817
+PORT_RANGE = (20000, 60000)  # below Linux's ephemeral range (32768-60999 overlaps; a bound port is skipped)
+START_ATTEMPTS = 3
 CPUS_PER_NODE = 4
 PACKAGES = ("slurm-wlm", "munge")
 COMMANDS = ("slurmctld", "slurmd", "sbatch", "srun", "sinfo", "squeue", "scancel", "munged")
@@ -72,6 +74,26 @@ def _sbin(command: str) -> str:
     return shutil.which(command) or str(Path("/usr/sbin", command))
 
 
+def _bindable(port: int) -> bool:
+    # slurmd and slurmctld listen on every interface: check the port there, not only on loopback.
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        try:
+            probe.bind(("", port))
+        except OSError:
+            return False
+    return True
+
+
+def free_port_block(count: int, rng: random.Random | None = None) -> int:
+    """The first of ``count`` consecutive ports that are free now (slurm.conf takes node ports as one range)."""
+    rng = rng or random.Random()
+    for _ in range(200):
+        first = rng.randrange(PORT_RANGE[0], PORT_RANGE[1] - count)
+        if all(_bindable(port) for port in range(first, first + count)):
+            return first
+    raise RuntimeError(f"no {count} consecutive free ports found in {PORT_RANGE}")
+
+
 def munge_is_running() -> bool:
     probe = subprocess.run(["munge", "-n"], capture_output=True, timeout=10, check=False)
     return probe.returncode == 0
@@ -83,6 +105,7 @@ class LocalSlurm:
 
     root: Path
     processes: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
+    controller_port: int = 0  # picked by ``write_config``; the nodes' ports follow it
 
     @property
     def conf(self) -> Path:
@@ -94,12 +117,11 @@ class LocalSlurm:
         return {**os.environ, "SLURM_CONF": str(self.conf)}
 
     def write_config(self) -> None:
-        for folder in ("state", "run", "log", *(f"spool/{node}" for node in NODES)):
-            (self.root / folder).mkdir(parents=True, exist_ok=True)
         host = socket.gethostname().split(".")[0]
+        self.controller_port = free_port_block(1 + len(NODES))
         self.conf.write_text(SLURM_CONF.format(
-            host=host, root=self.root, controller_port=CONTROLLER_PORT, count=len(NODES), cpus=CPUS_PER_NODE,
-            first_port=FIRST_NODE_PORT, last_port=FIRST_NODE_PORT + len(NODES) - 1))
+            host=host, root=self.root, controller_port=self.controller_port, count=len(NODES), cpus=CPUS_PER_NODE,
+            first_port=self.controller_port + 1, last_port=self.controller_port + len(NODES)))
         (self.root / "cgroup.conf").write_text(CGROUP_CONF)
 
     def _start(self, name: str, args: list[str], user: str | None = None) -> None:
@@ -109,7 +131,20 @@ class LocalSlurm:
 
     def start(self, timeout: float = 60) -> None:
         ensure_installed()
-        self.write_config()
+        for folder in ("state", "run", "log", *(f"spool/{node}" for node in NODES)):
+            (self.root / folder).mkdir(parents=True, exist_ok=True)
+        self._start_munge(timeout)
+        for attempt in range(1, START_ATTEMPTS + 1):
+            try:
+                self._start_slurm(timeout)
+                return
+            except RuntimeError:
+                # A port picked free may be taken before the daemon binds it: start again on other ports.
+                self._stop_slurm()
+                if attempt == START_ATTEMPTS:
+                    raise
+
+    def _start_munge(self, timeout: float) -> None:
         if not munge_is_running():
             # munged runs as its own user, as Debian's service does (root would need --force).
             for folder in ("/run/munge", "/var/lib/munge", "/var/log/munge"):
@@ -117,6 +152,9 @@ class LocalSlurm:
                 shutil.chown(folder, "munge", "munge")
             self._start("munged", [_sbin("munged"), "--foreground"], user="munge")
             self._wait(munge_is_running, timeout, "munged did not answer `munge -n`")
+
+    def _start_slurm(self, timeout: float) -> None:
+        self.write_config()
         self._start("slurmctld", [_sbin("slurmctld"), "-D", "-i", "-f", str(self.conf)])
         for node in NODES:
             self._start(f"slurmd-{node}", [_sbin("slurmd"), "-D", "-N", node, "-f", str(self.conf)])
@@ -185,15 +223,22 @@ class LocalSlurm:
 
     def stop(self) -> None:
         """End what ``start()`` started, by process id (the slurmds first, munged last)."""
-        self.cancel_all()
-        order = [name for name in self.processes if name.startswith("slurmd")] + ["slurmctld", "munged"]
-        for name in order:
-            process = self.processes.pop(name, None)
-            if process is None or process.poll() is not None:
-                continue
-            process.send_signal(signal.SIGTERM)
-            try:
-                process.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait(timeout=10)
+        if "slurmctld" in self.processes:
+            self.cancel_all()
+        self._stop_slurm()
+        self._end("munged")
+
+    def _stop_slurm(self) -> None:
+        for name in [name for name in self.processes if name.startswith("slurmd")] + ["slurmctld"]:
+            self._end(name)
+
+    def _end(self, name: str) -> None:
+        process = self.processes.pop(name, None)
+        if process is None or process.poll() is not None:
+            return
+        process.send_signal(signal.SIGTERM)
+        try:
+            process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(timeout=10)

@@ -231,7 +231,7 @@ def test_tls_between_driver_scheduler_and_workers(clean_queue: LocalSlurm, tmp_p
 
 
 def test_ctrl_c_still_interrupts_the_driver_after_dask_jobqueue_is_imported() -> None:
-    from dask_runner.clusters.slurm import import_jobqueue
+    from dask_runner.clusters.jobqueue import import_jobqueue
 
     before = signal.getsignal(signal.SIGINT)
     import_jobqueue()

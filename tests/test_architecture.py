@@ -1,0 +1,113 @@
+"""The layout's rules, checked: dask_runner's modules form layers that import only downwards, with no cycle.
+
+Every ``import`` of a dask_runner module counts, lazy ones inside functions included (a lazy import is still a
+dependency; it only hides a cycle from Python). The layers, top to bottom, are those of the README's "How the
+code is laid out". ``KNOWN_UPWARD`` lists the upward imports the code still has: the list may only shrink (a
+test fails when an entry is gone, so that it is removed here too), and a new upward import fails the suite.
+"""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+PACKAGE = Path(__file__).resolve().parents[1] / "dask_runner"
+LAYERS = [  # top to bottom; a module may import its own layer and those below it
+    ("dask_runner.cli", "dask_runner.experiment"),
+    ("dask_runner.report", "dask_runner.viewer"),
+    ("dask_runner.nuplan",),
+    ("dask_runner.workers", "dask_runner.clusters", "dask_runner.dashboard"),
+    ("dask_runner.runner",),
+    ("dask_runner.simulation", "dask_runner.planners", "dask_runner.metrics", "dask_runner.scenarios"),
+    ("dask_runner.io", "dask_runner.errors", "dask_runner.config", "dask_runner.optional_dependencies"),
+]
+# Upward imports still there (importer, imported), each waiting for a move the README's layout section names.
+KNOWN_UPWARD = {
+    # RunnerReport is the runner floor's; io writes it (io sits below runner/).
+    ("dask_runner.io.driver_log", "dask_runner.runner.report"),
+    ("dask_runner.io.report_store", "dask_runner.runner.report"),
+    ("dask_runner.io.runner_report", "dask_runner.runner.report"),
+    # per_worker belongs where planners can use it without the pool floor.
+    ("dask_runner.planners.ml.ml_planner", "dask_runner.workers.per_worker"),
+    ("dask_runner.planners.torch_planner", "dask_runner.workers.per_worker"),
+    # `dask-runner train` runs its data generation on a pool.
+    ("dask_runner.planners.ml.training", "dask_runner.workers.dask"),
+    ("dask_runner.planners.ml.training", "dask_runner.workers.task"),
+    # The execution layer (executor, Task, WorkerPool) still lives partly in workers/.
+    ("dask_runner.runner.batch_execution", "dask_runner.workers.task"),
+    ("dask_runner.runner.executor", "dask_runner.workers.pool"),
+    # The simulation builder belongs next to the runners it builds.
+    ("dask_runner.simulation.builder", "dask_runner.runner.simulation_runner"),
+}
+
+
+def _modules() -> dict[str, Path]:
+    modules = {}
+    for path in PACKAGE.rglob("*.py"):
+        name = ".".join(path.relative_to(PACKAGE.parent).with_suffix("").parts)
+        modules[name.removesuffix(".__init__")] = path
+    return modules
+
+
+def _imports(modules: dict[str, Path]) -> dict[str, set[str]]:
+    """Module -> the dask_runner modules it imports (``from pkg import submodule`` names the submodule)."""
+    graph: dict[str, set[str]] = {name: set() for name in modules}
+    for name, path in modules.items():
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+                submodules = {f"{node.module}.{a.name}" for a in node.names} & modules.keys()
+                targets = submodules | ({node.module} if len(submodules) < len(node.names) else set())
+            elif isinstance(node, ast.Import):
+                targets = {a.name for a in node.names}
+            else:
+                continue
+            graph[name] |= {t for t in targets if t in modules and t != name}
+    return graph
+
+
+def _layer(module: str) -> int:
+    if module == "dask_runner":  # the package's public names, above everything
+        return -1
+    for index, prefixes in enumerate(LAYERS):
+        if any(module == p or module.startswith(p + ".") for p in prefixes):
+            return index
+    raise AssertionError(f"{module} is in no layer: add its package to LAYERS (and to the README's layout)")
+
+
+def test_no_module_imports_a_layer_above_its_own_beyond_the_known_ones() -> None:
+    graph = _imports(_modules())
+    upward = {(m, t) for m, targets in graph.items() for t in targets if _layer(t) < _layer(m)}
+    assert upward - KNOWN_UPWARD == set(), "imports from a higher layer: move the code down, or invert the call"
+    assert KNOWN_UPWARD - upward == set(), "these upward imports are gone: remove them from KNOWN_UPWARD"
+
+
+def test_no_import_cycle_between_modules() -> None:
+    graph = _imports(_modules())
+    index: dict[str, int] = {}
+    low: dict[str, int] = {}
+    stack: list[str] = []
+    cycles: list[list[str]] = []
+
+    def visit(module: str) -> None:  # Tarjan's strongly connected components
+        index[module] = low[module] = len(index)
+        stack.append(module)
+        for target in graph[module]:
+            if target not in index:
+                visit(target)
+                low[module] = min(low[module], low[target])
+            elif target in stack:
+                low[module] = min(low[module], index[target])
+        if low[module] == index[module]:
+            component = []
+            while True:
+                member = stack.pop()
+                component.append(member)
+                if member == module:
+                    break
+            if len(component) > 1:
+                cycles.append(sorted(component))
+
+    for module in graph:
+        if module not in index:
+            visit(module)
+    assert cycles == []
