@@ -15,6 +15,7 @@ nuPlan's class (nuPlan is not a dependency), so:
 
 from __future__ import annotations
 
+import atexit
 import importlib
 import logging
 import sys
@@ -84,6 +85,9 @@ def _for_nuplan(build: Callable[..., DaskDistributed], output_dir: str | Path | 
         except BaseException:
             pool.shutdown()
             raise
+    # nuPlan's and NAVSIM's scripts never shut their worker down: at exit the pool closes what it started (the
+    # allocation's scheduler and worker ranks end, worker jobs are cancelled, a CUDA cluster stops).
+    atexit.register(pool.shutdown)
     return pool
 
 
