@@ -53,7 +53,7 @@ def test_nuplans_script_inside_one_allocation_matches_sequential(clean_queue: Lo
 
     result, output = run_nuplan(tmp_path, "allocation", "worker=dask_slurm_runner", "worker.interface=lo",
                                 f"worker.scheduler_file='{tmp_path}/scheduler-{{job_id}}.json'",
-                                "worker.dashboard_port=null", launcher=in_one_allocation)
+                                "worker.dashboard_port=null", "worker.start_timeout_s=60", launcher=in_one_allocation)
     job_output = "\n".join(p.read_text() for p in sorted(tmp_path.glob("job-*.out")))
     assert result.returncode == 0, (result.stderr + job_output)[-3000:]
     assert job_output.count("Starting 4 simulations using DaskDistributed") == 1  # only the driver rank simulated
