@@ -121,10 +121,7 @@ class SLURMRunnerSettings:
     def worker_options(self) -> dict[str, Any]:
         extra = worker_options_from_args(list(self.worker_extra_args or []))
         resources = {"CPU": float(self.threads_per_worker), **extra.pop("resources", {})}
-        # A rank that cannot reach the scheduler for start_timeout_s leaves (--death-timeout overrides): a rank
-        # that started after a short batch had ended (a slow import) would otherwise wait for it forever.
         options: dict[str, Any] = {"nthreads": self.threads_per_worker, "resources": resources,
-                                   "death_timeout": self.start_timeout_s,
                                    "preload": [*worker_preloads(), *extra.pop("preload", [])], **extra}
         if self.interface is not None:
             options["interface"] = self.interface

@@ -1,6 +1,5 @@
-"""nuplan-devkit's unmodified run_simulation.py on the real SLURM of three nodes: worker=dask_slurm (worker jobs
-submitted with sbatch) and, under srun, worker=dask_slurm_runner (one allocation); reports and metric files
-identical to nuPlan's worker=sequential.
+"""nuplan-devkit's unmodified run_simulation.py on the real SLURM of three nodes with worker=dask_slurm (worker jobs
+submitted with sbatch): reports and metric files identical to nuPlan's worker=sequential.
 
 Needs nuPlan's environment (tests/nuplan: ``DASK_RUNNER_NUPLAN_PYTHON``, ``DASK_RUNNER_NUPLAN_DEVKIT``); skipped,
 with the reason, without it.
@@ -8,7 +7,6 @@ with the reason, without it.
 
 from __future__ import annotations
 
-import shlex
 import sys
 from pathlib import Path
 
@@ -18,7 +16,7 @@ from local_slurm import LocalSlurm
 TESTS = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(TESTS / "nuplan"))
 
-from test_nuplan_scripts import DEVKIT, PYTHON, REPO, assert_same_results, reports, run_nuplan  # noqa: E402
+from test_nuplan_scripts import DEVKIT, PYTHON, REPO, assert_same_results, run_nuplan  # noqa: E402
 
 pytest.importorskip("dask_jobqueue")
 pytestmark = [
@@ -41,21 +39,3 @@ def test_nuplans_script_on_worker_jobs_matches_sequential(clean_queue: LocalSlur
     assert_same_results(output, expected)
     assert list((tmp_path / "worker-logs").glob("*.err")), "no worker job ran"
     assert not clean_queue.squeue()  # the worker jobs were cancelled at the end
-
-
-def test_nuplans_script_inside_one_allocation_matches_sequential(clean_queue: LocalSlurm, tmp_path: Path) -> None:
-    result, expected = run_nuplan(tmp_path, "sequential", "worker=sequential")
-    assert result.returncode == 0, result.stderr[-3000:]
-
-    def in_one_allocation(command: list[str]) -> list[str]:  # every rank runs nuPlan's script, under srun
-        return ["sbatch", "--wait", "--ntasks=5", f"--output={tmp_path}/job-%j.out", "--wrap",
-                "srun " + shlex.join(command)]
-
-    result, output = run_nuplan(tmp_path, "allocation", "worker=dask_slurm_runner", "worker.interface=lo",
-                                f"worker.scheduler_file='{tmp_path}/scheduler-{{job_id}}.json'",
-                                "worker.dashboard_port=null", "worker.start_timeout_s=60", launcher=in_one_allocation)
-    job_output = "\n".join(p.read_text() for p in sorted(tmp_path.glob("job-*.out")))
-    assert result.returncode == 0, (result.stderr + job_output)[-3000:]
-    assert job_output.count("Starting 4 simulations using DaskDistributed") == 1  # only the driver rank simulated
-    assert_same_results(output, expected)
-    assert len(reports(output)) == 4
