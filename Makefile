@@ -11,8 +11,12 @@ ML_STAMP := $(VENV)/.stamp-ml
 TORCH_SPEC ?= torch==2.13.0
 EXTRAS ?= dev,slurm,report,commonroad
 ARGS ?=
+# The lowest versions setup.cfg declares, in a venv of their own: every `>=` bound of install_requires pinned
+# (scripts/lowest_constraints.py), binary wheels only for those; the extras the tests use resolve freely.
+LOWEST := .venv-lowest
+LOWEST_STAMP := $(LOWEST)/.stamp-install
 
-.PHONY: run test test-fast typecheck lint data browser benchmark bytecode ml clean
+.PHONY: run test test-fast test-lowest typecheck lint data browser benchmark bytecode ml clean
 
 $(STAMP): setup.cfg pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -51,9 +55,27 @@ typecheck: $(STAMP)
 lint: $(STAMP)
 	$(BIN)/ruff check dask_runner tests scripts
 
-# The whole suite (slow and network tiers included), after the type check and `make data`. pytest exits non-zero when no test ran.
+# The whole suite (slow and network tiers included), after the type check and `make data`, then the quick tier on
+# the lowest declared versions. pytest exits non-zero when no test ran.
 test: $(STAMP) $(ML_STAMP) bytecode browser data typecheck lint
 	$(BIN)/python -m pytest -q $(ARGS)
+	$(MAKE) test-lowest
+
+$(LOWEST_STAMP): setup.cfg pyproject.toml scripts/lowest_constraints.py
+	test -x $(LOWEST)/bin/python || $(PYTHON) -m venv $(LOWEST)
+	$(LOWEST)/bin/python -m pip install --quiet --upgrade pip setuptools wheel
+	$(PYTHON) scripts/lowest_constraints.py setup.cfg > $(LOWEST)/constraints.txt
+	$(LOWEST)/bin/python -m pip install --quiet -c $(LOWEST)/constraints.txt \
+		--only-binary="$$(cut -d= -f1 $(LOWEST)/constraints.txt | paste -sd, -)" "$(TORCH_SPEC)" -e ".[$(EXTRAS),ml]"
+	touch $(LOWEST_STAMP)
+
+# The quick tier and the default job (small) on the lowest versions setup.cfg declares (numpy 1.26, as nuPlan needs).
+test-lowest: $(LOWEST_STAMP)
+	$(LOWEST)/bin/python scripts/lowest_constraints.py --check setup.cfg
+	$(LOWEST)/bin/python -m pytest -q -m "not slow and not network" -p no:cacheprovider $(ARGS)
+	rm -rf $(LOWEST)/default-job
+	$(LOWEST)/bin/dask-runner simulate scenario_filter.limit_total_scenarios=8 worker.n_workers=2 \
+		output_dir=$(LOWEST)/default-job
 
 # The quick tier for development, offline: skips tests marked slow or network. Tests that read the NGSIM
 # data skip (saying to run `make data`) when it has not been fetched.
@@ -64,4 +86,4 @@ benchmark: $(STAMP) bytecode
 	$(BIN)/python scripts/benchmark.py $(ARGS)
 
 clean:
-	rm -rf $(VENV) build *.egg-info .mypy_cache .pytest_cache
+	rm -rf $(VENV) $(LOWEST) build *.egg-info .mypy_cache .pytest_cache

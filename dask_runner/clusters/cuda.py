@@ -35,6 +35,8 @@ if TYPE_CHECKING:
     from distributed import LocalCluster
     from distributed.security import Security
 
+    from dask_runner.workers.dask import DaskDistributed
+
 logger = logging.getLogger(__name__)
 
 INSTALL_HINT = "pip install 'dask_runner[cuda]'"
@@ -200,9 +202,13 @@ def start_cuda_cluster(
     import dask
 
     from dask_runner.dashboard.install import scheduler_config
+    from dask_runner.workers.dask import ALLOWED_FAILURES_OF_OUR_CLUSTERS
 
+    # The Simulations page on this scheduler from the start; a task whose worker died is failed at once (the
+    # pool re-runs it in isolation), as on every cluster dask_runner starts.
+    config = {**scheduler_config(), "distributed.scheduler.allowed-failures": ALLOWED_FAILURES_OF_OUR_CLUSTERS}
     try:
-        with dask.config.set(scheduler_config()):  # the Simulations page on this scheduler from the start
+        with dask.config.set(config):
             cluster = cluster_class(
                 threads_per_worker=threads,
                 local_directory=local_directory,
@@ -221,3 +227,16 @@ def start_cuda_cluster(
                 len(cluster.workers), workers_per_gpu, threads, resources, cluster.scheduler_address,
                 cluster.dashboard_link)
     return cluster
+
+
+def cuda_worker_pool(cluster: Any, start_timeout_s: float = 60.0, **batch: Any) -> DaskDistributed:
+    """``worker=dask_cuda``: a DaskDistributed on the CUDA cluster Hydra built from the ``cluster`` node
+    (:func:`start_cuda_cluster`), which the pool owns: ``shutdown()`` closes it, and a pool that fails to
+    start closes it too. ``batch`` holds DaskDistributed's batch tuning (``max_in_flight_per_slot``, ...).
+    """
+    from dask_runner.clusters.jobqueue import pool_owning
+
+    return pool_owning(cluster, batch, start_timeout_s, None)
+
+
+cuda_worker_pool.keyword_defaults_from = "dask_runner.workers.dask.DaskDistributed"  # type: ignore[attr-defined]

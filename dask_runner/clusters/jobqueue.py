@@ -548,7 +548,8 @@ def jobqueue_worker_pool(settings_class: type[JobQueueSettings], print_job_scrip
     from dask_runner.workers.dask_execution import DaskBatchSettings
 
     names = {f.name for f in fields(settings_class)}
-    tuning = {f.name for f in fields(DaskBatchSettings)}
+    # and the time limit of the pool's map (what nuPlan's and NAVSIM's scripts call), set by their worker nodes
+    tuning = {f.name for f in fields(DaskBatchSettings)} | {"time_limit_s"}
     unknown = sorted(set(keys) - names - tuning)
     if unknown:
         raise ConfigError(f"worker={settings_class.worker_key} has no key {', '.join(unknown)}; its keys are "

@@ -27,6 +27,19 @@ def keyword_default_sources(target: Any) -> list[Any]:
     return [get_object(name) if isinstance(name, str) else name for name in names]
 
 
+def default_sources(target: Any) -> list[Any]:
+    """``target`` and, in order, every source its keyword defaults come from, followed through: nuPlan's
+    ``worker=dask_slurm`` entry forwards to ``slurm_worker_pool``, which forwards to its settings class."""
+    sources: list[Any] = []
+    pending = [target]
+    while pending:
+        source = pending.pop(0)
+        if source not in sources:
+            sources.append(source)
+            pending.extend(keyword_default_sources(source))
+    return sources
+
+
 def signature_default(name: str, _parent_: Any) -> Any:
     """The default of parameter ``name`` of the ``_target_`` of the YAML node that holds the key."""
     from hydra.utils import get_object
@@ -35,7 +48,7 @@ def signature_default(name: str, _parent_: Any) -> Any:
     if not target_path:
         raise ValueError(f"${{{RESOLVER}:{name}}} is only valid in a node with a _target_")
     target = get_object(str(target_path))
-    for candidate in (target, *keyword_default_sources(target)):
+    for candidate in default_sources(target):
         parameter = inspect.signature(candidate).parameters.get(name)
         if parameter is not None and parameter.default is not inspect.Parameter.empty:
             return parameter.default

@@ -35,6 +35,7 @@ class SpeedLimitCompliance(AbstractMetric):
         if ctx.num_steps == 0 or np.any(ctx.ego_lane_segments < 0):
             return MetricStatistic(self.name, self.category, 1.0, 0.0, "m/s")
         overspeed = overspeed_per_step(ctx)
-        integral = float(np.trapezoid(overspeed, dx=ctx.dt)) if overspeed.size > 1 else 0.0
+        # The trapezoidal rule written out: np.trapezoid is numpy 2 only, np.trapz warns on numpy 2.
+        integral = float(ctx.dt * (overspeed.sum() - 0.5 * (overspeed[0] + overspeed[-1]))) if overspeed.size > 1 else 0.0
         score = max(0.0, 1.0 - integral / (MAX_OVERSPEED_VALUE_THRESHOLD_MPS * ctx.duration))
         return MetricStatistic(self.name, self.category, score, float(np.max(overspeed)), "m/s")

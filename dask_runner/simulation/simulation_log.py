@@ -28,6 +28,7 @@ truncated or corrupt file raises :class:`SimulationLogError` naming it.
 from __future__ import annotations
 
 import importlib
+import io
 import lzma
 import os
 import pickle
@@ -173,7 +174,7 @@ class SimulationLog:
         try:
             if kind == "msgpack":
                 return _from_msgpack(path, payload)
-            data = pickle.loads(payload)
+            data = _NumpyPortableUnpickler(io.BytesIO(payload)).load()
             return cls(path, data["scenario"], str(data["planner_name"]), data["history"])
         except SimulationLogError:
             raise
@@ -181,6 +182,19 @@ class SimulationLog:
             raise SimulationLogError(
                 f"simulation log {path} is corrupt or not a dask_runner log ({exc!r}); re-run its simulation"
             ) from exc
+
+
+class _NumpyPortableUnpickler(pickle.Unpickler):
+    """Reads pickles written under numpy 2 with numpy 1.x too (a log written on a laptop, read in nuPlan's
+    environment): numpy 2 pickles its arrays as ``numpy._core.*``, which numpy 1.x names ``numpy.core.*``."""
+
+    def find_class(self, module: str, name: str) -> Any:
+        try:
+            return super().find_class(module, name)
+        except ModuleNotFoundError:
+            if not module.startswith("numpy._core"):
+                raise
+            return super().find_class("numpy.core" + module[len("numpy._core"):], name)
 
 
 # -- msgpack encoding ---------------------------------------------------------------------------------

@@ -24,6 +24,7 @@ from dask_runner.runner.run_simulation import (
     simulate,
 )
 from dask_runner.runner.simulation_runner import SimulationRunner
+from dask_runner.workers.per_worker import release_gpu_memory
 
 # On each worker: "<group key>:<member>" -> epoch start of the runner executing now. The driver reads
 # it (``running_since``) to find runners past their hard time limit.
@@ -137,6 +138,8 @@ def run_group(
             outcomes.append(simulate(runner, time_limit_s))
         finally:
             _RUNNING.pop(tag, None)
+        del runner
+        release_gpu_memory()  # what this simulation allocated on the GPU (tuplan_garage #60: memory crept)
     return outcomes
 
 
@@ -158,6 +161,7 @@ def _run_lockstep(runners: list[AbstractRunner | None], time_limit_s: float | No
     finally:
         for tag in tags:
             _RUNNING.pop(tag, None)
+        release_gpu_memory()
 
 
 def summarize(outcomes: list[SimulationOutcome]) -> GroupSummary:

@@ -7,16 +7,19 @@ nuPlan's class (nuPlan is not a dependency), so:
 
 - :func:`register_with_nuplan` registers our ``WorkerPool`` base as a virtual subclass of nuPlan's
   (an ``abc.ABC``), which makes every dask_runner pool pass the check;
-- :func:`nuplan_dask_distributed` is the Hydra target of ``config/nuplan/worker/dask_distributed.yaml``:
-  it registers, takes nuPlan's ``output_dir`` (per-task logs under ``output_dir/logs_subdir`` when
-  ``logs_subdir`` is set) and returns a :class:`~dask_runner.workers.dask.DaskDistributed`.
+- ``nuplan_dask_*`` are the Hydra targets of ``config/nuplan/worker/*.yaml`` (which include dask_runner's own
+  worker nodes, so each pool's keys and defaults are defined once): each registers, takes nuPlan's
+  ``output_dir`` (per-task logs under ``output_dir/logs_subdir`` when ``logs_subdir`` is set) and returns the
+  pool dask_runner's own ``worker=`` of the same name builds.
 """
 
 from __future__ import annotations
 
+import atexit
 import importlib
 import logging
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -54,22 +57,26 @@ def register_with_nuplan(import_nuplan: bool = True) -> bool:
     return True
 
 
-def nuplan_dask_distributed(output_dir: str | Path | None = None, logs_subdir: str | None = None,
-                            **options: Any) -> DaskDistributed:
-    """A DaskDistributed for nuPlan's ``build_worker``: registered with nuPlan, ``output_dir`` accepted.
+def _for_nuplan(build: Callable[..., DaskDistributed], output_dir: str | Path | None, logs_subdir: str | None,
+                options: dict[str, Any]) -> DaskDistributed:
+    """``build(**options)`` registered with nuPlan, with one log file per task under ``output_dir/logs_subdir``.
 
-    ``options`` are DaskDistributed's keywords. With ``logs_subdir`` (and an ``output_dir``), each task
-    logs to ``output_dir/logs_subdir/<task key>.log``, as nuPlan's Ray pool does.
+    A process with nothing to run (``worker.print_job_script=true``, the scheduler and worker ranks of
+    ``worker=dask_slurm_runner``) exits here with status 0, as dask_runner's own command does: nuPlan's and
+    NAVSIM's scripts would otherwise go on to build their simulations without a pool.
     """
-    from dask_runner.workers.dask import DaskDistributed
+    from dask_runner.errors import ConfigError, NothingToRun
 
     register_with_nuplan()
     if logs_subdir and output_dir is None:
-        from dask_runner.errors import ConfigError
-
         raise ConfigError(f"worker.logs_subdir={logs_subdir!r} needs nuPlan's output_dir, which is not set; set "
                           "output_dir=... or worker.logs_subdir=null")
-    pool = DaskDistributed(**options)
+    try:
+        pool = build(**options)
+    except NothingToRun as done:
+        if done.output:
+            print(done.output, flush=True)
+        raise SystemExit(0) from None
     if output_dir is not None and logs_subdir:
         from dask_runner.workers.task_logs import TASK_LOG_PLUGIN, TaskLogPlugin
 
@@ -78,10 +85,51 @@ def nuplan_dask_distributed(output_dir: str | Path | None = None, logs_subdir: s
         except BaseException:
             pool.shutdown()
             raise
+    # nuPlan's and NAVSIM's scripts never shut their worker down: at exit the pool closes what it started (the
+    # allocation's scheduler and worker ranks end, worker jobs are cancelled, a CUDA cluster stops).
+    atexit.register(pool.shutdown)
     return pool
 
 
-# Its keywords are DaskDistributed's: the nuPlan worker YAML takes their defaults from there.
-nuplan_dask_distributed.keyword_defaults_from = "dask_runner.workers.dask.DaskDistributed"  # type: ignore[attr-defined]
+def nuplan_dask_distributed(output_dir: str | Path | None = None, logs_subdir: str | None = None,
+                            **options: Any) -> DaskDistributed:
+    """nuPlan's ``worker=dask_distributed`` and ``worker=dask_scheduler``: a DaskDistributed (its keywords)."""
+    from dask_runner.workers.dask import DaskDistributed
 
-__all__ = ["nuplan_dask_distributed", "register_with_nuplan"]
+    return _for_nuplan(DaskDistributed, output_dir, logs_subdir, options)
+
+
+def nuplan_dask_cuda(output_dir: str | Path | None = None, logs_subdir: str | None = None,
+                     **options: Any) -> DaskDistributed:
+    """nuPlan's ``worker=dask_cuda``: :func:`~dask_runner.clusters.cuda.cuda_worker_pool` (its keywords)."""
+    from dask_runner.clusters.cuda import cuda_worker_pool
+
+    return _for_nuplan(cuda_worker_pool, output_dir, logs_subdir, options)
+
+
+def nuplan_dask_slurm(output_dir: str | Path | None = None, logs_subdir: str | None = None,
+                      **options: Any) -> DaskDistributed:
+    """nuPlan's ``worker=dask_slurm``: :func:`~dask_runner.clusters.slurm.slurm_worker_pool` (its keywords)."""
+    from dask_runner.clusters.slurm import slurm_worker_pool
+
+    return _for_nuplan(slurm_worker_pool, output_dir, logs_subdir, options)
+
+
+def nuplan_dask_slurm_runner(output_dir: str | Path | None = None, logs_subdir: str | None = None,
+                             **options: Any) -> DaskDistributed:
+    """nuPlan's ``worker=dask_slurm_runner``: :func:`~dask_runner.clusters.slurm_runner.slurm_runner_pool`
+    (its keywords); on the ranks other than the driver it serves, then exits with status 0."""
+    from dask_runner.clusters.slurm_runner import slurm_runner_pool
+
+    return _for_nuplan(slurm_runner_pool, output_dir, logs_subdir, options)
+
+
+# Their keywords are those of the pool they build: the YAML nodes take their defaults from there.
+nuplan_dask_distributed.keyword_defaults_from = "dask_runner.workers.dask.DaskDistributed"  # type: ignore[attr-defined]
+nuplan_dask_cuda.keyword_defaults_from = "dask_runner.clusters.cuda.cuda_worker_pool"  # type: ignore[attr-defined]
+nuplan_dask_slurm.keyword_defaults_from = "dask_runner.clusters.slurm.slurm_worker_pool"  # type: ignore[attr-defined]
+nuplan_dask_slurm_runner.keyword_defaults_from = (  # type: ignore[attr-defined]
+    "dask_runner.clusters.slurm_runner.slurm_runner_pool")
+
+__all__ = ["nuplan_dask_cuda", "nuplan_dask_distributed", "nuplan_dask_slurm", "nuplan_dask_slurm_runner",
+           "register_with_nuplan"]

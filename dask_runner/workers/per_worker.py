@@ -20,6 +20,7 @@ module in eval mode under ``torch.no_grad()`` is).
 from __future__ import annotations
 
 import os
+import sys
 import threading
 from collections.abc import Callable
 from typing import Any, TypeVar
@@ -78,3 +79,17 @@ def clear_per_worker(key: str | None = None) -> None:
         else:
             _objects.pop(key, None)
             _key_locks.pop(key, None)
+
+
+def release_gpu_memory() -> None:
+    """Hand the GPU memory a finished simulation left in torch's cache back to the device (what
+    ``per_worker`` holds stays: it is referenced). A no-op where torch is not loaded or CUDA was never
+    initialised in this process, so CPU workers pay nothing and never start a CUDA context here."""
+    torch = sys.modules.get("torch")
+    if torch is None:
+        return
+    try:
+        if torch.cuda.is_initialized():
+            torch.cuda.empty_cache()
+    except Exception:  # a broken CUDA state is the simulation's to report, not this cleanup's
+        pass

@@ -1,10 +1,12 @@
 """Adds dask_runner's nuPlan worker configs to the search path of every Hydra application (nuPlan's scripts).
 
-With dask_runner installed, nuPlan's own ``run_simulation.py worker=dask_distributed`` works without a
-``hydra.searchpath`` override (an override there replaces nuPlan's own entries instead of adding to
-them). With ``DASK_RUNNER_RAY_SHIM=1`` in the environment, ``worker=ray_distributed`` resolves to
-dask_runner's Ray-compatible pool instead of nuPlan's Ray worker; without it nuPlan's Ray worker is
-untouched.
+With dask_runner installed, nuPlan's and NAVSIM's own scripts take ``worker=dask_distributed``,
+``dask_scheduler``, ``dask_cuda``, ``dask_slurm`` and ``dask_slurm_runner`` without a ``hydra.searchpath``
+override (an override there replaces the app's own entries instead of adding to them). Those nodes
+include dask_runner's own worker nodes (``/config/worker/<name>``, found through the package root added
+here), so each pool's keys and defaults are written once. With ``DASK_RUNNER_RAY_SHIM=1`` in the environment, ``worker=ray_distributed`` resolves to
+dask_runner's Ray-compatible pool instead of nuPlan's Ray worker, and so does NAVSIM's
+``worker=ray_distributed_no_torch``; without it their Ray workers are untouched.
 """
 
 from __future__ import annotations
@@ -16,6 +18,10 @@ from hydra.plugins.search_path_plugin import SearchPathPlugin
 
 RAY_SHIM_ENV = "DASK_RUNNER_RAY_SHIM"
 NUPLAN_WORKERS = "pkg://dask_runner.config.nuplan"
+# dask_runner's own config tree as the group "config": what the nuPlan nodes include (config/worker/dask_slurm, ...).
+OWN_CONFIGS = "pkg://dask_runner"
+# The nodes dask_runner's worker nodes include (/worker_keys/...), in dask_runner's app and in nuPlan's alike.
+SHARED_CONFIGS = "pkg://dask_runner.config.shared"
 RAY_SHIM_WORKERS = "pkg://dask_runner.config.nuplan_ray_shim"
 
 
@@ -26,6 +32,8 @@ def ray_shim_requested() -> bool:
 class DaskRunnerSearchPathPlugin(SearchPathPlugin):
     def manipulate_search_path(self, search_path: ConfigSearchPath) -> None:
         search_path.append(provider="dask_runner", path=NUPLAN_WORKERS)
+        search_path.append(provider="dask_runner-own-configs", path=OWN_CONFIGS)
+        search_path.append(provider="dask_runner-shared-configs", path=SHARED_CONFIGS)
         if ray_shim_requested():
             # Ahead of every other entry, so this worker/ray_distributed.yaml is the one Hydra finds.
             search_path.prepend(provider="dask_runner-ray-shim", path=RAY_SHIM_WORKERS)

@@ -60,3 +60,41 @@ def test_hidden_gpus_give_the_no_gpu_error(monkeypatch: pytest.MonkeyPatch) -> N
 def test_bad_threads_fail_with_a_correct_call() -> None:
     with pytest.raises(ConfigError, match=r"start_cuda_cluster\(num_gpus_per_simulation=0.25\)"):
         start_cuda_cluster(threads_per_worker=0)
+
+
+# worker=dask_cuda's construction path without a GPU: Hydra builds the node's cluster, then the pool on it. A
+# local cluster stands in for the LocalCUDACluster that start_cuda_cluster returns (the pool sees a cluster).
+def _local_cluster_node() -> dict[str, object]:
+    return {"_target_": "dask_runner.clusters.local.start_local_cluster", "n_workers": 1, "processes": False,
+            "dashboard_address": "127.0.0.1:0"}
+
+
+def test_the_dask_cuda_pool_owns_the_cluster_hydra_builds_and_closes_it_at_shutdown() -> None:
+    from distributed.core import Status
+    from hydra import compose, initialize_config_module
+    from hydra.utils import instantiate
+    from omegaconf import OmegaConf
+
+    with initialize_config_module(config_module="dask_runner.config", version_base=None):
+        cfg = compose("default_simulation", overrides=["worker=dask_cuda"])
+    cfg.worker.cluster = OmegaConf.create(_local_cluster_node())
+    pool = instantiate(cfg.worker, _convert_="all")
+    cluster = pool._own_cluster
+    assert cluster is not None and cluster.status == Status.running
+    from dask_runner.workers.pool import Task
+
+    assert pool.map(Task(fn=abs), [-1, -2]) == [1, 2]
+    pool.shutdown()
+    assert cluster.status == Status.closed
+
+
+def test_a_dask_cuda_pool_that_fails_to_start_closes_its_cluster() -> None:
+    from distributed.core import Status
+    from hydra.utils import instantiate
+
+    from dask_runner.clusters.cuda import cuda_worker_pool
+
+    cluster = instantiate(_local_cluster_node())
+    with pytest.raises(ConfigError, match="max_group_size"):
+        cuda_worker_pool(cluster, max_group_size=0)
+    assert cluster.status == Status.closed

@@ -30,7 +30,7 @@ def _worker_keys(settings_class: type[JobQueueSettings]) -> set[str]:
     raw = yaml.safe_load((CONFIG / "worker" / f"{settings_class.worker_key}.yaml").read_text())
     for entry in raw.pop("defaults"):
         if entry != "_self_":
-            keys |= set(yaml.safe_load((CONFIG / f"{entry.split('@')[0][1:]}.yaml").read_text()))
+            keys |= set(yaml.safe_load((CONFIG / "shared" / f"{entry.split('@')[0][1:]}.yaml").read_text()))
     return keys | set(raw)
 
 

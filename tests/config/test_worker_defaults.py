@@ -12,7 +12,7 @@ from omegaconf import OmegaConf
 
 import dask_runner.config
 from dask_runner.clusters.local import LocalClusterSettings, start_local_cluster
-from dask_runner.config import keyword_default_sources
+from dask_runner.config import default_sources
 from dask_runner.workers.dask import DaskDistributed
 from dask_runner.workers.dask_execution import DaskBatchSettings
 
@@ -30,6 +30,14 @@ def _nodes(node: dict, path: str = "worker") -> list[tuple[str, dict]]:
     return found
 
 
+def _included(name: str) -> Path:
+    """The file an absolute include names, found as Hydra finds it: in the roots dask_runner's plugin adds."""
+    roots = [CONFIG, CONFIG / "shared", CONFIG.parent]  # pkg://dask_runner.config, .config.shared, pkg://dask_runner
+    found = [root / f"{name}.yaml" for root in roots if (root / f"{name}.yaml").is_file()]
+    assert found, f"include /{name} is in none of {roots}"
+    return found[0]
+
+
 def _with_includes(path: Path) -> dict:
     """The file's keys with those of the files its defaults list includes ``@_here_`` (as Hydra merges them)."""
     raw = yaml.safe_load(path.read_text())
@@ -39,7 +47,7 @@ def _with_includes(path: Path) -> dict:
             continue
         name, _, package = str(entry).partition("@")
         assert package == "_here_" and name.startswith("/"), f"{path.name}: include {entry!r} as /group/file@_here_"
-        merged.update(_with_includes(CONFIG / f"{name[1:]}.yaml"))
+        merged.update(_with_includes(_included(name[1:])))
     return {**merged, **raw}
 
 
@@ -49,16 +57,16 @@ def test_worker_yaml_values_are_the_targets_defaults_by_reference(path: Path) ->
     for where, node in _nodes(raw):
         target = get_object(node["_target_"])
         parameters = {}
-        for source in reversed([target, *keyword_default_sources(target)]):  # the first source wins, as resolved
+        for source in reversed(default_sources(target)):  # the first source wins, as resolved
             parameters.update(inspect.signature(source).parameters)
         for key, value in node.items():
-            if key.startswith("_") or isinstance(value, dict) or key in FROM_THE_JOB:
+            if key.startswith("_") or key == "defaults" or isinstance(value, dict) or key in FROM_THE_JOB:
                 continue
             assert key in parameters, f"{path.name}: {where}.{key} is not a parameter of {node['_target_']}"
             assert value == f"${{dask_runner.default:{key}}}", (
                 f"{path.name}: {where}.{key} restates a default ({value!r}); refer to it with "
                 f"${{dask_runner.default:{key}}} so the signature stays its only definition")
-        own = {k: v for k, v in node.items() if k not in FROM_THE_JOB and not isinstance(v, dict)}
+        own = {k: v for k, v in node.items() if k not in FROM_THE_JOB | {"defaults"} and not isinstance(v, dict)}
         resolved = OmegaConf.to_container(OmegaConf.create(own), resolve=True)
         assert isinstance(resolved, dict)
         for key, value in resolved.items():
@@ -76,7 +84,10 @@ def test_the_pool_and_the_cluster_share_the_local_cluster_defaults() -> None:
 
 
 def test_every_pool_keyword_is_in_the_nuplan_worker_yaml() -> None:
-    """nuPlan users tune the pool from their YAML: every keyword of DaskDistributed must be listed there."""
-    keys = set(yaml.safe_load((CONFIG / "nuplan/worker/dask_distributed.yaml").read_text()))
+    """nuPlan users tune the pool from their YAML: every keyword of DaskDistributed must be in the composed node."""
+    from hydra import compose, initialize_config_module
+
+    with initialize_config_module(config_module="dask_runner.config", version_base=None):
+        keys = set(compose("default_simulation", overrides=["worker=dask_distributed"]).worker)
     wanted = {name for name in inspect.signature(DaskDistributed).parameters if name not in ("cluster", "client")}
     assert wanted - keys == set()

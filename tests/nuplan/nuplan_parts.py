@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 from typing import Any
 
+import numpy as np
 from nuplan.common.actor_state.state_representation import StateVector2D
 from nuplan.planning.scenario_builder.scenario_filter import ScenarioFilter
 from nuplan.planning.scenario_builder.test.mock_abstract_scenario import MockAbstractScenario
@@ -45,6 +46,18 @@ class NamedMockScenarioBuilder(MockAbstractScenarioBuilder):
 
     def get_scenarios(self, scenario_filter: ScenarioFilter, worker: WorkerPool) -> list[Any]:
         return [NamedMockScenario(index) for index in range(self.num_scenarios)]
+
+
+class BallastPlanner(SimplePlanner):
+    """SimplePlanner holding ``megabytes`` of memory, as a learned planner holds its weights; it appends the id of
+    the process that builds it to ``$BUILD_LOG`` (where builds happen: the driver or a worker)."""
+
+    def __init__(self, megabytes: int = 50, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self._ballast = np.ones(megabytes * 2**20 // 8)  # written, so resident
+        if os.environ.get("BUILD_LOG"):
+            with open(os.environ["BUILD_LOG"], "a") as log:
+                log.write(f"{os.getpid()}\n")
 
 
 class RaisingPlanner(SimplePlanner):

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 import subprocess
+from collections.abc import Callable
 from pathlib import Path
 
 import pandas as pd
@@ -43,8 +44,10 @@ COMMON = [
 
 
 def run_nuplan(tmp_path: Path, name: str, *overrides: str, env: dict[str, str] | None = None,
-               script: str = "run_simulation.py") -> tuple[subprocess.CompletedProcess[str], Path]:
-    """nuPlan's script as a user runs it, with its outputs in ``tmp_path/name``."""
+               script: str = "run_simulation.py",
+               launcher: Callable[[list[str]], list[str]] | None = None) -> tuple[subprocess.CompletedProcess[str], Path]:
+    """nuPlan's script as a user runs it, with its outputs in ``tmp_path/name``; ``launcher`` turns its command
+    line into the one to run (``sbatch ... srun <command>``, say)."""
     output = tmp_path / name
     scratch = tmp_path / "nuplan_roots"
     for root in ("exp", "data", "maps"):
@@ -57,7 +60,7 @@ def run_nuplan(tmp_path: Path, name: str, *overrides: str, env: dict[str, str] |
     }
     command = [PYTHON, str(Path(DEVKIT) / "nuplan/planning/script" / script), *COMMON, f"output_dir={output}",
                *overrides]
-    result = subprocess.run(command, cwd=tmp_path, env=environment, capture_output=True, text=True, timeout=600,
+    result = subprocess.run(launcher(command) if launcher else command, cwd=tmp_path, env=environment, capture_output=True, text=True, timeout=600,
                             check=False)
     return result, output
 

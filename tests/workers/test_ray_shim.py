@@ -191,15 +191,13 @@ def test_registered_pools_pass_nuplans_type_check(fake_nuplan: type) -> None:
 
 def test_nuplan_worker_yaml_builds_a_registered_dask_pool_with_task_logs(fake_nuplan: type, tmp_path: Path) -> None:
     """What nuPlan's build_worker does with worker=dask_distributed: instantiate(cfg, output_dir=...) + isinstance."""
-    from importlib import resources
-
+    from hydra import compose, initialize_config_module
     from hydra.utils import instantiate
-    from omegaconf import OmegaConf
 
     from dask_runner.workers.dask import DaskDistributed
 
-    text = resources.files("dask_runner.config.nuplan").joinpath("worker/dask_distributed.yaml").read_text()
-    cfg = OmegaConf.create(text)
+    with initialize_config_module(config_module="dask_runner.config", version_base=None):
+        cfg = compose("default_simulation", overrides=["worker=dask_distributed"]).worker
     assert cfg.address is None and cfg.processes is True
     cfg.processes, cfg.n_workers, cfg.threads_per_worker = False, 1, 2
     cfg.dashboard_address, cfg.logs_subdir = "127.0.0.1:0", "logs"
