@@ -21,7 +21,7 @@ LAYERS = [  # top to bottom; a module may import its own layer and those below i
     ("dask_runner.simulation", "dask_runner.planners", "dask_runner.metrics", "dask_runner.scenarios"),
     ("dask_runner.io", "dask_runner.errors", "dask_runner.config", "dask_runner.optional_dependencies"),
 ]
-# Upward imports still there (importer, imported), each waiting for a move the README's layout section names.
+# Upward imports still there (importer, imported), each with the move that would remove it.
 KNOWN_UPWARD = {
     # RunnerReport is the runner floor's; io writes it (io sits below runner/).
     ("dask_runner.io.driver_log", "dask_runner.runner.report"),
