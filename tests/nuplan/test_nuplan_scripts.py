@@ -99,6 +99,17 @@ def test_the_readme_command_runs_without_a_search_path_override(tmp_path: Path, 
     result, output = run_nuplan(tmp_path, "dask", "worker=dask_distributed", "worker.n_workers=2")
     assert result.returncode == 0, result.stderr[-3000:]
     assert "Starting 4 simulations using DaskDistributed" in result.stdout + result.stderr
+    # The same default as dask_runner's own command line: the local cluster requires TLS.
+    assert "DaskDistributed on tls://127.0.0.1:" in result.stdout + result.stderr
+    assert_same_results(output, sequential)
+
+
+def test_security_false_runs_on_plain_tcp_and_says_what_that_allows(tmp_path: Path, sequential: Path) -> None:
+    result, output = run_nuplan(tmp_path, "plain", "worker=dask_distributed", "worker.n_workers=2",
+                                "worker.security=false")
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "DaskDistributed on tcp://127.0.0.1:" in result.stdout + result.stderr
+    assert "runs without TLS (security=false)" in result.stdout + result.stderr
     assert_same_results(output, sequential)
 
 
