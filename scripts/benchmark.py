@@ -12,7 +12,9 @@ Each pool runs the batch in a fresh Python process, as a user's batch starts; th
 round after round, and the medians over rounds are printed (one round on a shared machine can be 20%
 off). It prints, for each pool: wall time (pool start included), efficiency = (sequential time / cores) / wall,
 the ratio to a plain ``concurrent.futures.ProcessPoolExecutor`` calling ``run_simulation`` (its workers
-spawned, fresh interpreters as Dask's are: forking a driver that runs threads is unsafe), when the first
+spawned, fresh interpreters as Dask's are: forking a driver that runs threads is unsafe), and Dask's ratio to
+the same pool with Python's default start method, what a user's ``ProcessPoolExecutor()`` gets on Linux (fork),
+with the driver's CPU per runner of both beside it; when the first
 simulation started, and the CPU seconds of this (driver) process and of the worker processes (wall times
 are noisy on a shared machine; the CPU figures show where the time goes); with both pools run, also how
 much longer a fresh interpreter takes to import what a Dask worker needs than what a process-pool worker
@@ -62,7 +64,7 @@ from dask_runner.planners.planner_report import PlannerReport
 from dask_runner.runner.abstract_runner import AbstractRunner
 from dask_runner.runner.report import RunnerReport
 
-MODES = ("sequential", "parallel_threads", "parallel_processes", "process_pool", "dask", "ray")
+MODES = ("sequential", "parallel_threads", "parallel_processes", "process_pool", "process_pool_fork", "dask", "ray")
 MiB = 1024 * 1024
 
 
@@ -193,13 +195,15 @@ def run_parallel(runners: list[AbstractRunner], cores: int, processes: bool) -> 
     return reports, (cpu_seconds(resource.RUSAGE_CHILDREN) - children if processes else None)
 
 
-def run_process_pool(runners: list[AbstractRunner], cores: int) -> PoolResult:
+def run_process_pool(runners: list[AbstractRunner], cores: int, start_method: str | None = "spawn") -> PoolResult:
+    """``start_method=None``: Python's default, what a user's ``ProcessPoolExecutor()`` gets (fork on Linux)."""
     import multiprocessing
 
     from dask_runner.runner.run_simulation import run_simulation
 
     children = cpu_seconds(resource.RUSAGE_CHILDREN)
-    with ProcessPoolExecutor(max_workers=cores, mp_context=multiprocessing.get_context("spawn")) as pool:
+    context = multiprocessing.get_context(start_method) if start_method else None
+    with ProcessPoolExecutor(max_workers=cores, mp_context=context) as pool:
         reports = list(pool.map(run_simulation, runners))
     return reports, cpu_seconds(resource.RUSAGE_CHILDREN) - children  # the pool's workers, joined
 
@@ -239,6 +243,7 @@ MODE_RUNS: dict[str, Callable[[list[AbstractRunner], int], PoolResult]] = {
     "parallel_threads": lambda runners, cores: run_parallel(runners, cores, processes=False),
     "parallel_processes": lambda runners, cores: run_parallel(runners, cores, processes=True),
     "process_pool": run_process_pool,
+    "process_pool_fork": lambda runners, cores: run_process_pool(runners, cores, start_method=None),
     "dask": run_dask,
     "ray": run_ray,
     "dask_plain": lambda runners, cores: run_dask(runners, cores, security=False),  # --tls: without TLS
@@ -318,6 +323,16 @@ def compare_pools(args: argparse.Namespace, cores: int) -> None:
 
         print(f"\n  targets: dask efficiency {spread(dask_efficiency)} (>= 0.85); "
               f"dask / process pool {spread(dask_ratio)} (<= 1.10)")
+    fork_ratio = per_round("dask", lambda r: r["dask"].wall / r["process_pool_fork"].wall
+                           if "process_pool_fork" in r else None)
+    if fork_ratio:
+        print(f"  dask / forking process pool (a user's default ProcessPoolExecutor on Linux) "
+              f"median {statistics.median(fork_ratio):.2f}, rounds {', '.join(f'{v:.2f}' for v in fork_ratio)} "
+              "(<= 1.10)")
+        per_runner = {name: statistics.median(per_round(name, lambda r: r[name].driver_cpu)) / args.scenarios * 1e3
+                      for name in ("dask", "process_pool_fork")}
+        print(f"  driver CPU per runner: dask {per_runner['dask']:.2f} ms, forking process pool "
+              f"{per_runner['process_pool_fork']:.2f} ms")
     later = per_round("dask", lambda r: r["dask"].first_start - r["process_pool"].first_start
                       if "process_pool" in r else None)
     if later:

@@ -25,7 +25,7 @@ def run(script: str, *args: str) -> str:
 
 def test_pool_benchmark_measures_each_pool_in_rounds_and_reports_the_targets(tmp_path: Path) -> None:
     out = run("benchmark.py", "--quick", "--rounds", "2", "--skip", "parallel_threads", "ray", "memory")
-    pools = ("sequential", "parallel_processes", "process_pool", "dask")
+    pools = ("sequential", "parallel_processes", "process_pool", "process_pool_fork", "dask")
     for number in (1, 2):
         for pool in pools:
             assert re.search(rf"round {number}\s+{pool}\s+[\d.]+ s\s+16/16 succeeded", out), out
@@ -38,6 +38,9 @@ def test_pool_benchmark_measures_each_pool_in_rounds_and_reports_the_targets(tmp
     targets = re.search(r"dask efficiency median ([\d.]+), rounds ([\d.]+), ([\d.]+) \(>= 0\.85\); "
                         r"dask / process pool median ([\d.]+), rounds ([\d.]+), ([\d.]+)", out)
     assert targets is not None, out
+    assert re.search(r"dask / forking process pool \(a user's default ProcessPoolExecutor on Linux\) median [\d.]+, "
+                     r"rounds [\d.]+, [\d.]+ \(<= 1\.10\)", out), out
+    assert re.search(r"driver CPU per runner: dask [\d.]+ ms, forking process pool [\d.]+ ms", out), out
     assert re.search(r"execute_runners:\s+[\d.]+ ms per runner", out), out
 
 
