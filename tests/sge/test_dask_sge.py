@@ -31,7 +31,7 @@ TESTS = REPO / "tests"
 PROLOGUE = [f"export PYTHONPATH={REPO}:{TESTS / 'workers'}:{TESTS}"]
 
 sys.path.insert(0, str(TESTS / "workers"))
-from runners_for_tests import ScriptedRunner, scripted  # noqa: E402
+from runners_for_tests import ScriptedRunner, driver_only_runner_class, scripted  # noqa: E402
 
 
 def pool_kwargs(tmp_path: Path, **overrides: Any) -> dict[str, Any]:
@@ -112,20 +112,12 @@ def test_a_worker_job_deleted_mid_batch_costs_no_report_and_is_replaced(clean_sg
 
 def test_a_runner_class_the_workers_cannot_import_fails_fast_naming_the_module(
         clean_sge: LocalGridEngine, tmp_path: Path) -> None:
-    folder = tmp_path / "driver_only"
-    folder.mkdir()
-    (folder / "my_sge_runners.py").write_text(
-        "from runners_for_tests import ScriptedRunner\n\nclass LabRunner(ScriptedRunner):\n    pass\n")
     pool = sge_worker_pool(**pool_kwargs(tmp_path, jobs=1))
-    sys.path.insert(0, str(folder))
     try:
-        from my_sge_runners import LabRunner  # type: ignore[import-not-found]
-
-        start = time.monotonic()
-        with pytest.raises(ClusterError, match=r"cannot import 'my_sge_runners'"):
-            execute_runners([LabRunner("r1"), ScriptedRunner("r2")], pool)
-        assert time.monotonic() - start < 30
+        with driver_only_runner_class(tmp_path / "driver_only", "my_sge_runners") as LabRunner:
+            start = time.monotonic()
+            with pytest.raises(ClusterError, match=r"cannot import 'my_sge_runners'"):
+                execute_runners([LabRunner("r1"), ScriptedRunner("r2")], pool)
+            assert time.monotonic() - start < 30
     finally:
-        sys.path.remove(str(folder))
-        sys.modules.pop("my_sge_runners", None)
         pool.shutdown()

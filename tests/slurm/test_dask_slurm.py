@@ -6,8 +6,6 @@ through the PYTHONPATH the job script's prologue exports (as a user's prologue w
 
 from __future__ import annotations
 
-import contextlib
-import importlib
 import logging
 import os
 import signal
@@ -42,7 +40,7 @@ PROLOGUE = [f"export PYTHONPATH={REPO}:{TESTS / 'workers'}:{TESTS / 'slurm'}:{TE
 sys.path.insert(0, str(TESTS / "workers"))
 sys.path.insert(0, str(TESTS / "dashboard"))
 from dashboard_helpers import counts_of, http_base, json_counts, wait_for_batch  # noqa: E402
-from runners_for_tests import ScriptedRunner, scripted  # noqa: E402
+from runners_for_tests import ScriptedRunner, driver_only_runner_class, scripted  # noqa: E402
 
 
 def _slurm_info() -> dict[str, str]:
@@ -57,20 +55,6 @@ def worker_placement(pool: DaskDistributed) -> dict[str, dict[str, str]]:
 def one_report_each(reports: list[RunnerReport], runners: list[Any]) -> None:
     assert [r.runner_id for r in reports] == [r.runner_id for r in runners]
     assert Counter(r.runner_id for r in reports).most_common(1)[0][1] == 1
-
-
-@contextlib.contextmanager
-def driver_only_runner_class(folder: Path, module: str) -> Iterator[type]:
-    """``LabRunner`` from ``module`` in ``folder``, on the driver's path only (a user's script folder)."""
-    folder.mkdir()
-    (folder / f"{module}.py").write_text(
-        "from runners_for_tests import ScriptedRunner\n\nclass LabRunner(ScriptedRunner):\n    pass\n")
-    sys.path.insert(0, str(folder))
-    try:
-        yield importlib.import_module(module).LabRunner
-    finally:
-        sys.path.remove(str(folder))
-        sys.modules.pop(module, None)
 
 
 def pool_kwargs(tmp_path: Path, **overrides: Any) -> dict[str, Any]:
@@ -290,47 +274,40 @@ def test_a_worker_joining_mid_batch_from_another_environment_stops_the_batch_nam
         clean_queue: LocalSlurm, tmp_path: Path) -> None:
     """A worker started later (another job, a node without the code) that cannot import the runners' module."""
     folder = tmp_path / "lab"
-    folder.mkdir()
-    (folder / "joiner_lab_runners.py").write_text(
-        "from runners_for_tests import ScriptedRunner\n\nclass LabRunner(ScriptedRunner):\n    pass\n")
     started = tmp_path / "started"
     started.mkdir()
-    sys.path.insert(0, str(folder))
     joiner: subprocess.Popen[bytes] | None = None
     outcome: dict[str, BaseException] = {}
     try:
-        from joiner_lab_runners import LabRunner  # type: ignore[import-not-found]
+        with driver_only_runner_class(folder, "joiner_lab_runners") as LabRunner:
+            # Runners that never finish: only the joiner's failed check can end the batch.
+            runners = [LabRunner(f"r{i}", "hang", started_dir=str(started)) for i in range(2)]
+            prologue = [f"export PYTHONPATH={folder}:{PROLOGUE[0].split('=', 1)[1]}"]
+            pool = slurm_worker_pool(**pool_kwargs(tmp_path, jobs=1, job_script_prologue=prologue))
+            try:
+                def batch() -> None:
+                    try:
+                        execute_runners(runners, pool)
+                    except BaseException as exc:  # noqa: BLE001  (the test looks at it)
+                        outcome["error"] = exc
 
-        # Runners that never finish: only the joiner's failed check can end the batch.
-        runners = [LabRunner(f"r{i}", "hang", started_dir=str(started)) for i in range(2)]
-        prologue = [f"export PYTHONPATH={folder}:{PROLOGUE[0].split('=', 1)[1]}"]
-        pool = slurm_worker_pool(**pool_kwargs(tmp_path, jobs=1, job_script_prologue=prologue))
-        try:
-            def batch() -> None:
-                try:
-                    execute_runners(runners, pool)
-                except BaseException as exc:  # noqa: BLE001  (the test looks at it)
-                    outcome["error"] = exc
-
-            running = threading.Thread(target=batch)
-            running.start()
-            wait_until(lambda: any(started.iterdir()), 120, "the batch to start on the worker job")
-            env = {**os.environ, "PYTHONPATH": os.pathsep.join(map(str, [REPO, TESTS / "workers", TESTS]))}
-            # Started by hand, it joins with the batch's certificate (the files the worker jobs read).
-            (certificates,) = (tmp_path / "worker-logs").glob("dask-runner-tls-*")
-            tls = ["--tls-ca-file", str(certificates / "cert.pem"), "--tls-cert", str(certificates / "cert.pem"),
-                   "--tls-key", str(certificates / "key.pem")]
-            joiner = subprocess.Popen(["srun", "--ntasks=1", sys.executable, "-m", "distributed.cli.dask_worker",
-                                       pool.client.scheduler.address, "--nthreads", "1", "--no-dashboard",
-                                       "--interface", "lo", *tls], env=env, stdout=subprocess.DEVNULL,
-                                      stderr=subprocess.DEVNULL)
-            running.join(timeout=240)
-            assert not running.is_alive(), "the batch did not stop"
-        finally:
-            pool.shutdown()
+                running = threading.Thread(target=batch)
+                running.start()
+                wait_until(lambda: any(started.iterdir()), 120, "the batch to start on the worker job")
+                env = {**os.environ, "PYTHONPATH": os.pathsep.join(map(str, [REPO, TESTS / "workers", TESTS]))}
+                # Started by hand, it joins with the batch's certificate (the files the worker jobs read).
+                (certificates,) = (tmp_path / "worker-logs").glob("dask-runner-tls-*")
+                tls = ["--tls-ca-file", str(certificates / "cert.pem"), "--tls-cert", str(certificates / "cert.pem"),
+                       "--tls-key", str(certificates / "key.pem")]
+                joiner = subprocess.Popen(["srun", "--ntasks=1", sys.executable, "-m", "distributed.cli.dask_worker",
+                                           pool.client.scheduler.address, "--nthreads", "1", "--no-dashboard",
+                                           "--interface", "lo", *tls], env=env, stdout=subprocess.DEVNULL,
+                                          stderr=subprocess.DEVNULL)
+                running.join(timeout=240)
+                assert not running.is_alive(), "the batch did not stop"
+            finally:
+                pool.shutdown()
     finally:
-        sys.path.remove(str(folder))
-        sys.modules.pop("joiner_lab_runners", None)
         if joiner is not None:
             joiner.terminate()
             joiner.wait(timeout=60)

@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
+import importlib
 import os
+import sys
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -90,3 +94,18 @@ class ScriptedRunner(AbstractRunner):
 
 def scripted(behaviours: list[str], seconds: float = 0.0, started_dir: str | None = None) -> list[ScriptedRunner]:
     return [ScriptedRunner(f"r{i:05d}", b, seconds, started_dir=started_dir) for i, b in enumerate(behaviours)]
+
+
+@contextlib.contextmanager
+def driver_only_runner_class(folder: Path, module: str) -> Iterator[type[ScriptedRunner]]:
+    """``LabRunner`` (a ScriptedRunner) from ``module`` in a new ``folder`` on the driver's path only, as a user's
+    script folder is: workers that are not told about the folder cannot import it."""
+    folder.mkdir()
+    (folder / f"{module}.py").write_text(
+        "from runners_for_tests import ScriptedRunner\n\nclass LabRunner(ScriptedRunner):\n    pass\n")
+    sys.path.insert(0, str(folder))
+    try:
+        yield importlib.import_module(module).LabRunner
+    finally:
+        sys.path.remove(str(folder))
+        sys.modules.pop(module, None)

@@ -17,6 +17,7 @@ from typing import Any
 
 import pytest
 from distributed import Client, LocalCluster
+from runners_for_tests import driver_only_runner_class
 from sync_helpers import wait_until
 
 from dask_runner.errors import ClusterError
@@ -35,15 +36,8 @@ MODULE = "joiner_lab_runners"
 def lab_folder(tmp_path: Path) -> Iterator[Path]:
     """A folder with a runner module, on the driver's path (a user's script folder)."""
     folder = tmp_path / "lab"
-    folder.mkdir()
-    (folder / f"{MODULE}.py").write_text(
-        "from runners_for_tests import ScriptedRunner\n\nclass LabRunner(ScriptedRunner):\n    pass\n")
-    sys.path.insert(0, str(folder))
-    try:
+    with driver_only_runner_class(folder, MODULE):
         yield folder
-    finally:
-        sys.path.remove(str(folder))
-        sys.modules.pop(MODULE, None)
 
 
 def start_worker(address: str, *path: Path, without_dask_runner: bool = False) -> subprocess.Popen[bytes]:
