@@ -18,18 +18,19 @@ _EXPORTS: dict[str, str] = {
     "MetricRunner": "dask_runner.runner.metric_runner",
     "RunnerReport": "dask_runner.runner.report",
     "run_simulation": "dask_runner.runner.run_simulation",
-    "execute_runners": "dask_runner.runner.executor",
+    "execute_runners": "dask_runner.execution.executor",
+    "build_simulation_runners": "dask_runner.runner.simulation_builder",
     "save_runner_reports": "dask_runner.io.runner_report",
     "PlannerReport": "dask_runner.planners.planner_report",
     # worker pools
-    "WorkerPool": "dask_runner.workers.pool",
-    "Task": "dask_runner.workers.pool",
-    "WorkerResources": "dask_runner.workers.pool",
-    "Sequential": "dask_runner.workers.sequential",
-    "SingleMachineParallelExecutor": "dask_runner.workers.parallel",
-    "DaskDistributed": "dask_runner.workers.dask",
-    "RayDistributed": "dask_runner.workers.ray_shim",
-    "per_worker": "dask_runner.workers.per_worker",
+    "WorkerPool": "dask_runner.execution.worker_pool",
+    "Task": "dask_runner.execution.worker_pool",
+    "WorkerResources": "dask_runner.execution.worker_pool",
+    "Sequential": "dask_runner.execution.sequential",
+    "SingleMachineParallelExecutor": "dask_runner.execution.parallel",
+    "DaskDistributed": "dask_runner.dask.pool",
+    "RayDistributed": "dask_runner.dask.ray_shim",
+    "per_worker": "dask_runner.per_worker",
     # callbacks
     "AbstractCallback": "dask_runner.simulation.callback.abstract_callback",
     "MultiCallback": "dask_runner.simulation.callback.abstract_callback",
@@ -64,6 +65,8 @@ def __dir__() -> list[str]:
 
 
 if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs only
+    from dask_runner.dask.pool import DaskDistributed  # noqa: F401
+    from dask_runner.dask.ray_shim import RayDistributed  # noqa: F401
     from dask_runner.errors import (  # noqa: F401
         ClusterError,
         ConfigError,
@@ -75,13 +78,18 @@ if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs only
         SimulationFailedError,
         SimulationLogError,
     )
+    from dask_runner.execution.executor import execute_runners  # noqa: F401
+    from dask_runner.execution.parallel import SingleMachineParallelExecutor  # noqa: F401
+    from dask_runner.execution.sequential import Sequential  # noqa: F401
+    from dask_runner.execution.worker_pool import Task, WorkerPool, WorkerResources  # noqa: F401
     from dask_runner.io.runner_report import save_runner_reports  # noqa: F401
+    from dask_runner.per_worker import per_worker  # noqa: F401
     from dask_runner.planners.planner_report import PlannerReport  # noqa: F401
     from dask_runner.runner.abstract_runner import AbstractRunner  # noqa: F401
-    from dask_runner.runner.executor import execute_runners  # noqa: F401
     from dask_runner.runner.metric_runner import MetricRunner  # noqa: F401
     from dask_runner.runner.report import RunnerReport  # noqa: F401
     from dask_runner.runner.run_simulation import run_simulation  # noqa: F401
+    from dask_runner.runner.simulation_builder import build_simulation_runners  # noqa: F401
     from dask_runner.runner.simulation_runner import SimulationRunner  # noqa: F401
     from dask_runner.simulation.callback.abstract_callback import (  # noqa: F401
         AbstractCallback,
@@ -89,9 +97,3 @@ if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs only
         MultiCallback,
         defer,
     )
-    from dask_runner.workers.dask import DaskDistributed  # noqa: F401
-    from dask_runner.workers.parallel import SingleMachineParallelExecutor  # noqa: F401
-    from dask_runner.workers.per_worker import per_worker  # noqa: F401
-    from dask_runner.workers.pool import Task, WorkerPool, WorkerResources  # noqa: F401
-    from dask_runner.workers.ray_shim import RayDistributed  # noqa: F401
-    from dask_runner.workers.sequential import Sequential  # noqa: F401

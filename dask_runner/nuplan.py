@@ -14,7 +14,7 @@ instead::
 The driver then holds only that config. On the worker the real planner is built when the simulation first
 asks for it (its name, at the start of the run). For a node with ``model_config`` and ``checkpoint_path``
 (nuPlan's ``MLPlanner`` and planners built like it) the model is loaded once per worker process
-(:func:`~dask_runner.workers.per_worker.per_worker`, keyed by the model config and the checkpoint), on the
+(:func:`~dask_runner.per_worker.per_worker`, keyed by the model config and the checkpoint), on the
 worker's GPU when it has one, and each simulation gets its own planner around that shared model. A planner
 that fails to build fails its own runners with its error (nuPlan's failed report), and only those.
 """
@@ -81,7 +81,7 @@ def build_planner(node: DictConfig, scenario: Any = None) -> Any:
     from omegaconf import DictConfig, OmegaConf
 
     from dask_runner.errors import ConfigError
-    from dask_runner.workers.per_worker import per_worker
+    from dask_runner.per_worker import per_worker
 
     config = OmegaConf.create(OmegaConf.to_container(node))  # our copy, free to edit
     if not isinstance(config, DictConfig):

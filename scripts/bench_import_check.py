@@ -1,4 +1,4 @@
-"""Cost of the workers' import checks of a Dask batch (dask_runner.workers.dask_imports, dask_tasks.GroupRunners).
+"""Cost of the workers' import checks of a Dask batch (dask_runner.dask.import_check, dask_tasks.GroupRunners).
 
     python scripts/bench_import_check.py [--scenarios 64] [--workers 2]
 
@@ -25,12 +25,12 @@ def main() -> None:
 
     from distributed.protocol.pickle import dumps, loads
 
+    from dask_runner.dask.import_check import check_workers_can_import, modules_needed
+    from dask_runner.dask.pool import DaskDistributed
+    from dask_runner.dask.tasks import GroupRunners
     from dask_runner.experiment.config_loading import SIMULATION_CONFIG, compose_config
     from dask_runner.experiment.job import resolve_output_dir
     from dask_runner.experiment.simulation_job import build_runners
-    from dask_runner.workers.dask import DaskDistributed
-    from dask_runner.workers.dask_imports import check_workers_can_import, modules_needed
-    from dask_runner.workers.dask_tasks import GroupRunners
 
     with tempfile.TemporaryDirectory() as scratch:
         cfg = compose_config(SIMULATION_CONFIG, [f"scenario_filter.limit_total_scenarios={args.scenarios}",

@@ -26,7 +26,7 @@ def main() -> None:
 
     engine = build_metric_engine()
     scenarios = [generate_scenario(t, s) for t in SCENARIO_TYPES for s in range(args.seeds)]
-    from dask_runner.simulation.builder import build_simulation_runners
+    from dask_runner.runner.simulation_builder import build_simulation_runners
 
     runs = []
     for runner in build_simulation_runners(scenarios, [IDMPlanner]):

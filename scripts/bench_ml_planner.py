@@ -22,10 +22,10 @@ import time
 from dask_runner.planners.ml.ml_planner import MLPlanner
 from dask_runner.runner.lockstep import simulate_lockstep
 from dask_runner.runner.run_simulation import simulate
+from dask_runner.runner.simulation_builder import build_simulation_runners
 from dask_runner.runner.simulation_runner import SimulationRunner
 from dask_runner.scenarios.abstract_scenario import AbstractScenario
 from dask_runner.scenarios.scenario_filter import ScenarioFilter, build_synthetic_scenarios
-from dask_runner.simulation.builder import build_simulation_runners
 
 
 def runners_for(scenarios: list[AbstractScenario], device: str) -> list[SimulationRunner]:

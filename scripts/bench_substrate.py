@@ -26,9 +26,9 @@ from dataclasses import dataclass
 
 from dask_runner.metrics import build_metric_engine
 from dask_runner.planners import AbstractPlanner, IDMPlanner, LogFuturePlanner, SimplePlanner
+from dask_runner.runner.simulation_builder import build_simulation_runners
 from dask_runner.scenarios.scenario import Scenario
 from dask_runner.scenarios.synthetic import SCENARIO_TYPES, generate_scenario
-from dask_runner.simulation.builder import build_simulation_runners
 from dask_runner.simulation.callback.abstract_callback import collect_callback_work
 
 PLANNERS: dict[str, Callable[..., AbstractPlanner]] = {

@@ -140,8 +140,8 @@ def build_runners(count: int, unique: int, loops: int = 0) -> list[AbstractRunne
     if loops > 0:
         return [ComputeRunner(index, loops) for index in range(count)]
     from dask_runner.planners.idm_planner import IDMPlanner
+    from dask_runner.runner.simulation_builder import build_simulation_runners
     from dask_runner.scenarios.scenario_filter import ScenarioFilter, build_synthetic_scenarios
-    from dask_runner.simulation.builder import build_simulation_runners
 
     distinct = build_synthetic_scenarios(ScenarioFilter(limit_total_scenarios=min(unique, count)))
     scenarios = [distinct[i % len(distinct)] for i in range(count)]
@@ -178,16 +178,16 @@ def timed(run: Callable[[], PoolResult]) -> PoolRun:
 
 
 def run_sequential(runners: list[AbstractRunner], cores: int) -> PoolResult:
-    from dask_runner.runner.executor import execute_runners
-    from dask_runner.workers.sequential import Sequential
+    from dask_runner.execution.executor import execute_runners
+    from dask_runner.execution.sequential import Sequential
 
     with Sequential() as pool:
         return execute_runners(runners, pool), None
 
 
 def run_parallel(runners: list[AbstractRunner], cores: int, processes: bool) -> PoolResult:
-    from dask_runner.runner.executor import execute_runners
-    from dask_runner.workers.parallel import SingleMachineParallelExecutor
+    from dask_runner.execution.executor import execute_runners
+    from dask_runner.execution.parallel import SingleMachineParallelExecutor
 
     children = cpu_seconds(resource.RUSAGE_CHILDREN)
     with SingleMachineParallelExecutor(use_process_pool=processes, max_workers=cores) as pool:
@@ -214,8 +214,8 @@ def worker_cpu_seconds() -> float:
 
 
 def run_dask(runners: list[AbstractRunner], cores: int, security: bool = True) -> PoolResult:
-    from dask_runner.runner.executor import execute_runners
-    from dask_runner.workers.dask import DaskDistributed
+    from dask_runner.dask.pool import DaskDistributed
+    from dask_runner.execution.executor import execute_runners
 
     pool = DaskDistributed(n_workers=cores, threads_per_worker=1, dashboard_address="127.0.0.1:0", security=security)
     with pool:
@@ -348,7 +348,7 @@ def compare_pools(args: argparse.Namespace, cores: int) -> None:
 
 # What a worker process must import before its first runner: a Dask worker (which our clusters fork from a
 # server that imports it), and a process pool's worker (unpickling run_simulation and the runners).
-DASK_WORKER_IMPORTS = "distributed, dask_runner.workers.dask_tasks"
+DASK_WORKER_IMPORTS = "distributed, dask_runner.dask.tasks"
 POOL_WORKER_IMPORTS = "dask_runner.runner.run_simulation"
 
 
@@ -362,8 +362,8 @@ def import_seconds(modules: str) -> float:
 
 def warm_pool(cores: int, security: bool = True) -> Any:
     """A DaskDistributed whose workers have run tasks and a small batch already (what a warm pool costs is measured)."""
-    from dask_runner.runner.executor import execute_runners
-    from dask_runner.workers.dask import DaskDistributed
+    from dask_runner.dask.pool import DaskDistributed
+    from dask_runner.execution.executor import execute_runners
 
     pool = DaskDistributed(n_workers=cores, threads_per_worker=1, dashboard_address="127.0.0.1:0", security=security)
     client = pool.client
@@ -374,7 +374,7 @@ def warm_pool(cores: int, security: bool = True) -> Any:
 
 def overhead_per_runner(pool: Any, count: int) -> float:
     """Seconds per no-op runner of ``execute_runners`` on ``pool``."""
-    from dask_runner.runner.executor import execute_runners
+    from dask_runner.execution.executor import execute_runners
 
     runners = [NoOpRunner(i) for i in range(count)]
     start = time.perf_counter()
@@ -525,8 +525,8 @@ def run_page_child(page: bool, count: int, unique: int, cores: int) -> None:
     import dask
 
     from dask_runner.dashboard.install import status_link
-    from dask_runner.runner.executor import execute_runners
-    from dask_runner.workers.dask import DaskDistributed
+    from dask_runner.dask.pool import DaskDistributed
+    from dask_runner.execution.executor import execute_runners
 
     runners = build_runners(count, unique)
     with tempfile.TemporaryDirectory() as folder:
@@ -616,8 +616,8 @@ class PeakRss:
 
 
 def measure_driver_memory(count: int, cores: int) -> None:
-    from dask_runner.runner.executor import execute_runners
-    from dask_runner.workers.dask import DaskDistributed
+    from dask_runner.dask.pool import DaskDistributed
+    from dask_runner.execution.executor import execute_runners
 
     print(f"\n== driver memory with {count} queued no-op runners ==")
     rss = psutil.Process().memory_info().rss
@@ -645,8 +645,8 @@ def run_scale_child(count: int, workers: int) -> None:
     runners, the cluster warm) and this driver process's peak RSS (``ru_maxrss``: the scheduler, which a
     LocalCluster runs in the driver, the runners built by the script and the million reports included).
     """
-    from dask_runner.runner.executor import execute_runners
-    from dask_runner.workers.dask import DaskDistributed
+    from dask_runner.dask.pool import DaskDistributed
+    from dask_runner.execution.executor import execute_runners
 
     start_rss = psutil.Process().memory_info().rss
     start = time.perf_counter()
@@ -738,7 +738,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.rounds < 1:
         parser.error("--rounds must be at least 1")
 
-    from dask_runner.clusters.local import usable_cpu_count
+    from dask_runner.dask.clusters.local import usable_cpu_count
 
     cores = args.cores or usable_cpu_count()
     if args.child_scale:

@@ -19,9 +19,9 @@ from dask_runner.metrics import build_metric_engine
 from dask_runner.planners.idm_planner import IDMPlanner
 from dask_runner.planners.ml.ml_planner import MLPlanner
 from dask_runner.planners.simple_planner import SimplePlanner
+from dask_runner.runner.simulation_builder import build_simulation_runners
 from dask_runner.scenarios.abstract_scenario import AbstractScenario
 from dask_runner.scenarios.scenario_filter import ScenarioFilter, build_synthetic_scenarios
-from dask_runner.simulation.builder import build_simulation_runners
 
 
 def scores_by(planner: Callable[..., Any], scenarios: Sequence[AbstractScenario],

@@ -27,8 +27,8 @@ def forward_share() -> dict[str, float]:
     import torch
 
     from dask_runner.planners.torch_planner import TorchIDMPlanner
+    from dask_runner.runner.simulation_builder import build_simulation_runners
     from dask_runner.scenarios.synthetic import SCENARIO_TYPES, generate_scenario
-    from dask_runner.simulation.builder import build_simulation_runners
 
     spent = 0.0
 
@@ -53,12 +53,12 @@ def forward_share() -> dict[str, float]:
 
 
 def measure(share: float, workers_per_gpu: int, simulations: int) -> float:
-    from dask_runner.clusters.cuda import start_cuda_cluster
+    from dask_runner.dask.clusters.cuda import start_cuda_cluster
+    from dask_runner.dask.pool import DaskDistributed
+    from dask_runner.execution.executor import execute_runners
     from dask_runner.planners.torch_planner import TorchIDMPlanner
-    from dask_runner.runner.executor import execute_runners
+    from dask_runner.runner.simulation_builder import build_simulation_runners
     from dask_runner.scenarios.synthetic import SCENARIO_TYPES, generate_scenario
-    from dask_runner.simulation.builder import build_simulation_runners
-    from dask_runner.workers.dask import DaskDistributed
 
     scenarios = [generate_scenario(SCENARIO_TYPES[i % len(SCENARIO_TYPES)], seed=i) for i in range(simulations)]
     with start_cuda_cluster(num_gpus_per_simulation=share, workers_per_gpu=workers_per_gpu,
@@ -81,7 +81,7 @@ def main() -> None:
     parser.add_argument("--simulations", type=int, default=96, help="simulations per measurement")
     args = parser.parse_args()
 
-    from dask_runner.clusters.cuda import gpu_count
+    from dask_runner.dask.clusters.cuda import gpu_count
 
     gpus = gpu_count()
     if gpus == 0:

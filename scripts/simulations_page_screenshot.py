@@ -31,12 +31,12 @@ def main(argv: list[str] | None = None) -> int:
     from selenium.webdriver.chrome.service import Service
 
     from dask_runner.dashboard.install import status_link
+    from dask_runner.dask.pool import DaskDistributed
+    from dask_runner.execution.executor import execute_runners
     from dask_runner.planners.idm_planner import IDMPlanner
     from dask_runner.planners.simple_planner import SimplePlanner
-    from dask_runner.runner.executor import execute_runners
+    from dask_runner.runner.simulation_builder import build_simulation_runners
     from dask_runner.scenarios.scenario_filter import ScenarioFilter, build_synthetic_scenarios
-    from dask_runner.simulation.builder import build_simulation_runners
-    from dask_runner.workers.dask import DaskDistributed
 
     chromium, chromedriver = shutil.which("chromium"), shutil.which("chromedriver")
     if chromium is None or chromedriver is None:

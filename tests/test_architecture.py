@@ -16,10 +16,11 @@ LAYERS = [  # top to bottom; a module may import its own layer and those below i
     ("dask_runner.cli", "dask_runner.experiment"),
     ("dask_runner.report", "dask_runner.viewer"),
     ("dask_runner.nuplan",),
-    ("dask_runner.workers", "dask_runner.clusters", "dask_runner.dashboard"),
+    ("dask_runner.dask", "dask_runner.dashboard"),
+    ("dask_runner.execution",),
     ("dask_runner.runner",),
     ("dask_runner.simulation", "dask_runner.planners", "dask_runner.metrics", "dask_runner.scenarios"),
-    ("dask_runner.io", "dask_runner.errors", "dask_runner.config", "dask_runner.optional_dependencies"),
+    ("dask_runner.io", "dask_runner.errors", "dask_runner.config", "dask_runner.optional_dependencies", "dask_runner.per_worker"),
 ]
 # Upward imports still there (importer, imported), each with the move that would remove it.
 KNOWN_UPWARD = {
@@ -27,17 +28,9 @@ KNOWN_UPWARD = {
     ("dask_runner.io.driver_log", "dask_runner.runner.report"),
     ("dask_runner.io.report_store", "dask_runner.runner.report"),
     ("dask_runner.io.runner_report", "dask_runner.runner.report"),
-    # per_worker belongs where planners can use it without the pool floor.
-    ("dask_runner.planners.ml.ml_planner", "dask_runner.workers.per_worker"),
-    ("dask_runner.planners.torch_planner", "dask_runner.workers.per_worker"),
     # `dask-runner train` runs its data generation on a pool.
-    ("dask_runner.planners.ml.training", "dask_runner.workers.dask"),
-    ("dask_runner.planners.ml.training", "dask_runner.workers.task"),
-    # The execution layer (executor, Task, WorkerPool) still lives partly in workers/.
-    ("dask_runner.runner.batch_execution", "dask_runner.workers.task"),
-    ("dask_runner.runner.executor", "dask_runner.workers.pool"),
-    # The simulation builder belongs next to the runners it builds.
-    ("dask_runner.simulation.builder", "dask_runner.runner.simulation_runner"),
+    ("dask_runner.planners.ml.training", "dask_runner.dask.pool"),
+    ("dask_runner.planners.ml.training", "dask_runner.execution.task"),
 }
 
 

@@ -26,8 +26,8 @@ from dask_runner.runner.run_simulation import runner_names
 if TYPE_CHECKING:
     from distributed import Client
 
+    from dask_runner.execution.batch_execution import ExecutionOptions
     from dask_runner.runner.abstract_runner import AbstractRunner
-    from dask_runner.runner.batch_execution import ExecutionOptions
     from dask_runner.runner.report import RunnerReport
 
 logger = logging.getLogger(__name__)

@@ -16,10 +16,10 @@ from dask_runner.errors import ConfigError, DaskRunnerError, raised_from
 if TYPE_CHECKING:
     from omegaconf import DictConfig
 
+    from dask_runner.execution.worker_pool import WorkerPool
     from dask_runner.metrics.metric_engine import MetricEngine
     from dask_runner.metrics.weighted_average_score import WeightedAverageScore
     from dask_runner.scenarios.abstract_scenario import AbstractScenario
-    from dask_runner.workers.pool import WorkerPool
 
 logger = logging.getLogger(__name__)
 

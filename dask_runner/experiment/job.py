@@ -34,9 +34,9 @@ if TYPE_CHECKING:
     import pandas as pd
     from omegaconf import DictConfig
 
+    from dask_runner.execution.worker_pool import WorkerPool
     from dask_runner.runner.abstract_runner import AbstractRunner
     from dask_runner.runner.report import RunnerReport
-    from dask_runner.workers.pool import WorkerPool
 
 logger = logging.getLogger("dask_runner")
 
@@ -120,7 +120,7 @@ def pending_runners(runners: Sequence[AbstractRunner], store: ReportStore, resum
     """The runners still to run: all of them, or with ``resume`` those without a stored report."""
     if not resume:
         return list(runners)
-    from dask_runner.runner.batch_execution import assign_runner_ids
+    from dask_runner.execution.batch_execution import assign_runner_ids
 
     done = store.completed_ids()
     todo = [r for r, runner_id in zip(runners, assign_runner_ids(runners)) if runner_id not in done]
@@ -199,7 +199,7 @@ def _worker_if_needed(cfg: DictConfig, todo: Sequence[AbstractRunner]) -> Iterat
 def _execute(cfg: DictConfig, settings: BatchSettings, runners: Sequence[AbstractRunner], worker: WorkerPool,
              store: ReportStore, out: TextIO) -> None:
     """Run ``runners`` on ``worker`` with the job's resources, streaming each report to ``store``."""
-    from dask_runner.runner.executor import execute_runners
+    from dask_runner.execution.executor import execute_runners
 
     dashboard = getattr(worker, "dashboard_link", None)
     if dashboard:

@@ -27,7 +27,7 @@ def build_runners(cfg: DictConfig, metrics_dir: str) -> list[AbstractRunner]:
         build_scenario_part_factory,
         build_scenarios,
     )
-    from dask_runner.simulation.builder import build_simulation_runners
+    from dask_runner.runner.simulation_builder import build_simulation_runners
 
     planner_factories = build_planner_factories(cfg)
     callback_factories = build_callback_factories(cfg)

@@ -47,7 +47,7 @@ class AbstractPlanner(abc.ABC):
     """Subclasses implement ``initialize``, ``name``, ``observation_type``, ``compute_planner_trajectory``.
 
     Heavy state (a neural network) belongs in ``initialize``, which runs on the worker, or in
-    ``dask_runner.workers.per_worker.per_worker`` so one worker process loads it once.
+    ``dask_runner.per_worker.per_worker`` so one worker process loads it once.
     """
 
     # nuPlan: planners that need the scenario (log replay) say so; the builder hands it in.

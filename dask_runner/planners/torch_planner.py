@@ -1,7 +1,7 @@
 """An ML planner: IDM along the route, with the cruise speed chosen each step by a small torch MLP.
 
 It is the reference workload for GPU batches: a network loaded once per worker process through
-:func:`dask_runner.workers.per_worker.per_worker` (so four simulations sharing a GPU at 0.25 each
+:func:`dask_runner.per_worker.per_worker` (so four simulations sharing a GPU at 0.25 each
 share one copy), and a forward pass on the GPU every step. The MLP reads the ego state and the nearest
 agents (positions and velocities in the ego frame) and outputs a factor in [min_speed_factor, 1] for the
 IDM target speed: a real, deterministic (seeded) model, not a trained one. torch is imported only where
@@ -16,11 +16,11 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from dask_runner.errors import ConfigError
+from dask_runner.per_worker import per_worker
 from dask_runner.planners.abstract_planner import PlannerInput
 from dask_runner.planners.idm_planner import IDMPlanner
 from dask_runner.planners.route_path import RoutePath
 from dask_runner.scenarios.state import Trajectory
-from dask_runner.workers.per_worker import per_worker
 
 if TYPE_CHECKING:
     from dask_runner.scenarios.state import TrackedObjects

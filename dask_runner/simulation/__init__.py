@@ -21,7 +21,6 @@ _EXPORTS = {
     "AbstractObservation": "dask_runner.simulation.observation",
     "TracksObservation": "dask_runner.simulation.observation",
     "IDMAgents": "dask_runner.simulation.observation",
-    "build_simulation_runners": "dask_runner.simulation.builder",
     "SimulationHistory": "dask_runner.simulation.history",
     "SimulationHistoryBuffer": "dask_runner.simulation.history",
     "SimulationHistorySample": "dask_runner.simulation.history",

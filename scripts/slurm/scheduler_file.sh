@@ -25,7 +25,7 @@ dask scheduler --scheduler-file "$SCHEDULER_FILE" --interface "$INTERFACE" --das
 SCHEDULER_PID=$!
 # One single-threaded worker per task; the preload is the set-up dask_runner's own clusters give workers.
 srun dask worker --scheduler-file "$SCHEDULER_FILE" --interface "$INTERFACE" --nthreads 1 \
-    --resources CPU=1 --preload dask_runner.workers.worker_setup &
+    --resources CPU=1 --preload dask_runner.dask.worker_setup &
 WORKERS_PID=$!
 
 status=0

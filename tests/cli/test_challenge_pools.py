@@ -50,7 +50,7 @@ def test_reactive_challenge_runs_on_every_pool(pool: str, workdir: Path, request
 
 @pytest.mark.gpu
 def test_reactive_challenge_runs_on_dask_cuda(workdir: Path) -> None:
-    from dask_runner.clusters.cuda import gpu_count
+    from dask_runner.dask.clusters.cuda import gpu_count
 
     if gpu_count() == 0:
         pytest.skip("no GPU on this machine: worker=dask_cuda needs one")

@@ -16,9 +16,9 @@ from cli_helpers import cli_env
 DRIVER = textwrap.dedent("""
     import json, os, sys
     import psutil
-    import dask_runner.clusters.local as local
+    import dask_runner.dask.clusters.local as local
     from dask_runner.cli import main
-    from dask_runner.clusters.dask_internals import forkserver_pid
+    from dask_runner.dask.compat import forkserver_pid
 
     launches = []
     launch = local._launch_forkserver
@@ -79,7 +79,7 @@ def test_the_fork_server_starts_first_and_is_stopped_when_nothing_runs(tmp_path:
 
 FIRST_STEP_ONLY = textwrap.dedent("""
     import json, sys
-    from dask_runner.clusters.dask_internals import forkserver_pid
+    from dask_runner.dask.compat import forkserver_pid
     from dask_runner.experiment.components import first_step
     from dask_runner.experiment.config_loading import SIMULATION_CONFIG, compose_config
 

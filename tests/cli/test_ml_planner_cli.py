@@ -15,7 +15,7 @@ SMALL = ["scenario_filter.limit_total_scenarios=4", "show_progress=false"]
 
 @pytest.mark.slow
 def test_the_seeds_gpu_command_fails_fast_without_gpus_then_runs_at_share_zero(workdir: Path) -> None:
-    from dask_runner.clusters.cuda import gpu_count
+    from dask_runner.dask.clusters.cuda import gpu_count
 
     if gpu_count() > 0:
         pytest.skip("this machine has a GPU: the no-GPU error cannot happen here")

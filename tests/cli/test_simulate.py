@@ -71,7 +71,7 @@ def test_nuplan_quick_reference_thread_pool(workdir: Path) -> None:
 
 @pytest.mark.slow
 def test_nuplan_quick_reference_ray_without_gpus(workdir: Path) -> None:
-    from dask_runner.clusters.cuda import gpu_count
+    from dask_runner.dask.clusters.cuda import gpu_count
 
     if gpu_count() > 0:
         pytest.skip("this machine has a GPU: the no-GPU error cannot happen here")

@@ -12,7 +12,7 @@ import pytest
 from distributed import LocalCluster
 from sync_helpers import thread_is_inside, wait_until
 
-from dask_runner.clusters.address import connect_client, normalize_address, wait_for_file
+from dask_runner.dask.clusters.address import connect_client, normalize_address, wait_for_file
 from dask_runner.errors import ClusterError, ConfigError
 
 
@@ -106,7 +106,7 @@ def tls_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Loca
     """A scheduler on a loopback TLS port with a temporary certificate, whose PEM files lie in ``folder``."""
     from distributed.security import Security
 
-    from dask_runner.clusters.tls import write_certificates
+    from dask_runner.dask.clusters.tls import write_certificates
 
     security = Security.temporary()
     folder = tmp_path_factory.mktemp("tls") / "credentials"
@@ -129,7 +129,7 @@ def test_a_tls_scheduler_is_reached_with_the_credentials_dasks_config_names(
 
 
 def test_a_tls_scheduler_is_reached_with_a_security_given_to_the_pool(tls_cluster: tuple[LocalCluster, Path]) -> None:
-    from dask_runner.workers.dask import DaskDistributed
+    from dask_runner.dask.pool import DaskDistributed
 
     cluster, _ = tls_cluster
     with DaskDistributed(address=cluster.scheduler_address, security=cluster.security) as pool:
@@ -145,7 +145,7 @@ def test_a_tls_scheduler_without_credentials_is_refused_at_once_naming_the_confi
 
 def test_plain_tcp_to_another_host_is_warned_about_and_security_false_says_what_it_allows(
         caplog: pytest.LogCaptureFixture) -> None:
-    from dask_runner.clusters.address import check_transport, is_loopback
+    from dask_runner.dask.clusters.address import check_transport, is_loopback
 
     assert is_loopback("tcp://127.0.0.1:8786") and is_loopback("tcp://[::1]:8786") and is_loopback("tcp://localhost:1")
     assert not is_loopback("tcp://10.0.0.5:8786") and not is_loopback("tcp://node1:8786")

@@ -18,14 +18,14 @@ from typing import Any
 import pytest
 from distributed import Client
 
-from dask_runner.clusters.local import start_local_cluster
+from dask_runner.dask.clusters.local import start_local_cluster
 
 # A fresh interpreter: in a test session the dashboard (bokeh) is imported already, so it would be
 # attached at once and a page asked for right away would not have to wait for it.
 DRIVER = textwrap.dedent("""
     import json, sys, urllib.request
     from distributed import Client
-    from dask_runner.clusters.local import start_local_cluster
+    from dask_runner.dask.clusters.local import start_local_cluster
 
     def fetch(port, path):
         with urllib.request.urlopen(f"http://127.0.0.1:{port}{path}", timeout=60) as response:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from dask_runner.clusters.cuda import gpu_count, start_cuda_cluster, threads_for_share
+from dask_runner.dask.clusters.cuda import gpu_count, start_cuda_cluster, threads_for_share
 from dask_runner.errors import ClusterError, ConfigError
 
 
@@ -65,7 +65,7 @@ def test_bad_threads_fail_with_a_correct_call() -> None:
 # worker=dask_cuda's construction path without a GPU: Hydra builds the node's cluster, then the pool on it. A
 # local cluster stands in for the LocalCUDACluster that start_cuda_cluster returns (the pool sees a cluster).
 def _local_cluster_node() -> dict[str, object]:
-    return {"_target_": "dask_runner.clusters.local.start_local_cluster", "n_workers": 1, "processes": False,
+    return {"_target_": "dask_runner.dask.clusters.local.start_local_cluster", "n_workers": 1, "processes": False,
             "dashboard_address": "127.0.0.1:0"}
 
 
@@ -81,7 +81,7 @@ def test_the_dask_cuda_pool_owns_the_cluster_hydra_builds_and_closes_it_at_shutd
     pool = instantiate(cfg.worker, _convert_="all")
     cluster = pool._own_cluster
     assert cluster is not None and cluster.status == Status.running
-    from dask_runner.workers.pool import Task
+    from dask_runner.execution.worker_pool import Task
 
     assert pool.map(Task(fn=abs), [-1, -2]) == [1, 2]
     pool.shutdown()
@@ -92,7 +92,7 @@ def test_a_dask_cuda_pool_that_fails_to_start_closes_its_cluster() -> None:
     from distributed.core import Status
     from hydra.utils import instantiate
 
-    from dask_runner.clusters.cuda import cuda_worker_pool
+    from dask_runner.dask.clusters.cuda import cuda_worker_pool
 
     cluster = instantiate(_local_cluster_node())
     with pytest.raises(ConfigError, match="max_group_size"):

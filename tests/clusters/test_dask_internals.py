@@ -10,8 +10,8 @@ import pytest
 from distributed import LocalCluster
 from distributed.deploy.cluster import Cluster
 
-from dask_runner.clusters import dask_internals
-from dask_runner.clusters.local import forked_workers, start_forkserver
+from dask_runner.dask import compat as dask_internals
+from dask_runner.dask.clusters.local import forked_workers, start_forkserver
 
 
 @pytest.fixture(autouse=True)

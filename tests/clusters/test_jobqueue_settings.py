@@ -12,14 +12,14 @@ import pytest
 import yaml
 
 import dask_runner.config
-from dask_runner.clusters.htcondor import HTCondorSettings, htcondor_worker_pool
-from dask_runner.clusters.jobqueue import JobQueueSettings, job_script
-from dask_runner.clusters.lsf import LSFSettings
-from dask_runner.clusters.pbs import PBSSettings
-from dask_runner.clusters.sge import SGESettings
-from dask_runner.clusters.slurm import SLURMSettings
+from dask_runner.dask.batch import DaskBatchSettings
+from dask_runner.dask.clusters.htcondor import HTCondorSettings, htcondor_worker_pool
+from dask_runner.dask.clusters.jobqueue import JobQueueSettings, job_script
+from dask_runner.dask.clusters.lsf import LSFSettings
+from dask_runner.dask.clusters.pbs import PBSSettings
+from dask_runner.dask.clusters.sge import SGESettings
+from dask_runner.dask.clusters.slurm import SLURMSettings
 from dask_runner.errors import ConfigError, NothingToRun
-from dask_runner.workers.dask_execution import DaskBatchSettings
 
 CONFIG = Path(dask_runner.config.__file__).parent
 SCHEDULERS: list[type[JobQueueSettings]] = [SLURMSettings, SGESettings, PBSSettings, LSFSettings, HTCondorSettings]
@@ -47,7 +47,7 @@ def test_workers_retire_before_the_walltime_and_declare_their_threads_everywhere
     script = job_script(settings_class(cores=4, processes=2, memory="8GB", walltime=walltime))
     assert "--lifetime 6900s --lifetime-stagger 60s" in script  # 2 h minus the 5 min margin
     assert "--resources CPU=2" in script and "--nthreads 2" in script
-    assert "--preload dask_runner.workers.worker_setup" in script
+    assert "--preload dask_runner.dask.worker_setup" in script
 
 
 def test_grid_engine_script_asks_for_project_queue_walltime_and_the_sites_gpu_consumable() -> None:

@@ -9,7 +9,7 @@ from collections.abc import Iterator
 import pytest
 from distributed import Client
 
-from dask_runner.clusters.local import local_cluster_size, start_local_cluster, usable_cpu_count
+from dask_runner.dask.clusters.local import local_cluster_size, start_local_cluster, usable_cpu_count
 from dask_runner.errors import ConfigError
 
 

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from dask_runner.clusters.jobqueue import AdaptiveJobs, job_script
-from dask_runner.clusters.slurm import SLURMSettings, walltime_seconds
+from dask_runner.dask.clusters.jobqueue import AdaptiveJobs, job_script
+from dask_runner.dask.clusters.slurm import SLURMSettings, walltime_seconds
 from dask_runner.errors import ConfigError, NothingToRun
 
 pytest.importorskip("dask_jobqueue")
@@ -28,7 +28,7 @@ def test_cpu_job_script_runs_one_single_threaded_worker_per_core_with_the_driver
     assert "--local-directory /scratch" in command
     # Workers retire 5 minutes (+/- 1) before the two-hour walltime.
     assert "--lifetime 6900s --lifetime-stagger 60s" in command
-    assert "--preload dask_runner.workers.worker_setup" in command
+    assert "--preload dask_runner.dask.worker_setup" in command
 
 
 def test_gpu_job_script_asks_for_gres_and_starts_dask_cuda_workers_declaring_a_gpu_each() -> None:
@@ -102,7 +102,7 @@ def test_nothing_to_run_carries_the_text_to_print() -> None:
 
 
 def test_one_allocation_needs_srun_and_three_ranks(monkeypatch: pytest.MonkeyPatch) -> None:
-    from dask_runner.clusters.slurm_runner import slurm_rank
+    from dask_runner.dask.clusters.slurm_runner import slurm_rank
 
     for name in ("SLURM_PROCID", "SLURM_NTASKS", "SLURM_JOB_ID"):
         monkeypatch.delenv(name, raising=False)
@@ -116,20 +116,20 @@ def test_one_allocation_needs_srun_and_three_ranks(monkeypatch: pytest.MonkeyPat
 
 
 def test_one_allocation_turns_worker_flags_into_worker_options() -> None:
-    from dask_runner.clusters.slurm_runner import SLURMRunnerSettings, worker_options_from_args
+    from dask_runner.dask.clusters.slurm_runner import SLURMRunnerSettings, worker_options_from_args
 
     options = SLURMRunnerSettings(interface="lo", worker_extra_args=["--resources", "GPU=1", "--lifetime", "55m"],
                                   threads_per_worker=4).worker_options()
     assert options["resources"] == {"CPU": 4.0, "GPU": 1.0} and options["lifetime"] == "55m"
     assert options["nthreads"] == 4 and options["interface"] == "lo"
-    assert "dask_runner.workers.worker_setup" in options["preload"]
+    assert "dask_runner.dask.worker_setup" in options["preload"]
     with pytest.raises(ConfigError, match="not supported in one allocation"):
         worker_options_from_args(["--nworkers", "4"])
 
 
 def test_memory_too_small_for_the_worker_processes_is_refused_naming_the_minimum_and_the_fix() -> None:
     """32 cores with the default 2GB would give each of 32 workers 60 MiB: Dask pauses them and the batch hangs."""
-    from dask_runner.clusters.slurm import MIN_MEMORY_PER_PROCESS
+    from dask_runner.dask.clusters.slurm import MIN_MEMORY_PER_PROCESS
 
     with pytest.raises(ConfigError) as info:
         SLURMSettings(cores=32)
@@ -170,7 +170,7 @@ def test_the_allocation_certificates_are_private_files_loaded_by_the_other_ranks
     pytest.importorskip("cryptography")
     import stat
 
-    from dask_runner.clusters.tls import (
+    from dask_runner.dask.clusters.tls import (
         certificate_folder,
         load_certificates,
         make_certificates,

@@ -6,7 +6,7 @@ from cryptography import x509
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.serialization import load_pem_private_key
 
-from dask_runner.clusters.tls import temporary_security
+from dask_runner.dask.clusters.tls import temporary_security
 
 
 def test_each_batch_gets_its_own_ec_certificate_which_every_role_presents_and_trusts() -> None:

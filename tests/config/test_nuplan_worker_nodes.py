@@ -61,7 +61,7 @@ def test_each_nuplan_node_is_dask_runners_own_with_nuplans_output_dir(app: Path,
     for included in NUPLAN_NODES[name]:
         own.update({k: v for k, v in _own(included).items() if k != "_target_"})
     factory = "nuplan_dask_distributed" if name == "dask_scheduler" else f"nuplan_{name}"
-    assert ours["_target_"] == f"dask_runner.workers.nuplan_compat.{factory}"
+    assert ours["_target_"] == f"dask_runner.dask.nuplan_pools.{factory}"
     if "cluster" in own:  # the app's GPU share (this app, like NAVSIM, has none): see the test below
         own["cluster"]["num_gpus_per_simulation"] = ours["cluster"]["num_gpus_per_simulation"]
     assert {k: ours[k] for k in own} == own  # every key of dask_runner's node, with its value
@@ -90,7 +90,7 @@ def test_navsims_default_worker_is_caught_by_the_ray_shim(app: Path, monkeypatch
     assert _in_app(app, "worker=ray_distributed_no_torch")["_target_"].startswith("navsim.")  # switch off: NAVSIM's
     monkeypatch.setenv("DASK_RUNNER_RAY_SHIM", "1")
     ours = _in_app(app, "worker=ray_distributed_no_torch", "worker.threads_per_node=2", "worker.debug_mode=true")
-    assert ours["_target_"] == "dask_runner.workers.ray_shim.RayDistributed"
+    assert ours["_target_"] == "dask_runner.dask.ray_shim.RayDistributed"
     assert NAVSIM_RAY_KEYS <= set(ours) and ours["output_dir"] == str(app.parent / "out")
     assert ours["threads_per_node"] == 2 and ours["debug_mode"] is True
 
@@ -102,7 +102,7 @@ def test_navsims_build_worker_call_gets_a_working_pool(app: Path, monkeypatch: p
         cfg = compose("app", overrides=["worker=ray_distributed_no_torch", "worker.debug_mode=true"])
     pool = instantiate(cfg.worker, output_dir=cfg.output_dir)
     try:
-        from dask_runner.workers.pool import Task
+        from dask_runner.execution.worker_pool import Task
 
         assert pool.map(Task(fn=len), [[1, 2], [3]]) == [2, 1]
     finally:

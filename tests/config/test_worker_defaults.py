@@ -11,10 +11,10 @@ from hydra.utils import get_object
 from omegaconf import OmegaConf
 
 import dask_runner.config
-from dask_runner.clusters.local import LocalClusterSettings, start_local_cluster
 from dask_runner.config import default_sources
-from dask_runner.workers.dask import DaskDistributed
-from dask_runner.workers.dask_execution import DaskBatchSettings
+from dask_runner.dask.batch import DaskBatchSettings
+from dask_runner.dask.clusters.local import LocalClusterSettings, start_local_cluster
+from dask_runner.dask.pool import DaskDistributed
 
 CONFIG = Path(dask_runner.config.__file__).parent
 WORKER_FILES = sorted(CONFIG.glob("worker/*.yaml")) + sorted(CONFIG.glob("nuplan*/worker/*.yaml"))

@@ -27,8 +27,8 @@ from gated_runners import GatedRunner  # noqa: E402
 from sync_helpers import wait_until  # noqa: E402
 
 from dask_runner.dashboard.install import status_link  # noqa: E402
-from dask_runner.runner.executor import execute_runners  # noqa: E402
-from dask_runner.workers.dask import DaskDistributed  # noqa: E402
+from dask_runner.dask.pool import DaskDistributed  # noqa: E402
+from dask_runner.execution.executor import execute_runners  # noqa: E402
 
 pytestmark = [pytest.mark.processes, pytest.mark.slow]
 DASK = str(Path(sys.executable).parent / "dask")

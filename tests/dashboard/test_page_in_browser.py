@@ -23,9 +23,9 @@ from dashboard_helpers import counts_of, page_counts, page_rows  # noqa: E402
 from gated_runners import GatedRunner  # noqa: E402
 from sync_helpers import wait_until  # noqa: E402
 
-from dask_runner.runner.executor import execute_runners  # noqa: E402
+from dask_runner.dask.pool import DaskDistributed  # noqa: E402
+from dask_runner.execution.executor import execute_runners  # noqa: E402
 from dask_runner.runner.report import RunnerReport  # noqa: E402
-from dask_runner.workers.dask import DaskDistributed  # noqa: E402
 
 pytestmark = [pytest.mark.browser, pytest.mark.processes, pytest.mark.slow, NEEDS_CHROMIUM]
 EXPERIMENT = "browser check"

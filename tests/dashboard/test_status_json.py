@@ -24,8 +24,8 @@ from dashboard_helpers import (  # noqa: E402
 from workers.runners_for_tests import ScriptedRunner  # noqa: E402
 
 from dask_runner.dashboard.routes import STATUS_ROUTE as STATUS  # noqa: E402
-from dask_runner.runner.executor import execute_runners  # noqa: E402
-from dask_runner.workers.dask import DaskDistributed  # noqa: E402
+from dask_runner.dask.pool import DaskDistributed  # noqa: E402
+from dask_runner.execution.executor import execute_runners  # noqa: E402
 
 
 @pytest.fixture(scope="module")

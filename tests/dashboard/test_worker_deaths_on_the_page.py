@@ -14,8 +14,8 @@ from dashboard_helpers import batch_named, counts_of, get_json, json_counts  # n
 from workers.runners_for_tests import ScriptedRunner  # noqa: E402
 
 from dask_runner.dashboard.install import status_link  # noqa: E402
-from dask_runner.runner.executor import execute_runners  # noqa: E402
-from dask_runner.workers.dask import DaskDistributed  # noqa: E402
+from dask_runner.dask.pool import DaskDistributed  # noqa: E402
+from dask_runner.execution.executor import execute_runners  # noqa: E402
 
 pytestmark = [pytest.mark.processes, pytest.mark.slow]
 

@@ -23,18 +23,18 @@ def max_overlap(intervals: list[tuple[float, float]]) -> int:
 
 
 def loaded_models() -> list[str]:
-    from dask_runner.workers.per_worker import per_worker_keys
+    from dask_runner.per_worker import per_worker_keys
 
     return per_worker_keys()
 
 
 def test_torch_planner_shares_each_gpu_four_ways() -> None:
-    from dask_runner.clusters.cuda import gpu_count, start_cuda_cluster
+    from dask_runner.dask.clusters.cuda import gpu_count, start_cuda_cluster
+    from dask_runner.dask.pool import DaskDistributed
+    from dask_runner.execution.executor import execute_runners
     from dask_runner.planners.torch_planner import TorchIDMPlanner
-    from dask_runner.runner.executor import execute_runners
+    from dask_runner.runner.simulation_builder import build_simulation_runners
     from dask_runner.scenarios.synthetic import SCENARIO_TYPES, generate_scenario
-    from dask_runner.simulation.builder import build_simulation_runners
-    from dask_runner.workers.dask import DaskDistributed
 
     gpus = gpu_count()
     scenarios = [generate_scenario(SCENARIO_TYPES[i % len(SCENARIO_TYPES)], seed=i) for i in range(16 * gpus)]
@@ -56,12 +56,12 @@ def test_torch_planner_shares_each_gpu_four_ways() -> None:
 
 
 def test_four_worker_processes_per_gpu_each_run_one_simulation_at_a_time() -> None:
-    from dask_runner.clusters.cuda import gpu_count, start_cuda_cluster
+    from dask_runner.dask.clusters.cuda import gpu_count, start_cuda_cluster
+    from dask_runner.dask.pool import DaskDistributed
+    from dask_runner.execution.executor import execute_runners
     from dask_runner.planners.torch_planner import TorchIDMPlanner
-    from dask_runner.runner.executor import execute_runners
+    from dask_runner.runner.simulation_builder import build_simulation_runners
     from dask_runner.scenarios.synthetic import SCENARIO_TYPES, generate_scenario
-    from dask_runner.simulation.builder import build_simulation_runners
-    from dask_runner.workers.dask import DaskDistributed
 
     gpus = gpu_count()
     scenarios = [generate_scenario(SCENARIO_TYPES[i % len(SCENARIO_TYPES)], seed=i) for i in range(16 * gpus)]

@@ -24,9 +24,9 @@ if TEST_RUNNERS_DIR not in sys.path:
 from runners_for_tests import scripted  # noqa: E402  (needs the sys.path entry above)
 from sync_helpers import wait_until  # noqa: E402
 
-from dask_runner.runner.executor import execute_runners  # noqa: E402
+from dask_runner.dask.pool import DaskDistributed  # noqa: E402
+from dask_runner.execution.executor import execute_runners  # noqa: E402
 from dask_runner.runner.report import RunnerReport  # noqa: E402
-from dask_runner.workers.dask import DaskDistributed  # noqa: E402
 
 pytestmark = [pytest.mark.processes, pytest.mark.slow]
 
@@ -82,8 +82,8 @@ def test_500_runners_with_random_faults_give_500_reports_in_order(pool: DaskDist
 DRIVER = textwrap.dedent("""
     import sys, time
     from runners_for_tests import scripted
-    from dask_runner.runner.executor import execute_runners
-    from dask_runner.workers.dask import DaskDistributed
+    from dask_runner.execution.executor import execute_runners
+    from dask_runner.dask.pool import DaskDistributed
 
     if __name__ == "__main__":
         with DaskDistributed(n_workers=2, threads_per_worker=1, dashboard_address="127.0.0.1:0") as pool:

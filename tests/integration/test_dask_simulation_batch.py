@@ -7,12 +7,12 @@ from pathlib import Path
 
 from distributed import LocalCluster
 
+from dask_runner.dask.pool import DaskDistributed
+from dask_runner.execution.executor import execute_runners
 from dask_runner.planners.simple_planner import SimplePlanner
-from dask_runner.runner.executor import execute_runners
+from dask_runner.runner.simulation_builder import build_simulation_runners
 from dask_runner.scenarios.synthetic import generate_scenario
-from dask_runner.simulation.builder import build_simulation_runners
 from dask_runner.simulation.callback.simulation_log_callback import SimulationLogCallback
-from dask_runner.workers.dask import DaskDistributed
 
 
 def test_simulation_runners_and_their_log_callbacks_run_on_dask(tmp_path: Path) -> None:

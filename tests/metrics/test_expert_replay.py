@@ -7,9 +7,9 @@ import pytest
 
 from dask_runner.metrics import build_metric_engine
 from dask_runner.planners.log_future_planner import LogFuturePlanner
+from dask_runner.runner.simulation_builder import build_simulation_runners
 from dask_runner.scenarios.state import EgoState
 from dask_runner.scenarios.synthetic import SCENARIO_TYPES, generate_scenario
-from dask_runner.simulation.builder import build_simulation_runners
 from dask_runner.simulation.history import SimulationHistory, SimulationHistorySample, SimulationIteration
 
 SEEDS = (0, 1, 2)

@@ -12,9 +12,9 @@ import pytest
 from dask_runner.metrics import build_metric_engine
 from dask_runner.metrics.metric_result import MetricResult
 from dask_runner.planners import IDMPlanner, LogFuturePlanner, SimplePlanner
+from dask_runner.runner.simulation_builder import build_simulation_runners
 from dask_runner.scenarios.commonroad import load_commonroad_scenarios
 from dask_runner.scenarios.synthetic import generate_scenario
-from dask_runner.simulation.builder import build_simulation_runners
 
 
 def closed_loop(scenarios: list, planner_factory: object) -> list[MetricResult]:  # type: ignore[type-arg]

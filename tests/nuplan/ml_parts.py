@@ -40,9 +40,9 @@ def main() -> None:
     import nuplan
     from omegaconf import OmegaConf
 
+    from dask_runner.dask.nuplan_pools import nuplan_dask_distributed
+    from dask_runner.execution.worker_pool import Task
     from dask_runner.nuplan import PlannerOnWorker
-    from dask_runner.workers.nuplan_compat import nuplan_dask_distributed
-    from dask_runner.workers.pool import Task
 
     scratch = Path(sys.argv[1])
     model_config = OmegaConf.load(Path(nuplan.__file__).parent / "planning/script/config/common/model/simple_vector_model.yaml")

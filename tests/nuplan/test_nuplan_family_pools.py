@@ -74,7 +74,7 @@ def _apps() -> list[Any]:
 def test_each_pool_composes_in_the_apps_own_script_with_every_key(tmp_path: Path, script: Path, pool: str) -> None:
     worker = _job_worker(tmp_path, script, f"worker={pool}", f"output_dir={tmp_path}/out")
     assert set(worker) == _own_keys(pool) | ADDED_FOR_NUPLAN
-    assert worker["_target_"].startswith("dask_runner.workers.nuplan_compat.nuplan_")
+    assert worker["_target_"].startswith("dask_runner.dask.nuplan_pools.nuplan_")
     assert worker["output_dir"] == f"{tmp_path}/out"
     assert "${" not in json.dumps(worker)  # every default resolved against the pool's own signature
 
@@ -86,7 +86,7 @@ def test_navsims_default_worker_is_caught_by_the_ray_shim_with_all_its_keys(tmp_
     worker = _job_worker(tmp_path, script, "worker.threads_per_node=2", "worker.master_node_ip=null",
                          "worker.debug_mode=false", "worker.log_to_driver=true", "worker.logs_subdir=logs",
                          "worker.use_distributed=false", f"output_dir={tmp_path}/out", env={"DASK_RUNNER_RAY_SHIM": "1"})
-    assert worker["_target_"] == "dask_runner.workers.ray_shim.RayDistributed"
+    assert worker["_target_"] == "dask_runner.dask.ray_shim.RayDistributed"
     assert worker["threads_per_node"] == 2 and worker["output_dir"] == f"{tmp_path}/out"
 
 

@@ -12,13 +12,13 @@ import pytest
 
 from dask_runner.errors import ConfigError
 from dask_runner.metrics import build_metric_engine
+from dask_runner.per_worker import per_worker_keys
 from dask_runner.planners.ml.features import FEATURE_COUNT, HORIZON_STEPS, STEP_S
 from dask_runner.planners.ml.ml_planner import SHIPPED_CHECKPOINT, MLPlanner
 from dask_runner.planners.ml.model import INFERENCE_ROWS, load_model, predict, read_checkpoint
 from dask_runner.planners.ml.training import training_pairs
+from dask_runner.runner.simulation_builder import build_simulation_runners
 from dask_runner.scenarios.scenario_filter import ScenarioFilter, build_synthetic_scenarios
-from dask_runner.simulation.builder import build_simulation_runners
-from dask_runner.workers.per_worker import per_worker_keys
 from tests.cli.cli_helpers import cli_env
 
 

@@ -14,9 +14,9 @@ from dask_runner.planners.ml.ml_planner import MLPlanner
 from dask_runner.planners.ml.model import read_checkpoint
 from dask_runner.planners.ml.training import TrainingSettings, cache_file, train, training_pairs
 from dask_runner.planners.simple_planner import SimplePlanner
+from dask_runner.runner.simulation_builder import build_simulation_runners
 from dask_runner.scenarios.scenario_filter import ScenarioFilter, build_synthetic_scenarios
 from dask_runner.scenarios.synthetic import SCENARIO_TYPES
-from dask_runner.simulation.builder import build_simulation_runners
 
 SMALL = TrainingSettings(scenarios_per_type=3, epochs=40, hidden=[64, 64])
 LOSS_THRESHOLD = 0.01  # masked MSE of the scaled advances (a unit is 5 m per half-second)

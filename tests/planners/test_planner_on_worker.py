@@ -16,7 +16,7 @@ from omegaconf import OmegaConf
 
 from dask_runner.errors import ConfigError
 from dask_runner.nuplan import PlannerOnWorker, model_key
-from dask_runner.workers.per_worker import release_gpu_memory
+from dask_runner.per_worker import release_gpu_memory
 
 
 def _node(**changes: Any) -> Any:

@@ -8,6 +8,7 @@ from road_scenarios import StraightAgent, straight_road_scenario
 
 from dask_runner.planners import IDMPlanner, LogFuturePlanner, SimplePlanner
 from dask_runner.planners.abstract_planner import PlannerInput
+from dask_runner.runner.simulation_builder import build_simulation_runners
 from dask_runner.scenarios.state import (
     HEADING,
     VELOCITY,
@@ -18,7 +19,6 @@ from dask_runner.scenarios.state import (
     X,
     Y,
 )
-from dask_runner.simulation.builder import build_simulation_runners
 from dask_runner.simulation.history import SimulationHistory, SimulationHistoryBuffer, SimulationIteration
 
 FRONT = VehicleParameters().front_length

@@ -9,19 +9,19 @@ import numpy as np
 import pytest
 from distributed import LocalCluster
 
+from dask_runner.dask.pool import DaskDistributed
+from dask_runner.execution.executor import execute_runners
 from dask_runner.planners.abstract_planner import PlannerInput
 from dask_runner.planners.batch_planner import BatchPlanner
 from dask_runner.planners.ml.ml_planner import MLPlanner
 from dask_runner.planners.simple_planner import SimplePlanner
-from dask_runner.runner.executor import execute_runners
 from dask_runner.runner.lockstep import can_lockstep, simulate_lockstep
 from dask_runner.runner.run_simulation import simulate
+from dask_runner.runner.simulation_builder import build_simulation_runners
 from dask_runner.runner.simulation_runner import SimulationRunner
 from dask_runner.scenarios.scenario_filter import ScenarioFilter, build_synthetic_scenarios
 from dask_runner.scenarios.state import Trajectory
-from dask_runner.simulation.builder import build_simulation_runners
 from dask_runner.simulation.callback.abstract_callback import AbstractCallback
-from dask_runner.workers.dask import DaskDistributed
 
 SCENARIOS = 7  # one of each generated type
 FAILING_SCENARIO = "changing_lane-000000"

@@ -120,7 +120,7 @@ _RUNNER = "nuplan/planning/simulation/runner/"
 NUPLAN: dict[str, Module] = {
     "worker_pool": Module(
         "nuplan/planning/utils/multithreading/worker_pool.py",
-        "dask_runner.workers.pool",
+        "dask_runner.execution.worker_pool",
         (
             Function("get_max_size_of_arguments", ("*item_lists",)),
             Function("align_size_of_arguments", ("*item_lists",)),
@@ -159,7 +159,7 @@ NUPLAN: dict[str, Module] = {
     ),
     "executor": Module(
         _RUNNER + "executor.py",
-        "dask_runner.runner.executor",
+        "dask_runner.execution.executor",
         (
             # Allowance (issue): run_simulation may take extra keyword-only parameters.
             Function("run_simulation", ("sim_runner", "exit_on_failure="), extra_params=ANY_KEYWORD_ONLY),

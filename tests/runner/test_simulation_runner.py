@@ -8,8 +8,8 @@ import pytest
 
 from dask_runner import AbstractCallback, SimulationRunner, run_simulation
 from dask_runner.planners import IDMPlanner, SimplePlanner
+from dask_runner.runner.simulation_builder import build_simulation_runners
 from dask_runner.scenarios.synthetic import generate_scenario
-from dask_runner.simulation.builder import build_simulation_runners
 
 
 class RecordingCallback(AbstractCallback):

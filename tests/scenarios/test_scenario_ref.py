@@ -13,6 +13,7 @@ from dask_runner.errors import ConfigError, ScenarioError
 from dask_runner.planners.idm_planner import IDMPlanner
 from dask_runner.planners.log_future_planner import LogFuturePlanner
 from dask_runner.planners.simple_planner import SimplePlanner
+from dask_runner.runner.simulation_builder import build_simulation_runners
 from dask_runner.scenarios.commonroad import (
     commonroad_scenario_ref,
     load_commonroad_scenario,
@@ -27,7 +28,6 @@ from dask_runner.scenarios.synthetic import (
     log_name,
     synthetic_scenario_ref,
 )
-from dask_runner.simulation.builder import build_simulation_runners
 from dask_runner.simulation.callback.simulation_log_callback import SimulationLogCallback
 from dask_runner.simulation.simulation_log import SimulationLog
 

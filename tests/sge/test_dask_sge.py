@@ -18,9 +18,9 @@ import pytest
 from local_sge import LocalGridEngine
 from sync_helpers import wait_until
 
-from dask_runner.clusters.sge import sge_worker_pool
+from dask_runner.dask.clusters.sge import sge_worker_pool
 from dask_runner.errors import ClusterError, ConfigError
-from dask_runner.runner.executor import execute_runners
+from dask_runner.execution.executor import execute_runners
 from dask_runner.runner.report import RunnerReport
 
 pytest.importorskip("dask_jobqueue")

@@ -5,9 +5,9 @@ from __future__ import annotations
 import numpy as np
 
 from dask_runner.planners import IDMPlanner
+from dask_runner.runner.simulation_builder import build_simulation_runners
 from dask_runner.scenarios.state import EgoState, Trajectory
 from dask_runner.scenarios.synthetic import generate_scenario
-from dask_runner.simulation.builder import build_simulation_runners
 from dask_runner.simulation.controller.trajectory_sampling import sample_trajectory
 
 

@@ -16,7 +16,7 @@ from dask_runner.metrics.metric_aggregation import aggregate_metrics, save_aggre
 from dask_runner.planners.idm_planner import IDMPlanner
 from dask_runner.planners.log_future_planner import LogFuturePlanner
 from dask_runner.runner.metric_runner import MetricRunner
-from dask_runner.simulation.builder import build_simulation_runners
+from dask_runner.runner.simulation_builder import build_simulation_runners
 from dask_runner.simulation.callback.abstract_callback import collect_callback_work
 from dask_runner.simulation.callback.metric_callback import MetricCallback
 from dask_runner.simulation.callback.simulation_log_callback import SimulationLogCallback

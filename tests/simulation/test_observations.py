@@ -6,8 +6,8 @@ import numpy as np
 from road_scenarios import StraightAgent, straight_road_scenario
 
 from dask_runner.planners import LogFuturePlanner
+from dask_runner.runner.simulation_builder import build_simulation_runners
 from dask_runner.scenarios.state import TrackedObjects, VehicleParameters
-from dask_runner.simulation.builder import build_simulation_runners
 from dask_runner.simulation.history import SimulationHistory
 from dask_runner.simulation.observation import IDMAgents, TracksObservation
 

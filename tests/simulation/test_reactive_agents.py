@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from dask_runner.metrics import MetricContext
 from dask_runner.planners import IDMPlanner, SimplePlanner
+from dask_runner.runner.simulation_builder import build_simulation_runners
 from dask_runner.scenarios.scenario_filter import ScenarioFilter, build_synthetic_scenarios
-from dask_runner.simulation.builder import build_simulation_runners
 
 
 def agents_hitting_the_ego(planner: type, observation: str, count: int) -> int:

@@ -8,8 +8,8 @@ from road_scenarios import StraightAgent, straight_road_scenario
 
 from dask_runner.errors import DaskRunnerError
 from dask_runner.planners import IDMPlanner, LogFuturePlanner, SimplePlanner
+from dask_runner.runner.simulation_builder import build_simulation_runners
 from dask_runner.scenarios.state import EGO_DIM
-from dask_runner.simulation.builder import build_simulation_runners
 
 
 @pytest.mark.parametrize("n_steps", [2, 3, 40])

@@ -23,11 +23,11 @@ from local_slurm import LocalSlurm
 from other_user import OtherUser
 from sync_helpers import wait_until
 
-from dask_runner.clusters.slurm import slurm_worker_pool
+from dask_runner.dask.clusters.slurm import slurm_worker_pool
+from dask_runner.dask.pool import DaskDistributed
 from dask_runner.errors import ClusterError, ConfigError
-from dask_runner.runner.executor import execute_runners
+from dask_runner.execution.executor import execute_runners
 from dask_runner.runner.report import RunnerReport
-from dask_runner.workers.dask import DaskDistributed
 
 pytest.importorskip("dask_jobqueue")
 pytestmark = [pytest.mark.slurm, pytest.mark.slow, pytest.mark.timeout(900)]  # set-up may apt-get SLURM
@@ -197,7 +197,7 @@ def test_workers_retire_before_their_walltime_and_are_replaced_without_losing_a_
                                            lifetime_stagger="5s"))
     try:
         runners = scripted(["ok"] * 40, seconds=1.5)
-        with caplog.at_level(logging.INFO, logger="dask_runner.workers.dask_execution"):
+        with caplog.at_level(logging.INFO, logger="dask_runner.dask.batch"):
             reports = execute_runners(runners, pool)
     finally:
         pool.shutdown()
@@ -255,7 +255,7 @@ def test_security_false_submits_plain_tcp_workers_and_says_what_that_allows(
 
 
 def test_ctrl_c_still_interrupts_the_driver_after_dask_jobqueue_is_imported() -> None:
-    from dask_runner.clusters.jobqueue import import_jobqueue
+    from dask_runner.dask.clusters.jobqueue import import_jobqueue
 
     before = signal.getsignal(signal.SIGINT)
     import_jobqueue()

@@ -19,7 +19,7 @@ from local_slurm import LocalSlurm
 from other_user import OtherUser
 from sync_helpers import wait_until
 
-from dask_runner.clusters.tls import CERTIFICATE, KEY, security_from_pem
+from dask_runner.dask.clusters.tls import CERTIFICATE, KEY, security_from_pem
 
 pytest.importorskip("dask_jobqueue")
 pytestmark = [pytest.mark.slurm, pytest.mark.slow, pytest.mark.timeout(900)]  # set-up may apt-get SLURM

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from dask_runner.errors import ConfigError
-from dask_runner.workers.pool import Task, WorkerPool
+from dask_runner.execution.worker_pool import Task, WorkerPool
 
 
 def square(x: int) -> int:

@@ -6,7 +6,7 @@ import os
 
 import pytest
 
-from dask_runner.workers.dask import DaskDistributed
+from dask_runner.dask.pool import DaskDistributed
 
 
 def _worker_view() -> dict[str, object]:

@@ -12,8 +12,8 @@ from pathlib import Path
 import psutil
 import pytest
 
-from dask_runner.clusters import local
-from dask_runner.clusters.local import WORKER_PRELOAD, forked_workers, working_directory_shadows_imports
+from dask_runner.dask.clusters import local
+from dask_runner.dask.clusters.local import WORKER_PRELOAD, forked_workers, working_directory_shadows_imports
 
 HERE = str(Path(__file__).resolve().parent)
 
@@ -23,9 +23,9 @@ DRIVER = textwrap.dedent("""
     import json, os, sys
     import psutil
     from runners_for_tests import scripted
-    from dask_runner.runner.executor import execute_runners
-    from dask_runner.workers.dask import DaskDistributed
-    import dask_runner.clusters.local as local
+    from dask_runner.execution.executor import execute_runners
+    from dask_runner.dask.pool import DaskDistributed
+    import dask_runner.dask.clusters.local as local
 
     # Whether this process had imported dask and distributed each time it started a fork server.
     launches = []
@@ -96,8 +96,8 @@ def test_workers_fork_from_the_preloaded_server_with_spawns_environment(tmp_path
 CONFIGURED_DRIVER = textwrap.dedent("""
     import json, os, sys
     import psutil
-    import dask_runner.clusters.local as local
-    from dask_runner.workers.dask import DaskDistributed
+    import dask_runner.dask.clusters.local as local
+    from dask_runner.dask.pool import DaskDistributed
 
     launches = []
     launch = local._launch_forkserver
@@ -153,7 +153,7 @@ def test_a_server_started_before_dask_follows_the_users_dask_config(tmp_path: Pa
     dasks = run(DASK_CONFIG=str(config))
     assert dasks["launches"] == [{"dask": False, "mark": None}]
     assert len(dasks["views"]) == 1 and _forked(dasks["views"][0])
-    assert "dask_runner.workers.dask_tasks" not in dasks["views"][0]["parent"]
+    assert "dask_runner.dask.tasks" not in dasks["views"][0]["parent"]
 
 
 def test_a_working_directory_with_another_copy_of_an_imported_package_means_spawned_workers(

@@ -20,10 +20,10 @@ from distributed import Client, LocalCluster
 from runners_for_tests import driver_only_runner_class
 from sync_helpers import wait_until
 
+from dask_runner.dask.pool import DaskDistributed
 from dask_runner.errors import ClusterError
-from dask_runner.runner.executor import execute_runners
+from dask_runner.execution.executor import execute_runners
 from dask_runner.runner.report import RunnerReport
-from dask_runner.workers.dask import DaskDistributed
 
 pytestmark = [pytest.mark.processes, pytest.mark.slow]
 
@@ -147,7 +147,7 @@ def test_runners_waiting_with_no_worker_fail_after_no_worker_timeout_s_saying_wh
     runners = scripted(["ok"] * 5)
     with LocalCluster(n_workers=0, processes=False, dashboard_address="127.0.0.1:0") as cluster:
         with DaskDistributed(cluster=cluster, no_worker_timeout_s=0.5) as pool, \
-                caplog.at_level("WARNING", logger="dask_runner.workers.dask_execution"):
+                caplog.at_level("WARNING", logger="dask_runner.dask.batch"):
             reports = execute_runners(runners, pool)
     # Said while waiting, with what the cluster holds, before the runners failed.
     assert "5 runner(s) wait and no worker is connected to the scheduler" in caplog.text

@@ -10,9 +10,9 @@ from typing import Any
 import pytest
 from runners_for_tests import scripted
 
-from dask_runner.runner.executor import execute_runners
-from dask_runner.workers import dask_execution
-from dask_runner.workers.dask import DaskDistributed
+from dask_runner.dask import batch as dask_execution
+from dask_runner.dask.pool import DaskDistributed
+from dask_runner.execution.executor import execute_runners
 
 
 @pytest.mark.processes

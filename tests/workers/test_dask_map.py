@@ -9,11 +9,11 @@ from distributed import KilledWorker
 from map_functions import current_task_key, hang_on, square_or_die, square_or_raise
 from runners_for_tests import ScriptedRunner
 
+from dask_runner.dask.pool import DaskDistributed
 from dask_runner.errors import SimulationFailedError
+from dask_runner.execution.task import Task
 from dask_runner.runner.report import RunnerReport
 from dask_runner.runner.run_simulation import run_simulation
-from dask_runner.workers.dask import DaskDistributed
-from dask_runner.workers.task import Task
 
 
 @pytest.fixture(scope="module")

@@ -9,8 +9,8 @@ import pytest
 from distributed import LocalCluster
 from runners_for_tests import scripted
 
-from dask_runner.runner.executor import execute_runners
-from dask_runner.workers.dask import DaskDistributed
+from dask_runner.dask.pool import DaskDistributed
+from dask_runner.execution.executor import execute_runners
 
 
 def rss_growth_mb(pool: DaskDistributed, count: int) -> float:
@@ -43,10 +43,10 @@ def test_a_group_task_keeps_no_runner_alive_once_it_has_run() -> None:
     """A runner that has run holds its whole history; the group task must not keep it for the group's lifetime."""
     import weakref
 
+    from dask_runner.dask.tasks import GroupRunners, run_group
     from dask_runner.planners import IDMPlanner
+    from dask_runner.runner.simulation_builder import build_simulation_runners
     from dask_runner.scenarios.synthetic import generate_scenario
-    from dask_runner.simulation.builder import build_simulation_runners
-    from dask_runner.workers.dask_tasks import GroupRunners, run_group
 
     scenarios = [generate_scenario("following_lane_with_lead", seed) for seed in (1, 2)]
     names = [scenario.scenario_name for scenario in scenarios]
@@ -68,7 +68,7 @@ def test_runners_that_leave_callback_work_go_few_to_a_task() -> None:
 
     from distributed import get_task_stream
 
-    from dask_runner.workers.dask_execution import MAX_GROUP_SIZE_WITH_CALLBACKS
+    from dask_runner.dask.batch import MAX_GROUP_SIZE_WITH_CALLBACKS
 
     def largest_group(behaviour: str) -> int:
         with get_task_stream(client=pool.client) as stream:

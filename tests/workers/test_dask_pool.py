@@ -11,12 +11,12 @@ from distributed import Client, LocalCluster
 from pool_contract import check_pool_contract, square
 from runners_for_tests import ScriptedRunner, scripted
 
+from dask_runner.dask.batch import simulation_key
+from dask_runner.dask.pool import DaskDistributed
 from dask_runner.errors import ConfigError, ResourceUnavailableError, SimulationFailedError
-from dask_runner.runner.executor import execute_runners
+from dask_runner.execution.executor import execute_runners
+from dask_runner.execution.worker_pool import Task
 from dask_runner.runner.report import RunnerReport
-from dask_runner.workers.dask import DaskDistributed
-from dask_runner.workers.dask_execution import simulation_key
-from dask_runner.workers.pool import Task
 
 
 def in_process_cluster(threads: int, resources: dict[str, float] | None = None) -> LocalCluster:

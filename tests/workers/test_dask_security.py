@@ -17,8 +17,8 @@ import pytest
 from other_user import OtherUser
 from runners_for_tests import scripted
 
-from dask_runner.runner.executor import execute_runners
-from dask_runner.workers.dask import DaskDistributed
+from dask_runner.dask.pool import DaskDistributed
+from dask_runner.execution.executor import execute_runners
 
 pytestmark = [pytest.mark.processes, pytest.mark.slow]
 

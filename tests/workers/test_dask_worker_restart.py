@@ -9,8 +9,8 @@ from distributed import wait
 from distributed.core import Status
 from runners_for_tests import scripted
 
-from dask_runner.runner.executor import execute_runners
-from dask_runner.workers.dask import DaskDistributed
+from dask_runner.dask.pool import DaskDistributed
+from dask_runner.execution.executor import execute_runners
 
 
 @pytest.mark.processes

@@ -8,9 +8,9 @@ import pytest
 from pool_contract import check_pool_contract, square
 
 from dask_runner.errors import ConfigError
-from dask_runner.workers.parallel import SingleMachineParallelExecutor
-from dask_runner.workers.pool import Task, WorkerResources
-from dask_runner.workers.sequential import Sequential
+from dask_runner.execution.parallel import SingleMachineParallelExecutor
+from dask_runner.execution.sequential import Sequential
+from dask_runner.execution.worker_pool import Task, WorkerResources
 
 
 def test_sequential_pool_contract() -> None:

@@ -11,9 +11,9 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 from sync_helpers import threads_inside, wait_until
 
+from dask_runner.per_worker import clear_per_worker, per_worker, per_worker_keys
 from dask_runner.planners.abstract_planner import PlannerInitialization
 from dask_runner.planners.idm_planner import IDMPlanner
-from dask_runner.workers.per_worker import clear_per_worker, per_worker, per_worker_keys
 
 LOADS: list[int] = []
 
@@ -102,7 +102,7 @@ def test_slow_load_of_one_key_does_not_block_another() -> None:
 def test_one_load_per_dask_worker_process_with_four_concurrent_tasks() -> None:
     from distributed import Client
 
-    from dask_runner.clusters.local import start_local_cluster
+    from dask_runner.dask.clusters.local import start_local_cluster
 
     with start_local_cluster(n_workers=1, threads_per_worker=4, processes=True,
                              dashboard_address="127.0.0.1:0", memory_limit=None) as cluster, Client(cluster) as client:
@@ -133,10 +133,10 @@ def loads_in_this_process() -> tuple[int, list[str]]:
 
 @pytest.mark.processes
 def test_planner_model_loads_once_for_four_concurrent_simulations_on_one_worker() -> None:
-    from dask_runner.runner.executor import execute_runners
+    from dask_runner.dask.pool import DaskDistributed
+    from dask_runner.execution.executor import execute_runners
+    from dask_runner.runner.simulation_builder import build_simulation_runners
     from dask_runner.scenarios.synthetic import SCENARIO_TYPES, generate_scenario
-    from dask_runner.simulation.builder import build_simulation_runners
-    from dask_runner.workers.dask import DaskDistributed
 
     scenarios = [generate_scenario(SCENARIO_TYPES[i], seed=i) for i in range(4)]
     runners = build_simulation_runners(scenarios, [ModelPlanner])

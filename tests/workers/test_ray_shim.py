@@ -12,9 +12,9 @@ import pytest
 from distributed import LocalCluster
 from pool_contract import check_pool_contract
 
+from dask_runner.dask.ray_shim import RayDistributed
 from dask_runner.errors import ConfigError
-from dask_runner.workers.pool import Task
-from dask_runner.workers.ray_shim import RayDistributed
+from dask_runner.execution.worker_pool import Task
 
 ON_DASK = "RayDistributed runs on Dask distributed"
 LOOPBACK_DASHBOARD = {"dashboard_address": "127.0.0.1:0"}
@@ -121,7 +121,7 @@ def test_hydra_instantiates_nuplans_ray_config_with_output_dir(tmp_path: Path) -
     from omegaconf import OmegaConf
 
     cfg = OmegaConf.create({
-        "_target_": "dask_runner.workers.ray_shim.RayDistributed", "_convert_": "all",
+        "_target_": "dask_runner.dask.ray_shim.RayDistributed", "_convert_": "all",
         "master_node_ip": None, "threads_per_node": None, "debug_mode": True, "log_to_driver": True,
         "logs_subdir": "logs", "use_distributed": False, "dashboard_address": "127.0.0.1:0",
     })
@@ -174,14 +174,14 @@ def fake_nuplan(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[typ
 
 
 def test_without_nuplan_registration_is_a_no_op() -> None:
-    from dask_runner.workers.nuplan_compat import register_with_nuplan
+    from dask_runner.dask.nuplan_pools import register_with_nuplan
 
     assert register_with_nuplan(import_nuplan=False) is False
 
 
 def test_registered_pools_pass_nuplans_type_check(fake_nuplan: type) -> None:
-    from dask_runner.workers.nuplan_compat import register_with_nuplan
-    from dask_runner.workers.sequential import Sequential
+    from dask_runner.dask.nuplan_pools import register_with_nuplan
+    from dask_runner.execution.sequential import Sequential
 
     assert not isinstance(Sequential(), fake_nuplan)
     assert register_with_nuplan() is True
@@ -194,7 +194,7 @@ def test_nuplan_worker_yaml_builds_a_registered_dask_pool_with_task_logs(fake_nu
     from hydra import compose, initialize_config_module
     from hydra.utils import instantiate
 
-    from dask_runner.workers.dask import DaskDistributed
+    from dask_runner.dask.pool import DaskDistributed
 
     with initialize_config_module(config_module="dask_runner.config", version_base=None):
         cfg = compose("default_simulation", overrides=["worker=dask_distributed"]).worker

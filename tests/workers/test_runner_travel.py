@@ -7,14 +7,14 @@ from collections.abc import Callable, Iterator
 import pytest
 from travel_runners import FaultRunner
 
+from dask_runner.dask.pool import DaskDistributed
+from dask_runner.dask.ray_shim import RayDistributed
 from dask_runner.errors import ConfigError
-from dask_runner.runner.batch_execution import assign_runner_ids
-from dask_runner.runner.executor import execute_runners
-from dask_runner.workers.dask import DaskDistributed
-from dask_runner.workers.parallel import SingleMachineParallelExecutor
-from dask_runner.workers.pool import WorkerPool
-from dask_runner.workers.ray_shim import RayDistributed
-from dask_runner.workers.sequential import Sequential
+from dask_runner.execution.batch_execution import assign_runner_ids
+from dask_runner.execution.executor import execute_runners
+from dask_runner.execution.parallel import SingleMachineParallelExecutor
+from dask_runner.execution.sequential import Sequential
+from dask_runner.execution.worker_pool import WorkerPool
 
 POOLS: dict[str, Callable[[], WorkerPool]] = {
     "process_pool": lambda: SingleMachineParallelExecutor(use_process_pool=True, max_workers=2),

@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from dask_runner.errors import ConfigError, DaskRunnerError
+from dask_runner.per_worker import per_worker
 from dask_runner.planners.abstract_planner import PlannerInitialization, PlannerInput
 from dask_runner.planners.batch_planner import BatchPlanner
 from dask_runner.planners.ml.features import HORIZON_STEPS, STEP_S, advances_to_stations, scene_features
@@ -40,7 +41,6 @@ from dask_runner.scenarios.state import (
     X,
     Y,
 )
-from dask_runner.workers.per_worker import per_worker
 
 if TYPE_CHECKING:
     from dask_runner.planners.ml.model import TrajectoryMLP

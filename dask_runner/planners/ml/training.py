@@ -135,8 +135,8 @@ def extract_to_cache(scenario_type: str, seed: int, cache_dir: str) -> str:
 
 def build_cache(pairs: list[tuple[str, int]], cache_dir: str, n_workers: int | None = None) -> list[str]:
     """The cached parquet file of every pair, extracting the missing ones on a local Dask cluster."""
-    from dask_runner.workers.dask import DaskDistributed
-    from dask_runner.workers.task import Task
+    from dask_runner.dask.pool import DaskDistributed
+    from dask_runner.execution.task import Task
 
     missing = [pair for pair in pairs if not os.path.isfile(cache_file(cache_dir, *pair))]
     if missing:

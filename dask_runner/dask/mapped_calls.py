@@ -6,7 +6,7 @@ nuPlan's executor does not call ``execute_runners`` on our pool: it calls
 that killed its worker aborted the whole run with ``KilledWorker`` (and failed an innocent neighbour).
 
 So every call of a mapped function becomes a :class:`MappedCall`, a runner that the Dask batch
-strategy (:mod:`dask_runner.workers.dask_execution`) runs like any other: grouped, bounded, re-run
+strategy (:mod:`dask_runner.dask.batch`) runs like any other: grouped, bounded, re-run
 alone when a worker died under it, stopped at the pool's time limit. Then:
 
 - a function that returns runner reports (``run_simulation``, nuPlan's or ours, recognised by a
@@ -29,13 +29,13 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from dask_runner.errors import SimulationFailedError
+from dask_runner.execution.batch_execution import ExecutionOptions
 from dask_runner.runner.abstract_runner import AbstractRunner
-from dask_runner.runner.batch_execution import ExecutionOptions
 from dask_runner.runner.report import RunnerReport
 from dask_runner.runner.run_simulation import runner_names
 
 if TYPE_CHECKING:
-    from dask_runner.workers.task import Task
+    from dask_runner.execution.task import Task
 
 
 @dataclass(frozen=True)
@@ -62,7 +62,7 @@ class MappedCall(AbstractRunner):
     @property
     def key_stem(self) -> str:
         """Its Dask key: ``<function>[-<planner>-<scenario>]``, so the dashboard and task logs name what ran."""
-        from dask_runner.workers.dask_execution import key_part
+        from dask_runner.dask.batch import key_part
 
         name = key_part(getattr(self.fn, "__name__", type(self.fn).__name__))
         if self._subject is None:

@@ -11,10 +11,10 @@ import math
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from dask_runner.clusters.jobqueue import JobQueueSettings, jobqueue_worker_pool
+from dask_runner.dask.clusters.jobqueue import JobQueueSettings, jobqueue_worker_pool
 
 if TYPE_CHECKING:
-    from dask_runner.workers.dask import DaskDistributed
+    from dask_runner.dask.pool import DaskDistributed
 
 
 @dataclass(frozen=True)
@@ -44,4 +44,4 @@ def pbs_worker_pool(print_job_script: bool = False, **keys: Any) -> DaskDistribu
 
 
 pbs_worker_pool.keyword_defaults_from = (  # type: ignore[attr-defined]
-    "dask_runner.clusters.pbs.PBSSettings", "dask_runner.workers.dask.DaskDistributed")
+    "dask_runner.dask.clusters.pbs.PBSSettings", "dask_runner.dask.pool.DaskDistributed")

@@ -3,7 +3,7 @@
 Fixes over nuPlan's executor: reports are kept by position (never collapsed by names) and carry a
 runner id unique within the batch; callback work runs as tasks of its own and its failure reaches the
 report on every pool; a failed runner is data, not the end of the batch; each report is handed to
-``on_report`` as soon as it is final. The machinery lives in :mod:`dask_runner.runner.batch_execution`;
+``on_report`` as soon as it is final. The machinery lives in :mod:`dask_runner.execution.batch_execution`;
 each pool's ``execute_runners`` picks its strategy.
 """
 
@@ -12,11 +12,11 @@ from __future__ import annotations
 import logging
 from typing import Sequence
 
+from dask_runner.execution.batch_execution import ExecutionOptions, ReportHook, validate_request
+from dask_runner.execution.worker_pool import WorkerPool
 from dask_runner.runner.abstract_runner import AbstractRunner
-from dask_runner.runner.batch_execution import ExecutionOptions, ReportHook, validate_request
 from dask_runner.runner.report import RunnerReport
 from dask_runner.runner.run_simulation import run_simulation
-from dask_runner.workers.pool import WorkerPool
 
 logger = logging.getLogger(__name__)
 

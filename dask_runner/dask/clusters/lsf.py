@@ -9,11 +9,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from dask_runner.clusters.jobqueue import JobQueueSettings, clock_seconds, jobqueue_worker_pool
+from dask_runner.dask.clusters.jobqueue import JobQueueSettings, clock_seconds, jobqueue_worker_pool
 from dask_runner.errors import ConfigError
 
 if TYPE_CHECKING:
-    from dask_runner.workers.dask import DaskDistributed
+    from dask_runner.dask.pool import DaskDistributed
 
 
 @dataclass(frozen=True)
@@ -49,4 +49,4 @@ def lsf_worker_pool(print_job_script: bool = False, **keys: Any) -> DaskDistribu
 
 
 lsf_worker_pool.keyword_defaults_from = (  # type: ignore[attr-defined]
-    "dask_runner.clusters.lsf.LSFSettings", "dask_runner.workers.dask.DaskDistributed")
+    "dask_runner.dask.clusters.lsf.LSFSettings", "dask_runner.dask.pool.DaskDistributed")

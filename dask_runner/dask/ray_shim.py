@@ -22,8 +22,8 @@ import os
 from pathlib import Path
 from typing import Any
 
+from dask_runner.dask.pool import DaskDistributed
 from dask_runner.errors import ConfigError
-from dask_runner.workers.dask import DaskDistributed
 
 logger = logging.getLogger(__name__)
 
@@ -60,7 +60,7 @@ class RayDistributed(DaskDistributed):
         number_of_cpus_per_node: int | None = None,
         **dask_options: Any,
     ) -> None:
-        from dask_runner.workers.nuplan_compat import register_with_nuplan
+        from dask_runner.dask.nuplan_pools import register_with_nuplan
 
         register_with_nuplan(import_nuplan=False)  # nuPlan's build_worker checks isinstance(worker, WorkerPool)
         threads = _positive_int("threads_per_node", threads_per_node)
@@ -80,7 +80,7 @@ class RayDistributed(DaskDistributed):
                 logger.warning("use_distributed=True but neither master_node_ip nor DASK_SCHEDULER_ADDRESS is "
                                "set; starting a local Dask cluster instead")
         if address is not None:
-            from dask_runner.clusters.address import normalize_address
+            from dask_runner.dask.clusters.address import normalize_address
 
             if debug_mode:
                 raise ConfigError("debug_mode runs everything in this process, so it cannot use master_node_ip; "
@@ -96,7 +96,7 @@ class RayDistributed(DaskDistributed):
 
         try:
             if self._log_dir is not None:
-                from dask_runner.workers.task_logs import TASK_LOG_PLUGIN, TaskLogPlugin
+                from dask_runner.dask.task_logs import TASK_LOG_PLUGIN, TaskLogPlugin
 
                 self.client.register_plugin(TaskLogPlugin(self._log_dir, raise_root_level_to_info=not debug_mode),
                                             name=TASK_LOG_PLUGIN)
@@ -144,7 +144,7 @@ class RayDistributed(DaskDistributed):
     def shutdown(self) -> None:
         """Remove the task-log plugin from a cluster we do not own, then close what we started."""
         if self._log_dir is not None and not self._closed and self._own_cluster is None:
-            from dask_runner.workers.task_logs import TASK_LOG_PLUGIN
+            from dask_runner.dask.task_logs import TASK_LOG_PLUGIN
 
             try:
                 self.client.unregister_worker_plugin(TASK_LOG_PLUGIN)
@@ -154,7 +154,7 @@ class RayDistributed(DaskDistributed):
 
 
 # Its other keywords are DaskDistributed's (``security``, ...): the worker YAML takes their defaults from there.
-RayDistributed.keyword_defaults_from = "dask_runner.workers.dask.DaskDistributed"  # type: ignore[attr-defined]
+RayDistributed.keyword_defaults_from = "dask_runner.dask.pool.DaskDistributed"  # type: ignore[attr-defined]
 
 
 __all__ = ["RayDistributed"]

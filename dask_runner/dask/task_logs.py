@@ -79,7 +79,7 @@ class TaskLogPlugin(WorkerPlugin):
 
     def transition(self, key: Any, start: str, finish: str, **kwargs: Any) -> None:
         """Every task gets its file, opened when it starts and closed with its outcome, even if it logs nothing."""
-        from dask_runner.workers.dask_execution import SUMMARY_PREFIX
+        from dask_runner.dask.batch import SUMMARY_PREFIX
 
         if str(key).startswith(SUMMARY_PREFIX):
             return

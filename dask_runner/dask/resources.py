@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from dask_runner.errors import ResourceUnavailableError
-from dask_runner.workers.pool import WorkerResources
+from dask_runner.execution.worker_pool import WorkerResources
 
 GPU_HINT = (
     "start GPU workers (worker=dask_cuda, or `dask worker --resources GPU=1` / "

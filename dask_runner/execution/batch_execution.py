@@ -15,8 +15,9 @@ from dataclasses import dataclass, replace
 from typing import Any, Callable, Iterator, Protocol, Sequence
 
 from dask_runner.errors import ConfigError
+from dask_runner.execution.progress import BatchProgress, log_batch_summary
+from dask_runner.execution.task import Task
 from dask_runner.runner.abstract_runner import AbstractRunner
-from dask_runner.runner.progress import BatchProgress, log_batch_summary
 from dask_runner.runner.report import RunnerReport
 from dask_runner.runner.run_simulation import (
     CallbackResult,
@@ -28,7 +29,6 @@ from dask_runner.runner.run_simulation import (
     simulate_for_transfer,
     with_callback_results,
 )
-from dask_runner.workers.task import Task
 
 logger = logging.getLogger(__name__)
 

@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from dask_runner.workers.dask import DaskDistributed
+    from dask_runner.dask.pool import DaskDistributed
 
 logger = logging.getLogger(__name__)
 
@@ -51,7 +51,7 @@ def register_with_nuplan(import_nuplan: bool = True) -> bool:
         logger.warning("nuPlan's WorkerPool in %s is not an abc.ABC; dask_runner pools cannot be registered "
                        "with it, so nuPlan's type check will reject them", NUPLAN_WORKER_POOL_MODULE)
         return False
-    from dask_runner.workers.pool import WorkerPool
+    from dask_runner.execution.worker_pool import WorkerPool
 
     register(WorkerPool)
     return True
@@ -78,7 +78,7 @@ def _for_nuplan(build: Callable[..., DaskDistributed], output_dir: str | Path | 
             print(done.output, flush=True)
         raise SystemExit(0) from None
     if output_dir is not None and logs_subdir:
-        from dask_runner.workers.task_logs import TASK_LOG_PLUGIN, TaskLogPlugin
+        from dask_runner.dask.task_logs import TASK_LOG_PLUGIN, TaskLogPlugin
 
         try:
             pool.client.register_plugin(TaskLogPlugin(Path(output_dir) / logs_subdir), name=TASK_LOG_PLUGIN)
@@ -94,42 +94,42 @@ def _for_nuplan(build: Callable[..., DaskDistributed], output_dir: str | Path | 
 def nuplan_dask_distributed(output_dir: str | Path | None = None, logs_subdir: str | None = None,
                             **options: Any) -> DaskDistributed:
     """nuPlan's ``worker=dask_distributed`` and ``worker=dask_scheduler``: a DaskDistributed (its keywords)."""
-    from dask_runner.workers.dask import DaskDistributed
+    from dask_runner.dask.pool import DaskDistributed
 
     return _for_nuplan(DaskDistributed, output_dir, logs_subdir, options)
 
 
 def nuplan_dask_cuda(output_dir: str | Path | None = None, logs_subdir: str | None = None,
                      **options: Any) -> DaskDistributed:
-    """nuPlan's ``worker=dask_cuda``: :func:`~dask_runner.clusters.cuda.cuda_worker_pool` (its keywords)."""
-    from dask_runner.clusters.cuda import cuda_worker_pool
+    """nuPlan's ``worker=dask_cuda``: :func:`~dask_runner.dask.clusters.cuda.cuda_worker_pool` (its keywords)."""
+    from dask_runner.dask.clusters.cuda import cuda_worker_pool
 
     return _for_nuplan(cuda_worker_pool, output_dir, logs_subdir, options)
 
 
 def nuplan_dask_slurm(output_dir: str | Path | None = None, logs_subdir: str | None = None,
                       **options: Any) -> DaskDistributed:
-    """nuPlan's ``worker=dask_slurm``: :func:`~dask_runner.clusters.slurm.slurm_worker_pool` (its keywords)."""
-    from dask_runner.clusters.slurm import slurm_worker_pool
+    """nuPlan's ``worker=dask_slurm``: :func:`~dask_runner.dask.clusters.slurm.slurm_worker_pool` (its keywords)."""
+    from dask_runner.dask.clusters.slurm import slurm_worker_pool
 
     return _for_nuplan(slurm_worker_pool, output_dir, logs_subdir, options)
 
 
 def nuplan_dask_slurm_runner(output_dir: str | Path | None = None, logs_subdir: str | None = None,
                              **options: Any) -> DaskDistributed:
-    """nuPlan's ``worker=dask_slurm_runner``: :func:`~dask_runner.clusters.slurm_runner.slurm_runner_pool`
+    """nuPlan's ``worker=dask_slurm_runner``: :func:`~dask_runner.dask.clusters.slurm_runner.slurm_runner_pool`
     (its keywords); on the ranks other than the driver it serves, then exits with status 0."""
-    from dask_runner.clusters.slurm_runner import slurm_runner_pool
+    from dask_runner.dask.clusters.slurm_runner import slurm_runner_pool
 
     return _for_nuplan(slurm_runner_pool, output_dir, logs_subdir, options)
 
 
 # Their keywords are those of the pool they build: the YAML nodes take their defaults from there.
-nuplan_dask_distributed.keyword_defaults_from = "dask_runner.workers.dask.DaskDistributed"  # type: ignore[attr-defined]
-nuplan_dask_cuda.keyword_defaults_from = "dask_runner.clusters.cuda.cuda_worker_pool"  # type: ignore[attr-defined]
-nuplan_dask_slurm.keyword_defaults_from = "dask_runner.clusters.slurm.slurm_worker_pool"  # type: ignore[attr-defined]
+nuplan_dask_distributed.keyword_defaults_from = "dask_runner.dask.pool.DaskDistributed"  # type: ignore[attr-defined]
+nuplan_dask_cuda.keyword_defaults_from = "dask_runner.dask.clusters.cuda.cuda_worker_pool"  # type: ignore[attr-defined]
+nuplan_dask_slurm.keyword_defaults_from = "dask_runner.dask.clusters.slurm.slurm_worker_pool"  # type: ignore[attr-defined]
 nuplan_dask_slurm_runner.keyword_defaults_from = (  # type: ignore[attr-defined]
-    "dask_runner.clusters.slurm_runner.slurm_runner_pool")
+    "dask_runner.dask.clusters.slurm_runner.slurm_runner_pool")
 
 __all__ = ["nuplan_dask_cuda", "nuplan_dask_distributed", "nuplan_dask_slurm", "nuplan_dask_slurm_runner",
            "register_with_nuplan"]

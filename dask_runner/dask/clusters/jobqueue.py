@@ -17,7 +17,7 @@ the workers retire first (Dask's ``--lifetime`` = walltime minus ``lifetime_marg
 ``--lifetime-stagger``): a retirement hands the worker's tasks over gracefully, and new jobs replace them.
 
 Security: the scheduler, the workers and the driver require TLS with the batch's own temporary certificate
-(``dask_runner.clusters.tls``); the jobs read it from a private folder in ``log_directory``, removed when
+(``dask_runner.dask.clusters.tls``); the jobs read it from a private folder in ``log_directory``, removed when
 the cluster closes. ``security=False`` gives plain TCP, with a warning. The dashboard listens on the
 scheduler's own address, not on every interface.
 
@@ -44,8 +44,8 @@ from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from dask_runner.clusters.preloads import scheduler_preloads, worker_preloads
-from dask_runner.clusters.tls import (
+from dask_runner.dask.clusters.preloads import scheduler_preloads, worker_preloads
+from dask_runner.dask.clusters.tls import (
     remove_certificates,
     security_from_files,
     temporary_security,
@@ -55,8 +55,8 @@ from dask_runner.clusters.tls import (
 from dask_runner.errors import ClusterError, ConfigError, NothingToRun
 
 if TYPE_CHECKING:
-    from dask_runner.clusters.job_keeper import JobListing
-    from dask_runner.workers.dask import DaskDistributed
+    from dask_runner.dask.clusters.job_keeper import JobListing
+    from dask_runner.dask.pool import DaskDistributed
 
 logger = logging.getLogger(__name__)
 
@@ -462,7 +462,7 @@ def start_jobqueue_cluster(settings: JobQueueSettings) -> Any:
 
     settings.check_job_is_accepted()
 
-    from dask_runner.workers.dask import ALLOWED_FAILURES_OF_OUR_CLUSTERS
+    from dask_runner.dask.pool import ALLOWED_FAILURES_OF_OUR_CLUSTERS
 
     scheduler_options: dict[str, Any] = {"preload": scheduler_preloads()}
     if settings.dashboard_port is None:
@@ -493,7 +493,7 @@ def start_jobqueue_cluster(settings: JobQueueSettings) -> Any:
                 raise ClusterError(f"the {settings.scheduler} cluster's scheduler could not start: {exc}; check "
                                    "worker.interface and free ports") from exc
             raise
-    from dask_runner.clusters.job_keeper import JobKeeper, KeeperSettings
+    from dask_runner.dask.clusters.job_keeper import JobKeeper, KeeperSettings
 
     owner: Any = cluster
     try:
@@ -545,7 +545,7 @@ def jobqueue_worker_pool(settings_class: type[JobQueueSettings], print_job_scrip
     """A ``worker=dask_<scheduler>`` pool: ``keys`` are the settings' fields plus DaskDistributed's batch tuning
     (``max_in_flight_per_slot``, ...). ``print_job_script=True`` submits nothing: it raises NothingToRun holding
     the job script, which the command prints before exiting with status 0."""
-    from dask_runner.workers.dask_execution import DaskBatchSettings
+    from dask_runner.dask.batch import DaskBatchSettings
 
     names = {f.name for f in fields(settings_class)}
     # and the time limit of the pool's map (what nuPlan's and NAVSIM's scripts call), set by their worker nodes
@@ -571,7 +571,7 @@ def pool_owning(cluster: Any, batch: dict[str, Any], start_timeout_s: float, log
 
     Whatever fails on the way closes what was started (the cluster, or the pool with it).
     """
-    from dask_runner.workers.dask import DaskDistributed
+    from dask_runner.dask.pool import DaskDistributed
 
     owner = owner if owner is not None else cluster
     try:

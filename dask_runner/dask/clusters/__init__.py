@@ -11,11 +11,11 @@ from typing import Any
 __all__ = ["connect_client", "gpu_count", "normalize_address", "start_cuda_cluster", "start_local_cluster"]
 
 _WHERE = {
-    "start_local_cluster": "dask_runner.clusters.local",
-    "start_cuda_cluster": "dask_runner.clusters.cuda",
-    "gpu_count": "dask_runner.clusters.cuda",
-    "connect_client": "dask_runner.clusters.address",
-    "normalize_address": "dask_runner.clusters.address",
+    "start_local_cluster": "dask_runner.dask.clusters.local",
+    "start_cuda_cluster": "dask_runner.dask.clusters.cuda",
+    "gpu_count": "dask_runner.dask.clusters.cuda",
+    "connect_client": "dask_runner.dask.clusters.address",
+    "normalize_address": "dask_runner.dask.clusters.address",
 }
 
 

@@ -15,11 +15,11 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, ClassVar
 from xml.etree import ElementTree
 
-from dask_runner.clusters.jobqueue import JobQueueSettings, dry_run_submission, jobqueue_worker_pool
+from dask_runner.dask.clusters.jobqueue import JobQueueSettings, dry_run_submission, jobqueue_worker_pool
 
 if TYPE_CHECKING:
-    from dask_runner.clusters.job_keeper import JobListing
-    from dask_runner.workers.dask import DaskDistributed
+    from dask_runner.dask.clusters.job_keeper import JobListing
+    from dask_runner.dask.pool import DaskDistributed
 
 
 @dataclass(frozen=True)
@@ -66,4 +66,4 @@ def sge_worker_pool(print_job_script: bool = False, **keys: Any) -> DaskDistribu
 
 
 sge_worker_pool.keyword_defaults_from = (  # type: ignore[attr-defined]
-    "dask_runner.clusters.sge.SGESettings", "dask_runner.workers.dask.DaskDistributed")
+    "dask_runner.dask.clusters.sge.SGESettings", "dask_runner.dask.pool.DaskDistributed")

@@ -34,22 +34,10 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from dask_runner.clusters.dask_internals import WAKE, delivering_as_completed, wake_as_completed
 from dask_runner.dashboard.monitor import BatchMonitor
-from dask_runner.errors import ConfigError, RunnerLoadError, raised_from
-from dask_runner.planners.batch_planner import BatchPlanner
-from dask_runner.runner.abstract_runner import AbstractRunner
-from dask_runner.runner.batch_execution import BatchState, ExecutionOptions, infrastructure_failure
-from dask_runner.runner.progress import log_batch_summary
-from dask_runner.runner.report import ErrorStage, RunnerReport
-from dask_runner.runner.run_simulation import (
-    CallbackResult,
-    failed_report,
-    runner_names,
-    with_callback_results,
-)
-from dask_runner.workers.dask_resources import WorkerInfo, check_satisfiable, slots_for, task_resources
-from dask_runner.workers.dask_tasks import (
+from dask_runner.dask.compat import WAKE, delivering_as_completed, wake_as_completed
+from dask_runner.dask.resources import WorkerInfo, check_satisfiable, slots_for, task_resources
+from dask_runner.dask.tasks import (
     GroupRunners,
     GroupSummary,
     MemberSummary,
@@ -57,6 +45,18 @@ from dask_runner.workers.dask_tasks import (
     run_member_work,
     running_since,
     summarize,
+)
+from dask_runner.errors import ConfigError, RunnerLoadError, raised_from
+from dask_runner.execution.batch_execution import BatchState, ExecutionOptions, infrastructure_failure
+from dask_runner.execution.progress import log_batch_summary
+from dask_runner.planners.batch_planner import BatchPlanner
+from dask_runner.runner.abstract_runner import AbstractRunner
+from dask_runner.runner.report import ErrorStage, RunnerReport
+from dask_runner.runner.run_simulation import (
+    CallbackResult,
+    failed_report,
+    runner_names,
+    with_callback_results,
 )
 
 if TYPE_CHECKING:
@@ -369,7 +369,7 @@ class DaskBatch:
         return self.settings.max_in_flight_per_slot * self.slots
 
     def _refresh_workers(self) -> None:
-        from dask_runner.workers.dask_resources import workers_from_scheduler_info
+        from dask_runner.dask.resources import workers_from_scheduler_info
 
         self.workers = workers_from_scheduler_info(self.client.scheduler_info(n_workers=-1))
         self.slots = max(1, slots_for(self.resources, self.workers))
@@ -507,7 +507,7 @@ class DaskBatch:
         load_error = raised_from(exc, RunnerLoadError)
         if load_error is not None and load_error.args and isinstance(load_error.args[0], dict):
             # A worker lacks a module the runners need: every task it gets would fail the same way.
-            from dask_runner.workers.dask_imports import load_failure_error
+            from dask_runner.dask.import_check import load_failure_error
 
             raise load_failure_error(load_error.args[0], self.checked) from exc
         members = [m for m in group.members if not m.final]
@@ -571,7 +571,7 @@ class DaskBatch:
     def _check_newcomers(self, lost: str) -> None:
         """A worker left holding a task before it ran anything: the workers not yet known to run dask_runner
         are asked whether they can import it (one that cannot leaves on its first task, silently)."""
-        from dask_runner.workers.dask_imports import workers_without_dask_runner
+        from dask_runner.dask.import_check import workers_without_dask_runner
 
         if lost not in self.lost_before_running:
             self.lost_before_running.append(lost)
@@ -704,7 +704,7 @@ def execute_on_dask(client: Client, pool: object, runners: Sequence[AbstractRunn
     # A worker that cannot import a runner's module is named before anything is submitted; one that joins
     # during the batch fails its first task with the same answer (dask_tasks.GroupRunners). (Imported here:
     # it imports distributed, which a local cluster's fork server must be started before.)
-    from dask_runner.workers.dask_imports import check_workers_can_import
+    from dask_runner.dask.import_check import check_workers_can_import
 
     checked = check_workers_can_import(client, runners)
     return DaskBatch(client, pool, runners, options, settings, workers, checked, cluster_state).run()

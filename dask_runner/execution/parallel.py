@@ -13,7 +13,7 @@ from typing import Any
 from tqdm import tqdm
 
 from dask_runner.errors import ConfigError
-from dask_runner.workers.pool import Task, WorkerPool, WorkerResources
+from dask_runner.execution.worker_pool import Task, WorkerPool, WorkerResources
 
 
 class SingleMachineParallelExecutor(WorkerPool):

@@ -8,7 +8,7 @@ the module names on their command line or in their options, and import them from
 
 from __future__ import annotations
 
-from dask_runner.workers.worker_setup import PRELOAD as FREEZE_IMPORTS
+from dask_runner.dask.worker_setup import PRELOAD as FREEZE_IMPORTS
 
 # Modules each scheduler we start on SLURM imports: the Simulations page, there from the start.
 SCHEDULER_PRELOADS: list[str] = ["dask_runner.dashboard"]

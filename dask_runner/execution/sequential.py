@@ -7,7 +7,7 @@ from typing import Any
 
 from tqdm import tqdm
 
-from dask_runner.workers.pool import Task, WorkerPool, WorkerResources
+from dask_runner.execution.worker_pool import Task, WorkerPool, WorkerResources
 
 
 class Sequential(WorkerPool):

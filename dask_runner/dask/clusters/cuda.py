@@ -21,7 +21,7 @@ import shutil
 import subprocess
 from typing import TYPE_CHECKING, Any
 
-from dask_runner.clusters.local import (
+from dask_runner.dask.clusters.local import (
     LOCALHOST,
     LocalClusterSettings,
     check_security,
@@ -35,7 +35,7 @@ if TYPE_CHECKING:
     from distributed import LocalCluster
     from distributed.security import Security
 
-    from dask_runner.workers.dask import DaskDistributed
+    from dask_runner.dask.pool import DaskDistributed
 
 logger = logging.getLogger(__name__)
 
@@ -202,7 +202,7 @@ def start_cuda_cluster(
     import dask
 
     from dask_runner.dashboard.install import scheduler_config
-    from dask_runner.workers.dask import ALLOWED_FAILURES_OF_OUR_CLUSTERS
+    from dask_runner.dask.pool import ALLOWED_FAILURES_OF_OUR_CLUSTERS
 
     # The Simulations page on this scheduler from the start; a task whose worker died is failed at once (the
     # pool re-runs it in isolation), as on every cluster dask_runner starts.
@@ -234,9 +234,9 @@ def cuda_worker_pool(cluster: Any, start_timeout_s: float = 60.0, **batch: Any) 
     (:func:`start_cuda_cluster`), which the pool owns: ``shutdown()`` closes it, and a pool that fails to
     start closes it too. ``batch`` holds DaskDistributed's batch tuning (``max_in_flight_per_slot``, ...).
     """
-    from dask_runner.clusters.jobqueue import pool_owning
+    from dask_runner.dask.clusters.jobqueue import pool_owning
 
     return pool_owning(cluster, batch, start_timeout_s, None)
 
 
-cuda_worker_pool.keyword_defaults_from = "dask_runner.workers.dask.DaskDistributed"  # type: ignore[attr-defined]
+cuda_worker_pool.keyword_defaults_from = "dask_runner.dask.pool.DaskDistributed"  # type: ignore[attr-defined]

@@ -23,7 +23,7 @@ from typing import Any
 
 from tornado import web
 
-from dask_runner.clusters.dask_internals import connect_dashboard, remove_http_application
+from dask_runner.dask.compat import connect_dashboard, remove_http_application
 
 logger = logging.getLogger(__name__)
 

@@ -2,7 +2,7 @@
 
 It starts a ``LocalCluster`` sized to the machine unless it is given a scheduler address, a scheduler
 file, a cluster object or a client; it closes only what it started. ``execute_runners`` on this pool
-uses the Dask strategy of :mod:`dask_runner.workers.dask_execution` (bounded, grouped, chained tasks
+uses the Dask strategy of :mod:`dask_runner.dask.batch` (bounded, grouped, chained tasks
 with worker-death and hard-timeout handling).
 """
 
@@ -14,24 +14,24 @@ import uuid
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
-from dask_runner.clusters.local import LocalClusterSettings
-from dask_runner.errors import ConfigError
-from dask_runner.workers.dask_execution import DaskBatchSettings
-from dask_runner.workers.dask_resources import (
+from dask_runner.dask.batch import DaskBatchSettings
+from dask_runner.dask.clusters.local import LocalClusterSettings
+from dask_runner.dask.resources import (
     WorkerInfo,
     check_satisfiable,
     cluster_resources,
     task_resources,
     workers_from_scheduler_info,
 )
-from dask_runner.workers.pool import Task, WorkerPool, WorkerResources
+from dask_runner.errors import ConfigError
+from dask_runner.execution.worker_pool import Task, WorkerPool, WorkerResources
 
 if TYPE_CHECKING:
     from distributed import Client
     from distributed.security import Security
 
+    from dask_runner.execution.executor import ExecutionOptions
     from dask_runner.runner.abstract_runner import AbstractRunner
-    from dask_runner.runner.executor import ExecutionOptions
     from dask_runner.runner.report import RunnerReport
 
 logger = logging.getLogger(__name__)
@@ -79,7 +79,7 @@ class DaskDistributed(WorkerPool):
     them) start a local cluster: ``n_workers`` processes of ``threads_per_worker`` threads,
     ``memory_limit`` per worker, spill/temporary files under ``local_directory``, the dashboard on
     ``dashboard_address`` (a free port when taken) and extra worker ``resources`` such as ``{"GPU": 1}``;
-    its workers fork from a fork server that has imported Dask already (see ``dask_runner.clusters.local``).
+    its workers fork from a fork server that has imported Dask already (see ``dask_runner.dask.clusters.local``).
 
     ``security``: a local cluster it starts requires TLS with a temporary certificate of its own, held in
     memory (True), so no one else can connect to it and run code as you; ``False`` turns that off (said in
@@ -161,7 +161,7 @@ class DaskDistributed(WorkerPool):
         if client is not None:
             self._client = client
         elif address is not None or scheduler_file is not None:
-            from dask_runner.clusters.address import connect_client
+            from dask_runner.dask.clusters.address import connect_client
 
             self._client = connect_client(address=address, scheduler_file=scheduler_file, security=security)
         else:
@@ -190,7 +190,7 @@ class DaskDistributed(WorkerPool):
     @property
     def dashboard_link(self) -> str | None:
         """The dashboard's address, or None when the scheduler runs none (no bokeh 3, or turned off)."""
-        from dask_runner.clusters.local import DASHBOARD_ATTRIBUTE
+        from dask_runner.dask.clusters.local import DASHBOARD_ATTRIBUTE
 
         if not getattr(self._own_cluster, DASHBOARD_ATTRIBUTE, True):
             return None
@@ -229,8 +229,8 @@ class DaskDistributed(WorkerPool):
 
     def _map(self, task: Task, *item_lists: list[Any], verbose: bool = False) -> list[Any]:
         """Each call runs as a runner of the Dask strategy: bounded, grouped, time-limited, isolated from
-        worker deaths (see :mod:`dask_runner.workers.mapped_calls`); nuPlan's executor maps through here."""
-        from dask_runner.workers.mapped_calls import map_with_guarantees
+        worker deaths (see :mod:`dask_runner.dask.mapped_calls`); nuPlan's executor maps through here."""
+        from dask_runner.dask.mapped_calls import map_with_guarantees
 
         return map_with_guarantees(self.execute_runners, task, item_lists, verbose, self._map_time_limit_s)
 
@@ -259,7 +259,7 @@ class DaskDistributed(WorkerPool):
 
     def execute_runners(self, runners: Sequence[AbstractRunner], options: ExecutionOptions) -> list[RunnerReport]:
         """The Dask strategy: bounded, grouped, chained futures on one ``as_completed`` (see dask_execution)."""
-        from dask_runner.workers.dask_execution import execute_on_dask
+        from dask_runner.dask.batch import execute_on_dask
 
         return execute_on_dask(self._client, self, runners, options, self._settings, self._workers(),
                                self.cluster_state)
@@ -320,7 +320,7 @@ def _start_own_cluster(local: LocalClusterSettings, worker_profiling: bool) -> A
     Nothing here imports dask or distributed before ``prestart_forkserver``: the server's imports then run
     on another core while this process imports them and starts the scheduler.
     """
-    from dask_runner.clusters.local import (
+    from dask_runner.dask.clusters.local import (
         prestart_forkserver,
         prestart_forkserver_before_dask,
         start_local_cluster,
@@ -329,12 +329,12 @@ def _start_own_cluster(local: LocalClusterSettings, worker_profiling: bool) -> A
     prestart_forkserver_before_dask(local.processes, PRE_SPAWN_ENVIRON_OF_OUR_CLUSTERS)
     import dask
 
-    from dask_runner.clusters.dask_internals import load_distributed_config_defaults
+    from dask_runner.dask.compat import load_distributed_config_defaults
 
     # Dask's statistical profiler samples every worker thread every 10 ms; with Python
     # simulations it cost ~11% of worker CPU (measured on 512 IDM simulations), so the
     # clusters we start leave it off unless asked (worker_profiling=True).
-    from dask_runner.workers.worker_setup import PRELOAD
+    from dask_runner.dask.worker_setup import PRELOAD
 
     load_distributed_config_defaults()  # before we read or override any of them
     preload = [*(dask.config.get("distributed.worker.preload") or []), PRELOAD]
@@ -354,7 +354,7 @@ def start_workers_early(**settings: Any) -> Callable[[], None]:
     processes, its workers' fork server starts now, importing Dask on another core while the job composes
     and builds its runners, so that the pool finds it (nearly) ready. Returns what stops that server should
     the job end before its pool exists. Values are checked when the pool is built, not here."""
-    from dask_runner.clusters.local import prestart_forkserver_before_dask, stop_unchecked_forkserver
+    from dask_runner.dask.clusters.local import prestart_forkserver_before_dask, stop_unchecked_forkserver
 
     elsewhere = any(settings.get(name) is not None for name in ("address", "scheduler_file", "cluster", "client"))
     if not elsewhere and settings.get("processes", LocalClusterSettings.processes) is True:
@@ -362,11 +362,11 @@ def start_workers_early(**settings: Any) -> Callable[[], None]:
     return stop_unchecked_forkserver
 
 
-DaskDistributed.first_step = "dask_runner.workers.dask.start_workers_early"  # type: ignore[attr-defined]
+DaskDistributed.first_step = "dask_runner.dask.pool.start_workers_early"  # type: ignore[attr-defined]
 
 
 def _task_name(task: Task) -> str:
-    from dask_runner.workers.dask_execution import key_part
+    from dask_runner.dask.batch import key_part
 
     return key_part(getattr(task.fn, "__name__", type(task.fn).__name__))
 

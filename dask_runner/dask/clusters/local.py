@@ -21,7 +21,7 @@ from dataclasses import dataclass, fields
 from importlib.machinery import PathFinder
 from typing import TYPE_CHECKING
 
-from dask_runner.clusters.dask_internals import (
+from dask_runner.dask.compat import (
     PROCTITLE_PARENT_VARIABLE,
     UNKNOWN,
     distributed_config_defaults,
@@ -49,7 +49,7 @@ EXAMPLE_CALL = "start_local_cluster(n_workers=4, threads_per_worker=1, memory_li
 # the driver imports distributed and starts the scheduler (it is started before the driver imports
 # distributed), and forks workers that are ready at once and exit without tearing the interpreter down
 # (0.5 s less at close). Modules that fail to import are skipped by the server.
-WORKER_PRELOAD = ["distributed", "dask_runner.workers.dask_tasks", "dask_runner.clusters.warm_versions"]
+WORKER_PRELOAD = ["distributed", "dask_runner.dask.tasks", "dask_runner.dask.clusters.warm_versions"]
 
 # (pid, environment) of the fork server this process started for its workers.
 _forkserver_launch: tuple[int | None, dict[str, str]] | None = None
@@ -230,12 +230,12 @@ def cluster_security(security: bool | Security, processes: bool, cluster: str) -
     if not processes:
         return None  # Dask's inproc transport: nothing outside this process can reach it
     if security is False:
-        from dask_runner.clusters.tls import warn_security_off
+        from dask_runner.dask.clusters.tls import warn_security_off
 
         warn_security_off(cluster)
         return None
     if security is True:
-        from dask_runner.clusters.tls import temporary_security
+        from dask_runner.dask.clusters.tls import temporary_security
 
         return temporary_security()  # in memory: the workers get it as arguments of their process, not a file
     return security
@@ -272,7 +272,7 @@ def start_local_cluster(
     tls = cluster_security(security, processes, "The local Dask cluster")
     cluster_cls = nanny_keeping_local_cluster()
     poll_worker_start_often()
-    import dask_runner.clusters.warm_versions  # noqa: F401  (the scheduler's, before its first worker registers)
+    import dask_runner.dask.clusters.warm_versions  # noqa: F401  (the scheduler's, before its first worker registers)
 
     with forked_workers(processes):
         try:
@@ -292,7 +292,7 @@ def start_local_cluster(
                 raise ClusterError(f"the local Dask cluster could not start: {retry_exc}; check free ports "
                                    "and memory on 127.0.0.1") from retry_exc
     if dashboard is not None:
-        from dask_runner.clusters.background_dashboard import start_dashboard_in_background
+        from dask_runner.dask.clusters.background_dashboard import start_dashboard_in_background
 
         start_dashboard_in_background(cluster)  # its pages: imported while the first tasks run
     logger.info("Local Dask cluster: %d worker(s) x %d thread(s), resources %s, scheduler %s, dashboard %s",

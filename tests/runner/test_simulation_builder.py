@@ -10,7 +10,7 @@ from road_scenarios import StraightAgent, straight_road_scenario
 
 from dask_runner.errors import ConfigError
 from dask_runner.planners import IDMPlanner, LogFuturePlanner, SimplePlanner
-from dask_runner.simulation.builder import build_simulation_runners
+from dask_runner.runner.simulation_builder import build_simulation_runners
 from dask_runner.simulation.callback.abstract_callback import AbstractCallback
 from dask_runner.simulation.history import SimulationHistorySample
 
@@ -121,8 +121,8 @@ def test_a_runner_that_has_run_pickles_without_its_run_caches() -> None:
 def test_metric_and_timing_callbacks_learn_their_runner_id(tmp_path) -> None:  # type: ignore[no-untyped-def]
     from dask_runner.metrics import build_metric_engine
     from dask_runner.planners import IDMPlanner
+    from dask_runner.runner.simulation_builder import build_simulation_runners
     from dask_runner.scenarios.synthetic import generate_scenario
-    from dask_runner.simulation.builder import build_simulation_runners
     from dask_runner.simulation.callback.metric_callback import MetricCallback
     from dask_runner.simulation.callback.timing_callback import TimingCallback
 

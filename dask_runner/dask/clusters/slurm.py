@@ -12,7 +12,7 @@ import subprocess
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from dask_runner.clusters.jobqueue import (
+from dask_runner.dask.clusters.jobqueue import (
     MIN_MEMORY_PER_PROCESS,
     AdaptiveJobs,
     JobQueueSettings,
@@ -22,8 +22,8 @@ from dask_runner.clusters.jobqueue import (
 from dask_runner.errors import ConfigError
 
 if TYPE_CHECKING:
-    from dask_runner.clusters.job_keeper import JobListing
-    from dask_runner.workers.dask import DaskDistributed
+    from dask_runner.dask.clusters.job_keeper import JobListing
+    from dask_runner.dask.pool import DaskDistributed
 
 __all__ = ["MIN_MEMORY_PER_PROCESS", "AdaptiveJobs", "SLURMSettings", "slurm_worker_pool",
            "walltime_seconds"]
@@ -105,4 +105,4 @@ def slurm_worker_pool(print_job_script: bool = False, **keys: Any) -> DaskDistri
 
 
 slurm_worker_pool.keyword_defaults_from = (  # type: ignore[attr-defined]
-    "dask_runner.clusters.slurm.SLURMSettings", "dask_runner.workers.dask.DaskDistributed")
+    "dask_runner.dask.clusters.slurm.SLURMSettings", "dask_runner.dask.pool.DaskDistributed")

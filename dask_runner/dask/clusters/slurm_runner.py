@@ -20,15 +20,15 @@ from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from dask_runner.clusters.jobqueue import (
+from dask_runner.dask.clusters.jobqueue import (
     check_interface,
     dashboard_address,
     import_jobqueue,
     keep_sigint_handler,
     pool_owning,
 )
-from dask_runner.clusters.preloads import scheduler_preloads, worker_preloads
-from dask_runner.clusters.tls import (
+from dask_runner.dask.clusters.preloads import scheduler_preloads, worker_preloads
+from dask_runner.dask.clusters.tls import (
     certificate_folder,
     load_certificates,
     make_certificates,
@@ -40,7 +40,7 @@ from dask_runner.errors import ConfigError, NothingToRun, raised_from
 if TYPE_CHECKING:
     from distributed.security import Security
 
-    from dask_runner.workers.dask import DaskDistributed
+    from dask_runner.dask.pool import DaskDistributed
 
 logger = logging.getLogger(__name__)
 
@@ -92,7 +92,7 @@ class SLURMRunnerSettings:
 
     ``scheduler_file`` is where rank 0 writes its address for the others (``{job_id}`` is replaced, so a
     file of an earlier job is never read); it must be on a filesystem every node sees, and so must the
-    folder of the allocation's certificates beside it (``security``, see ``dask_runner.clusters.tls``).
+    folder of the allocation's certificates beside it (``security``, see ``dask_runner.dask.clusters.tls``).
     """
 
     scheduler_file: str = "scheduler-{job_id}.json"
@@ -312,5 +312,5 @@ def end_allocation(settings: SLURMRunnerSettings) -> None:
         runner.close()
 
 
-slurm_runner_pool.keyword_defaults_from = "dask_runner.workers.dask.DaskDistributed"  # type: ignore[attr-defined]
-slurm_runner_pool.first_step = "dask_runner.clusters.slurm_runner.serve_unless_driver"  # type: ignore[attr-defined]
+slurm_runner_pool.keyword_defaults_from = "dask_runner.dask.pool.DaskDistributed"  # type: ignore[attr-defined]
+slurm_runner_pool.first_step = "dask_runner.dask.clusters.slurm_runner.serve_unless_driver"  # type: ignore[attr-defined]

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from dask_runner.errors import RunnerLoadError
+from dask_runner.per_worker import release_gpu_memory
 from dask_runner.runner.abstract_runner import AbstractRunner
 from dask_runner.runner.lockstep import can_lockstep, simulate_lockstep
 from dask_runner.runner.report import RunnerReport
@@ -24,7 +25,6 @@ from dask_runner.runner.run_simulation import (
     simulate,
 )
 from dask_runner.runner.simulation_runner import SimulationRunner
-from dask_runner.workers.per_worker import release_gpu_memory
 
 # On each worker: "<group key>:<member>" -> epoch start of the runner executing now. The driver reads
 # it (``running_since``) to find runners past their hard time limit.

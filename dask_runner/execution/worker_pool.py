@@ -9,8 +9,8 @@ from types import TracebackType
 from typing import TYPE_CHECKING, Any, Sequence
 
 from dask_runner.errors import ConfigError
-from dask_runner.runner.batch_execution import ExecutionOptions, execute_with_futures
-from dask_runner.workers.task import Task, WorkerResources
+from dask_runner.execution.batch_execution import ExecutionOptions, execute_with_futures
+from dask_runner.execution.task import Task, WorkerResources
 
 if TYPE_CHECKING:
     from dask_runner.runner.abstract_runner import AbstractRunner

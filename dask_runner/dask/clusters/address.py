@@ -134,7 +134,7 @@ def check_transport(address: str, security: bool | Security) -> None:
     if protocol != "tcp":
         return
     if security is False:
-        from dask_runner.clusters.tls import warn_security_off
+        from dask_runner.dask.clusters.tls import warn_security_off
 
         warn_security_off(f"The scheduler at {address}")
     elif not is_loopback(address):
