@@ -15,9 +15,10 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
+from dask_runner.dask.keys import parse_simulation_key
+
 logger = logging.getLogger(__name__)
 
-SIMULATION_PREFIX = "simulate-"
 _warned: set[str] = set()
 
 
@@ -31,33 +32,6 @@ class RunningSimulation:
     worker: str
     elapsed_s: float | None  # None: held by the worker but not executing at its last heartbeat
     client: str  # the client that wants the task: tells batches on one scheduler apart
-
-
-@dataclass(frozen=True)
-class SimulationKey:
-    planner: str
-    scenario: str
-    runner_id: str
-    group_size: int
-
-
-def parse_simulation_key(key: str) -> SimulationKey | None:
-    """Read ``simulate-<planner>-<scenario>-<runner id>[-and_<n>_more]-<token>`` (see ``simulation_key``).
-
-    Its parts never contain ``-`` (``key_part`` replaces it), so splitting on ``-`` is exact.
-    """
-    if not key.startswith(SIMULATION_PREFIX):
-        return None
-    parts = key.split("-")
-    if len(parts) == 6 and parts[4].startswith("and_") and parts[4].endswith("_more"):
-        try:
-            more = int(parts[4][4:-5])
-        except ValueError:
-            return None
-        return SimulationKey(parts[1], parts[2], parts[3], more + 1)
-    if len(parts) == 5:
-        return SimulationKey(parts[1], parts[2], parts[3], 1)
-    return None
 
 
 def running_simulations(scheduler: Any) -> list[RunningSimulation]:

@@ -26,15 +26,14 @@ from __future__ import annotations
 
 import collections
 import logging
-import re
 import threading
 import time
-import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from dask_runner.dashboard.monitor import BatchMonitor
+from dask_runner.dask import keys
 from dask_runner.dask.compat import WAKE, delivering_as_completed, wake_as_completed
 from dask_runner.dask.resources import WorkerInfo, check_satisfiable, slots_for, task_resources
 from dask_runner.dask.tasks import (
@@ -64,9 +63,7 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 
-_KEY_UNSAFE = re.compile(r"[^A-Za-z0-9_.]+")
 _REFRESH_WORKERS_S = 2.0
-SUMMARY_PREFIX = "summary-"  # our bookkeeping tasks: no task log of their own
 _HARD_LIMIT_POLL_S = 0.5
 # How often the driver looks whether any worker is connected while it waits (it is woken for it), and how
 # often it says what it waits for while none is.
@@ -122,11 +119,6 @@ class DaskBatchSettings:
                               "e.g. DaskDistributed(no_worker_timeout_s=600)")
 
 
-def key_part(text: str, limit: int = 48) -> str:
-    """A fragment safe in a Dask key: no separators or brackets the dashboard would split or parse."""
-    return _KEY_UNSAFE.sub("_", text)[:limit] or "_"
-
-
 def simulation_key(runner: AbstractRunner, runner_id: str, group_size: int) -> str:
     """``simulate-<planner>-<scenario>-<runner id>[-and_<n>_more]-<token>``, readable on the dashboard.
 
@@ -135,9 +127,8 @@ def simulation_key(runner: AbstractRunner, runner_id: str, group_size: int) -> s
     stem = getattr(runner, "key_stem", None)
     if stem is None:
         scenario, planner, _ = runner_names(runner)
-        stem = f"simulate-{key_part(planner)}-{key_part(scenario)}"
-    more = f"-and_{group_size - 1}_more" if group_size > 1 else ""
-    return f"{stem}-{key_part(runner_id)}{more}-{uuid.uuid4().hex[:8]}"
+        stem = keys.simulation_stem(planner, scenario)
+    return keys.group_key(stem, runner_id, group_size)
 
 
 @dataclass
@@ -419,7 +410,7 @@ class DaskBatch:
             if rest:
                 self._submit(rest, isolated)
             return
-        summary = self.client.submit(summarize, sim, key=SUMMARY_PREFIX + key.partition("-")[2], pure=False,
+        summary = self.client.submit(summarize, sim, key=keys.summary_key(key), pure=False,
                                      priority=10)
         group = _Group(key, [_Member(i) for i in indices], isolated, time.time(), sim, summary)
         self.groups[key] = group
@@ -492,8 +483,7 @@ class DaskBatch:
             for work_index in range(summary.work_count):
                 callback = self.client.submit(
                     run_member_work, group.sim, position, work_index, pure=False, priority=5,
-                    key=f"callback-{key_part(self.state.ids[member.index])}-"
-                        f"{work_index}-{uuid.uuid4().hex[:8]}",
+                    key=keys.callback_key(self.state.ids[member.index], work_index),
                 )
                 member.callbacks.append(callback)
                 self.callbacks[callback] = (group, member, work_index)

@@ -28,6 +28,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from dask_runner.dask import keys
 from dask_runner.errors import SimulationFailedError
 from dask_runner.execution.batch_execution import ExecutionOptions
 from dask_runner.runner.abstract_runner import AbstractRunner
@@ -62,13 +63,11 @@ class MappedCall(AbstractRunner):
     @property
     def key_stem(self) -> str:
         """Its Dask key: ``<function>[-<planner>-<scenario>]``, so the dashboard and task logs name what ran."""
-        from dask_runner.dask.batch import key_part
-
-        name = key_part(getattr(self.fn, "__name__", type(self.fn).__name__))
+        name = getattr(self.fn, "__name__", type(self.fn).__name__)
         if self._subject is None:
-            return name
+            return keys.call_stem(name)
         scenario, planner, _ = runner_names(self)
-        return f"{name}-{key_part(planner)}-{key_part(scenario)}"
+        return keys.call_stem(name, planner, scenario)
 
     @property
     def scenario(self) -> Any:

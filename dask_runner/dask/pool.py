@@ -14,6 +14,7 @@ import uuid
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
+from dask_runner.dask import keys
 from dask_runner.dask.batch import DaskBatchSettings
 from dask_runner.dask.clusters.local import LocalClusterSettings
 from dask_runner.dask.resources import (
@@ -366,9 +367,7 @@ DaskDistributed.first_step = "dask_runner.dask.pool.start_workers_early"  # type
 
 
 def _task_name(task: Task) -> str:
-    from dask_runner.dask.batch import key_part
-
-    return key_part(getattr(task.fn, "__name__", type(task.fn).__name__))
+    return keys.key_part(getattr(task.fn, "__name__", type(task.fn).__name__))
 
 
 __all__ = ["DaskDistributed"]

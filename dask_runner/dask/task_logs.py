@@ -16,6 +16,8 @@ from typing import Any
 from distributed import Worker
 from distributed.diagnostics.plugin import WorkerPlugin
 
+from dask_runner.dask.keys import is_summary_key
+
 TASK_LOG_PLUGIN = "dask-runner-task-logs"
 _UNSAFE_FILE_CHARS = re.compile(r"[^\w.\-]+")
 
@@ -79,9 +81,7 @@ class TaskLogPlugin(WorkerPlugin):
 
     def transition(self, key: Any, start: str, finish: str, **kwargs: Any) -> None:
         """Every task gets its file, opened when it starts and closed with its outcome, even if it logs nothing."""
-        from dask_runner.dask.batch import SUMMARY_PREFIX
-
-        if str(key).startswith(SUMMARY_PREFIX):
+        if is_summary_key(key):
             return
         if finish == "executing" or (start == "executing" and finish in ("memory", "error")):
             line = "started" if finish == "executing" else ("finished" if finish == "memory" else "failed")

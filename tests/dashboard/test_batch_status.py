@@ -8,8 +8,9 @@ from pathlib import Path
 from dask_runner.dashboard import events
 from dask_runner.dashboard.batch_status import MAX_BATCHES, MAX_FAILURES, SimulationsStatus
 from dask_runner.dashboard.page import render_page
-from dask_runner.dashboard.running import RunningSimulation, parse_simulation_key
+from dask_runner.dashboard.running import RunningSimulation
 from dask_runner.dask.batch import simulation_key
+from dask_runner.dask.keys import parse_simulation_key
 
 if str(Path(__file__).parent) not in sys.path:  # gated_runners, importable by workers too
     sys.path.insert(0, str(Path(__file__).parent))
