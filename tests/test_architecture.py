@@ -1,4 +1,5 @@
-"""The layout's rules, checked: dask_runner's modules form layers that import only downwards, with no cycle.
+"""The layout's rules, checked: dask_runner's modules form layers that import only downwards, with no cycle,
+the Dask package's rooms keep to their contracts, and distributed's private parts are reached in one module.
 
 Every ``import`` of a dask_runner module counts, lazy ones inside functions included (a lazy import is still a
 dependency; it only hides a cycle from Python). The layers, top to bottom, are those of the README's "How the
@@ -104,3 +105,96 @@ def test_no_import_cycle_between_modules() -> None:
         if module not in index:
             visit(module)
     assert cycles == []
+
+
+# Contracts inside and around the Dask package: (importer prefix, imported prefix) pairs that must not occur.
+FORBIDDEN = [
+    # The execution layer knows nothing of Dask (nor of the page that watches a batch).
+    ("dask_runner.execution", "dask_runner.dask"),
+    ("dask_runner.execution", "dask_runner.dashboard"),
+    # The dashboard's scheduler side reads only the keys, the event schema (its own) and the compat module.
+    *[("dask_runner.dashboard", f"dask_runner.dask.{room}")
+      for room in ("pool", "batch", "tasks", "resources", "import_check", "mapped_calls", "clusters")],
+]
+THIRD_PARTY_FORBIDDEN = {"dask_runner.execution": ("dask", "distributed")}
+COMPAT = "dask_runner.dask.compat"
+# Parts of distributed that are neither documented nor underscored, reached only through COMPAT.
+UNDOCUMENTED = {"http_application", "http_server", "template_variables", "BokehApplication"}
+UNDOCUMENTED_MODULES = ("distributed.dashboard",)
+
+
+def _starts(module: str, prefix: str) -> bool:
+    return module == prefix or module.startswith(prefix + ".")
+
+
+def test_the_dask_package_contracts_hold() -> None:
+    graph = _imports(_modules())
+    broken = sorted((m, t) for m, targets in graph.items() for t in targets
+                    for importer, imported in FORBIDDEN if _starts(m, importer) and _starts(t, imported))
+    assert broken == []
+
+
+def test_the_execution_layer_imports_neither_dask_nor_distributed() -> None:
+    found = []
+    for name, path in _modules().items():
+        for prefix, packages in THIRD_PARTY_FORBIDDEN.items():
+            if not _starts(name, prefix):
+                continue
+            for node in ast.walk(ast.parse(path.read_text())):
+                names = ([node.module or ""] if isinstance(node, ast.ImportFrom) and node.level == 0
+                         else [a.name for a in node.names] if isinstance(node, ast.Import) else [])
+                found += [(name, n) for n in names if n.split(".")[0] in packages]
+    assert found == []
+
+
+def _names_defined_by_dask_runner(trees: dict[str, ast.Module]) -> set[str]:
+    defined: set[str] = set()
+    for tree in trees.values():
+        for node in ast.walk(tree):
+            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+                defined.add(node.name)
+            elif isinstance(node, ast.Name) and isinstance(node.ctx, ast.Store):
+                defined.add(node.id)
+            elif isinstance(node, ast.Attribute) and isinstance(node.ctx, ast.Store):
+                defined.add(node.attr)
+            elif isinstance(node, ast.arg):
+                defined.add(node.arg)
+    return defined
+
+
+def _foreign_private_uses(tree: ast.Module, ours: set[str]) -> list[str]:
+    """``x._name`` / ``getattr(x, "_name")`` where dask_runner defines no ``_name``, names in UNDOCUMENTED,
+    and imports of UNDOCUMENTED_MODULES."""
+    uses = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Attribute):
+            name = node.attr
+        elif (isinstance(node, ast.Call) and isinstance(node.func, ast.Name)
+              and node.func.id in ("getattr", "hasattr", "setattr") and len(node.args) > 1
+              and isinstance(node.args[1], ast.Constant) and isinstance(node.args[1].value, str)):
+            name = node.args[1].value
+        elif isinstance(node, ast.ImportFrom) and node.module:
+            if node.module.startswith(UNDOCUMENTED_MODULES):
+                uses.append(f"line {node.lineno}: from {node.module} import ...")
+            continue
+        else:
+            continue
+        private = name.startswith("_") and not name.endswith("_") and name not in ours  # not Hydra's _target_
+        if private or name in UNDOCUMENTED:
+            uses.append(f"line {node.lineno}: {ast.unparse(node)}")
+    return uses
+
+
+def test_distributed_private_parts_are_reached_only_through_the_compat_module() -> None:
+    trees = {name: ast.parse(path.read_text()) for name, path in _modules().items()}
+    ours = _names_defined_by_dask_runner(trees)
+    found = {name: uses for name, tree in trees.items() if name != COMPAT
+             for uses in [_foreign_private_uses(tree, ours)] if uses}
+    assert found == {}, f"move these into {COMPAT} (one function each, checked for and logged when missing)"
+
+
+def test_the_private_parts_check_sees_a_private_attribute() -> None:
+    """The check above would pass on anything if it saw nothing: it sees the compat module's own uses."""
+    trees = {name: ast.parse(path.read_text()) for name, path in _modules().items()}
+    uses = _foreign_private_uses(trees[COMPAT], _names_defined_by_dask_runner(trees))
+    assert any("_broker" in use for use in uses) and any("http_application" in use for use in uses)

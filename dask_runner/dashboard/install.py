@@ -19,6 +19,13 @@ from dask_runner.dashboard.page import PAGE_ROUTE, simulations_doc
 from dask_runner.dashboard.plugin import SimulationsPlugin, plugin_of
 from dask_runner.dashboard.routes import StatusHandler
 from dask_runner.dashboard.routes import routes as status_routes
+from dask_runner.dask.compat import (
+    add_dashboard_page,
+    add_http_routes,
+    dashboard_applications,
+    dashboard_menu,
+    register_dashboard_page,
+)
 
 if TYPE_CHECKING:
     from distributed import Client
@@ -57,12 +64,8 @@ def scheduler_config(dashboard_at_start: bool = True) -> dict[str, object]:
 def register_page() -> None:
     """Put the page among Dask's own pages, for dashboards built from now on in this process: in the
     "More..." menu and ``/individual-plots.json`` (``distributed.dashboard.scheduler.applications``)."""
-    try:
-        from distributed.dashboard.scheduler import applications
-    except ImportError:  # no bokeh: no dashboard, status.json is still served
+    if not register_dashboard_page(PAGE_ROUTE, simulations_doc):  # no bokeh: no dashboard, status.json is served
         logger.debug("bokeh is missing: the Simulations page will not be served, status.json will")
-    else:
-        applications.setdefault(PAGE_ROUTE, simulations_doc)
 
 
 def install_on_scheduler(scheduler: Any, how: str) -> str:
@@ -127,53 +130,28 @@ def status_link(client: Client) -> str | None:
 
 
 def _add_status_route(scheduler: Any) -> None:
-    application = getattr(scheduler, "http_application", None)
-    if application is None:
-        logger.warning("This scheduler has no HTTP server: status.json is not served")
-        return
     route, handler, kwargs = status_routes[0]
     assert handler is StatusHandler
-    application.add_handlers(r".*", [(route, handler, {**kwargs, "dask_server": scheduler})])
-
-
-def _bokeh_apps(scheduler: Any) -> list[Any]:
-    # RoutingApplication.applications: not documented, but what Dask's own /individual-plots.json reads.
-    apps = getattr(getattr(scheduler, "http_application", None), "applications", None)
-    if apps is None:
-        logger.warning("distributed's http_application.applications is missing; cannot tell whether the "
-                       "dashboard already serves the Simulations page")
-        return []
-    return [app for app in apps if hasattr(app, "app_paths")]
+    if not add_http_routes(scheduler, [(route, handler, {**kwargs, "dask_server": scheduler})]):
+        logger.warning("This scheduler has no HTTP server: status.json is not served")
 
 
 def _add_page(scheduler: Any) -> None:
-    apps = _bokeh_apps(scheduler)
+    apps = dashboard_applications(scheduler) or []
     if any(PAGE_ROUTE in app.app_paths for app in apps):
         return  # registered before the scheduler started
     if not apps:
         # Clusters dask_runner starts attach their dashboard later; the plugin registers the page then.
         logger.debug("This scheduler runs no dashboard (yet): only status.json is served")
         return
-    from distributed.dashboard.core import BokehApplication
-    from tornado.ioloop import IOLoop
-
-    prefix = getattr(apps[0], "prefix", "") or ""
-    app = BokehApplication({PAGE_ROUTE: simulations_doc}, scheduler, prefix=prefix)
-    scheduler.http_application.add_application(app)
-    app.initialize(IOLoop.current())
-    app.start()
+    add_dashboard_page(scheduler, PAGE_ROUTE, simulations_doc, prefix=getattr(apps[0], "prefix", "") or "")
     _add_menu_entry(scheduler)
 
 
 def _add_menu_entry(scheduler: Any) -> None:
     """Dask builds the "More..." menu once per scheduler (a memoized list its pages share); add ours to it."""
-    try:
-        from distributed.dashboard.scheduler import template_variables
-
-        plots = template_variables(scheduler).get("plots")
-    except Exception:  # noqa: BLE001  (a private helper of distributed; the page works without the menu entry)
-        plots = None
-    if not isinstance(plots, list):
+    plots = dashboard_menu(scheduler)
+    if plots is None:
         logger.info("Could not add Simulations to the dashboard's More... menu; open %s directly", PAGE_ROUTE)
         return
     if MENU_ENTRY not in plots:

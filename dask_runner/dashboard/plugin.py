@@ -17,6 +17,7 @@ from distributed.diagnostics.plugin import SchedulerPlugin
 from dask_runner.dashboard.batch_status import SimulationsStatus
 from dask_runner.dashboard.events import TOPIC
 from dask_runner.dashboard.running import running_simulations
+from dask_runner.dask.compat import truncate_events
 
 if TYPE_CHECKING:
     from distributed import Scheduler
@@ -38,7 +39,6 @@ class SimulationsPlugin(SchedulerPlugin):
         self.installed_by = ""  # "preload" or "run time": the driver's log line says which
         self.cpu_s = 0.0  # the scheduler's CPU spent in our code, shown on the page (benchmark.py --page too)
         self._ours = 0
-        self._said_no_broker = False
 
     @contextmanager
     def counting_cpu(self) -> Iterator[None]:
@@ -68,16 +68,10 @@ class SimulationsPlugin(SchedulerPlugin):
     def _forget_own_events(self) -> None:
         """The scheduler keeps every event (up to 100,000 a topic); ours are counted already, so drop them.
 
-        A four-hour batch sends ~15,000; they would only take memory. ``Scheduler._broker`` is private:
-        without it the events stay (bounded by Dask's own limit), and the log says so once.
+        A four-hour batch sends ~15,000; they would only take memory. Where distributed offers no way to,
+        the events stay (bounded by Dask's own limit), and the log says so once.
         """
-        broker = getattr(self.scheduler, "_broker", None)
-        if broker is None or not hasattr(broker, "truncate"):
-            if not self._said_no_broker:
-                self._said_no_broker = True
-                logger.info("Scheduler._broker is missing: dask_runner's events stay in the scheduler's event log")
-            return
-        broker.truncate(TOPIC)
+        truncate_events(self.scheduler, TOPIC)
 
     def add_worker(self, scheduler: Scheduler, worker: str) -> None:
         self.status.worker_added(worker)

@@ -9,6 +9,7 @@ on; raising that bound means running the suite, which exercises every use here.
 from __future__ import annotations
 
 import functools
+import importlib
 import logging
 import os
 from typing import TYPE_CHECKING, Any
@@ -134,11 +135,19 @@ def distributed_config_file() -> str | None:
     return path if os.path.isfile(path) else None
 
 
+# The scheduler's HTTP server and Dask's dashboard: none of this is documented API of distributed.
+
+
+def import_dashboard_pages() -> Any:
+    """``distributed.dashboard.scheduler``, Dask's dashboard pages (imports bokeh: ~0.5 s of CPU)."""
+    return importlib.import_module("distributed.dashboard.scheduler")
+
+
 def connect_dashboard(pages: Any, scheduler: Any) -> bool:
     """Attach Dask's dashboard pages to a running scheduler's HTTP server; False when that cannot be done.
 
-    What ``Scheduler.__init__`` does when it starts with a dashboard: ``distributed.dashboard.scheduler.connect``
-    (not documented API). ``pages`` is that module, imported by the caller.
+    What ``Scheduler.__init__`` does when it starts with a dashboard: ``distributed.dashboard.scheduler.connect``.
+    ``pages`` is that module (``import_dashboard_pages``).
     """
     connect = getattr(pages, "connect", None)
     application = getattr(scheduler, "http_application", None)
@@ -150,11 +159,85 @@ def connect_dashboard(pages: Any, scheduler: Any) -> bool:
     return True
 
 
-def remove_http_application(scheduler: Any, application: Any) -> None:
-    """Take ``application`` out of the scheduler's HTTP routing (``RoutingApplication.applications``, a list)."""
+def _http_applications(scheduler: Any) -> list[Any] | None:
+    """The scheduler's HTTP routing (``RoutingApplication.applications``, a list; what Dask's own
+    ``/individual-plots.json`` reads)."""
     applications = getattr(getattr(scheduler, "http_application", None), "applications", None)
-    if isinstance(applications, list) and application in applications:
+    return applications if isinstance(applications, list) else None
+
+
+def add_http_application(scheduler: Any, application: Any) -> None:
+    """Route the scheduler's HTTP requests to ``application`` too (a tornado or bokeh application)."""
+    scheduler.http_application.add_application(application)
+
+
+def remove_http_application(scheduler: Any, application: Any) -> None:
+    """Take ``application`` out of the scheduler's HTTP routing."""
+    applications = _http_applications(scheduler)
+    if applications is not None and application in applications:
         applications.remove(application)
+
+
+def add_http_routes(scheduler: Any, handlers: list[tuple[Any, ...]]) -> bool:
+    """Serve tornado ``handlers`` from the scheduler's HTTP server; False when it runs none."""
+    application = getattr(scheduler, "http_application", None)
+    if application is None:
+        return False
+    application.add_handlers(r".*", handlers)
+    return True
+
+
+def dashboard_applications(scheduler: Any) -> list[Any] | None:
+    """The bokeh applications of the scheduler's dashboard (empty when it runs none yet; None: cannot tell)."""
+    applications = _http_applications(scheduler)
+    if applications is None:
+        _missing("distributed's http_application.applications",
+                 "whether the dashboard already serves the Simulations page cannot be told")
+        return None
+    return [app for app in applications if hasattr(app, "app_paths")]
+
+
+def register_dashboard_page(route: str, document: Any) -> bool:
+    """Put a page among Dask's own, for dashboards built from now on in this process (the "More..." menu and
+    ``/individual-plots.json`` read ``distributed.dashboard.scheduler.applications``); False without bokeh."""
+    try:
+        from distributed.dashboard.scheduler import applications
+    except ImportError:
+        return False
+    applications.setdefault(route, document)
+    return True
+
+
+def add_dashboard_page(scheduler: Any, route: str, document: Any, prefix: str) -> None:
+    """Serve a bokeh page at ``route`` from a dashboard that already runs (on the scheduler's event loop)."""
+    from distributed.dashboard.core import BokehApplication
+    from tornado.ioloop import IOLoop
+
+    app = BokehApplication({route: document}, scheduler, prefix=prefix)
+    add_http_application(scheduler, app)
+    app.initialize(IOLoop.current())
+    app.start()
+
+
+def dashboard_menu(scheduler: Any) -> list[dict[str, Any]] | None:
+    """The dashboard's "More..." menu entries, a list Dask builds once per scheduler and its pages share."""
+    try:
+        from distributed.dashboard.scheduler import template_variables
+
+        plots = template_variables(scheduler).get("plots")
+    except Exception:  # noqa: BLE001  (a private helper of distributed; the pages work without a menu entry)
+        return None
+    return plots if isinstance(plots, list) else None
+
+
+def truncate_events(scheduler: Any, topic: str) -> bool:
+    """Drop the events the scheduler keeps under ``topic`` (``Scheduler._broker``); False when it cannot."""
+    broker = getattr(scheduler, "_broker", None)
+    if broker is None or not hasattr(broker, "truncate"):
+        _missing("Scheduler._broker", "dask_runner's events stay in the scheduler's event log (bounded by Dask)")
+        return False
+    broker.truncate(topic)
+    return True
 
 
 def skip_dask_forkserver_preload() -> None:

@@ -15,7 +15,6 @@ the Simulations page reads the batch's events the scheduler kept from the start.
 from __future__ import annotations
 
 import asyncio
-import importlib
 import logging
 import threading
 from collections.abc import Callable
@@ -23,7 +22,12 @@ from typing import Any
 
 from tornado import web
 
-from dask_runner.dask.compat import connect_dashboard, remove_http_application
+from dask_runner.dask.compat import (
+    add_http_application,
+    connect_dashboard,
+    import_dashboard_pages,
+    remove_http_application,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -76,7 +80,7 @@ def start_dashboard_in_background(cluster: Any) -> threading.Thread:
     def import_then_attach() -> None:
         pages: Any = None
         try:
-            pages = importlib.import_module("distributed.dashboard.scheduler")
+            pages = import_dashboard_pages()
         except Exception:  # noqa: BLE001  (bokeh unusable after all: say so, release held requests)
             logger.warning("The Dask dashboard could not be imported; its pages are not served", exc_info=True)
         try:
@@ -92,6 +96,6 @@ def start_dashboard_in_background(cluster: Any) -> threading.Thread:
             thread.start()
 
     holder = web.Application([(r"/.*", _HeldPage, {"ready": ready, "start": start})])
-    scheduler.http_application.add_application(holder)
+    add_http_application(scheduler, holder)
 
     return thread
