@@ -321,13 +321,10 @@ def _start_own_cluster(local: LocalClusterSettings, worker_profiling: bool) -> A
     Nothing here imports dask or distributed before ``prestart_forkserver``: the server's imports then run
     on another core while this process imports them and starts the scheduler.
     """
-    from dask_runner.dask.clusters.local import (
-        prestart_forkserver,
-        prestart_forkserver_before_dask,
-        start_local_cluster,
-    )
+    from dask_runner.dask.clusters.fork_server import FORK_SERVER
+    from dask_runner.dask.clusters.local import start_local_cluster
 
-    prestart_forkserver_before_dask(local.processes, PRE_SPAWN_ENVIRON_OF_OUR_CLUSTERS)
+    FORK_SERVER.prestart_before_dask(local.processes, PRE_SPAWN_ENVIRON_OF_OUR_CLUSTERS)
     import dask
 
     from dask_runner.dask.compat import load_distributed_config_defaults
@@ -343,7 +340,7 @@ def _start_own_cluster(local: LocalClusterSettings, worker_profiling: bool) -> A
                           "distributed.worker.profile.enabled": worker_profiling,
                           "distributed.worker.preload": preload,
                           **BACKGROUND_CONFIG_OF_OUR_CLUSTERS}):
-        prestart_forkserver(local.processes)  # checks (or starts) it with the workers' environment set just above
+        FORK_SERVER.prestart(local.processes)  # checks (or starts) it with the workers' environment set just above
         from dask_runner.dashboard.install import scheduler_config
 
         with dask.config.set(scheduler_config(dashboard_at_start=False)):  # the Simulations page, from the start
@@ -355,12 +352,12 @@ def start_workers_early(**settings: Any) -> Callable[[], None]:
     processes, its workers' fork server starts now, importing Dask on another core while the job composes
     and builds its runners, so that the pool finds it (nearly) ready. Returns what stops that server should
     the job end before its pool exists. Values are checked when the pool is built, not here."""
-    from dask_runner.dask.clusters.local import prestart_forkserver_before_dask, stop_unchecked_forkserver
+    from dask_runner.dask.clusters.fork_server import FORK_SERVER
 
     elsewhere = any(settings.get(name) is not None for name in ("address", "scheduler_file", "cluster", "client"))
     if not elsewhere and settings.get("processes", LocalClusterSettings.processes) is True:
-        prestart_forkserver_before_dask(True, PRE_SPAWN_ENVIRON_OF_OUR_CLUSTERS)
-    return stop_unchecked_forkserver
+        FORK_SERVER.prestart_before_dask(True, PRE_SPAWN_ENVIRON_OF_OUR_CLUSTERS)
+    return FORK_SERVER.stop_unchecked
 
 
 DaskDistributed.first_step = "dask_runner.dask.pool.start_workers_early"  # type: ignore[attr-defined]

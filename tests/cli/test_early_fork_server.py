@@ -16,12 +16,12 @@ from cli_helpers import cli_env
 DRIVER = textwrap.dedent("""
     import json, os, sys
     import psutil
-    import dask_runner.dask.clusters.local as local
+    from dask_runner.dask.clusters.fork_server import FORK_SERVER
     from dask_runner.cli import main
     from dask_runner.dask.compat import forkserver_pid
 
     launches = []
-    launch = local._launch_forkserver
+    launch = FORK_SERVER.launch
 
     def recording_launch(wanted):
         launches.append({"dask": "dask" in sys.modules, "pandas": "pandas" in sys.modules})
@@ -29,7 +29,7 @@ DRIVER = textwrap.dedent("""
         launches[-1]["pid"] = pid
         return pid
 
-    local._launch_forkserver = recording_launch
+    FORK_SERVER.launch = recording_launch
 
     if __name__ == "__main__":
         code = main(["simulate", *sys.argv[1:]])

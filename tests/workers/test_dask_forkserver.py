@@ -12,8 +12,12 @@ from pathlib import Path
 import psutil
 import pytest
 
-from dask_runner.dask.clusters import local
-from dask_runner.dask.clusters.local import WORKER_PRELOAD, forked_workers, working_directory_shadows_imports
+from dask_runner.dask.clusters import fork_server
+from dask_runner.dask.clusters.fork_server import (
+    FORK_SERVER,
+    WORKER_PRELOAD,
+    working_directory_shadows_imports,
+)
 
 HERE = str(Path(__file__).resolve().parent)
 
@@ -25,17 +29,17 @@ DRIVER = textwrap.dedent("""
     from runners_for_tests import scripted
     from dask_runner.execution.executor import execute_runners
     from dask_runner.dask.pool import DaskDistributed
-    import dask_runner.dask.clusters.local as local
+    from dask_runner.dask.clusters.fork_server import FORK_SERVER
 
     # Whether this process had imported dask and distributed each time it started a fork server.
     launches = []
-    launch = local._launch_forkserver
+    launch = FORK_SERVER.launch
 
     def recording_launch(wanted):
         launches.append({"dask": "dask" in sys.modules, "distributed": "distributed" in sys.modules})
         return launch(wanted)
 
-    local._launch_forkserver = recording_launch
+    FORK_SERVER.launch = recording_launch
 
     def view():
         return {"pid": os.getpid(), "parent": " ".join(psutil.Process().parent().cmdline()),
@@ -96,17 +100,17 @@ def test_workers_fork_from_the_preloaded_server_with_spawns_environment(tmp_path
 CONFIGURED_DRIVER = textwrap.dedent("""
     import json, os, sys
     import psutil
-    import dask_runner.dask.clusters.local as local
+    from dask_runner.dask.clusters.fork_server import FORK_SERVER
     from dask_runner.dask.pool import DaskDistributed
 
     launches = []
-    launch = local._launch_forkserver
+    launch = FORK_SERVER.launch
 
     def recording_launch(wanted):
         launches.append({"dask": "dask" in sys.modules, "mark": wanted.get("DASK_RUNNER_TEST_MARK")})
         return launch(wanted)
 
-    local._launch_forkserver = recording_launch
+    FORK_SERVER.launch = recording_launch
 
     def view():
         return {"mark": os.environ.get("DASK_RUNNER_TEST_MARK"), "omp": os.environ.get("OMP_NUM_THREADS"),
@@ -162,7 +166,7 @@ def test_a_working_directory_with_another_copy_of_an_imported_package_means_spaw
     import distributed  # noqa: F401  (imported here, from the environment)
 
     def method_inside() -> str:
-        with forked_workers(processes=True):
+        with FORK_SERVER.forked_workers(processes=True):
             return str(dask.config.get("distributed.worker.multiprocessing-method"))
 
     monkeypatch.chdir(tmp_path)
@@ -177,7 +181,7 @@ def test_a_working_directory_with_another_copy_of_an_imported_package_means_spaw
     (tmp_path / "distributed" / "__init__.py").unlink()
     assert not working_directory_shadows_imports()
     # A preload this process has not imported (yet) counts too: the server would import the copy here.
-    monkeypatch.setattr(local, "WORKER_PRELOAD", [*WORKER_PRELOAD, "dask_runner_probe_preload"])
+    monkeypatch.setattr(fork_server, "WORKER_PRELOAD", [*WORKER_PRELOAD, "dask_runner_probe_preload"])
     (tmp_path / "dask_runner_probe_preload.py").write_text("")
     assert working_directory_shadows_imports()
     assert dask.config.get("distributed.worker.multiprocessing-method") == "spawn"

@@ -11,7 +11,7 @@ from distributed import LocalCluster
 from distributed.deploy.cluster import Cluster
 
 from dask_runner.dask import compat as dask_internals
-from dask_runner.dask.clusters.local import forked_workers, start_forkserver
+from dask_runner.dask.clusters.fork_server import FORK_SERVER
 
 
 @pytest.fixture(autouse=True)
@@ -43,8 +43,8 @@ def test_without_the_fork_server_internals_workers_are_spawned(monkeypatch: pyte
     monkeypatch.setattr(forkserver, "_forkserver", object())
     with caplog.at_level(logging.WARNING, logger=dask_internals.__name__):
         assert dask_internals.forkserver_pid() is dask_internals.UNKNOWN
-        assert start_forkserver() is False
-        with forked_workers(processes=True):
+        assert FORK_SERVER.start() is False
+        with FORK_SERVER.forked_workers(processes=True):
             import dask
 
             assert dask.config.get("distributed.worker.multiprocessing-method") == "spawn"
