@@ -100,7 +100,7 @@ def _fetch_data(argv: Sequence[str]) -> int:
 
 
 def _train(argv: Sequence[str]) -> int:
-    from dask_runner.planners.ml.train_command import main as train_main
+    from dask_runner.experiment.train_command import main as train_main
 
     return train_main(list(argv))
 

@@ -2,7 +2,7 @@
 
 import sys
 
-from dask_runner.planners.ml.train_command import main
+from dask_runner.experiment.train_command import main
 
 if __name__ == "__main__":
     sys.exit(main(sys.argv[1:]))

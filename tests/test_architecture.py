@@ -3,8 +3,7 @@ the Dask package's rooms keep to their contracts, and distributed's private part
 
 Every ``import`` of a dask_runner module counts, lazy ones inside functions included (a lazy import is still a
 dependency; it only hides a cycle from Python). The layers, top to bottom, are those of the README's "How the
-code is laid out". ``KNOWN_UPWARD`` lists the upward imports the code still has: the list may only shrink (a
-test fails when an entry is gone, so that it is removed here too), and a new upward import fails the suite.
+code is laid out".
 """
 
 from __future__ import annotations
@@ -19,20 +18,12 @@ LAYERS = [  # top to bottom; a module may import its own layer and those below i
     ("dask_runner.nuplan",),
     ("dask_runner.dask", "dask_runner.dashboard"),
     ("dask_runner.execution",),
+    ("dask_runner.io",),
     ("dask_runner.runner",),
     ("dask_runner.simulation", "dask_runner.planners", "dask_runner.metrics", "dask_runner.scenarios"),
-    ("dask_runner.io", "dask_runner.errors", "dask_runner.config", "dask_runner.optional_dependencies", "dask_runner.per_worker"),
+    ("dask_runner.errors", "dask_runner.config", "dask_runner.optional_dependencies", "dask_runner.per_worker"),
 ]
-# Upward imports still there (importer, imported), each with the move that would remove it.
-KNOWN_UPWARD = {
-    # RunnerReport is the runner floor's; io writes it (io sits below runner/).
-    ("dask_runner.io.driver_log", "dask_runner.runner.report"),
-    ("dask_runner.io.report_store", "dask_runner.runner.report"),
-    ("dask_runner.io.runner_report", "dask_runner.runner.report"),
-    # `dask-runner train` runs its data generation on a pool.
-    ("dask_runner.planners.ml.training", "dask_runner.dask.pool"),
-    ("dask_runner.planners.ml.training", "dask_runner.execution.task"),
-}
+
 
 
 def _modules() -> dict[str, Path]:
@@ -68,11 +59,10 @@ def _layer(module: str) -> int:
     raise AssertionError(f"{module} is in no layer: add its package to LAYERS (and to the README's layout)")
 
 
-def test_no_module_imports_a_layer_above_its_own_beyond_the_known_ones() -> None:
+def test_no_module_imports_a_layer_above_its_own() -> None:
     graph = _imports(_modules())
     upward = {(m, t) for m, targets in graph.items() for t in targets if _layer(t) < _layer(m)}
-    assert upward - KNOWN_UPWARD == set(), "imports from a higher layer: move the code down, or invert the call"
-    assert KNOWN_UPWARD - upward == set(), "these upward imports are gone: remove them from KNOWN_UPWARD"
+    assert upward == set(), "imports from a higher layer: move the code down, or invert the call"
 
 
 def test_no_import_cycle_between_modules() -> None:

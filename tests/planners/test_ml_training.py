@@ -9,10 +9,11 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
+from dask_runner.experiment.training_job import train
 from dask_runner.metrics import build_metric_engine
 from dask_runner.planners.ml.ml_planner import MLPlanner
 from dask_runner.planners.ml.model import read_checkpoint
-from dask_runner.planners.ml.training import TrainingSettings, cache_file, train, training_pairs
+from dask_runner.planners.ml.training import TrainingSettings, cache_file, training_pairs
 from dask_runner.planners.simple_planner import SimplePlanner
 from dask_runner.runner.simulation_builder import build_simulation_runners
 from dask_runner.scenarios.scenario_filter import ScenarioFilter, build_synthetic_scenarios

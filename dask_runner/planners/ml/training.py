@@ -1,9 +1,10 @@
 """Training the learned planner by imitation: features of the experts' drives, cached as parquet, then an MLP fit.
 
-Three steps, as in nuPlan's training: extract (one Dask task per scenario turns the expert's drive
-into feature and target rows), cache (one parquet file per scenario and feature version; cached
-files are reused, so a second training on the same scenarios skips extraction), fit (a few minutes
-of Adam on the CPU). The training scenarios are generated with seeds from ``FIRST_TRAINING_SEED``
+Three steps, as in nuPlan's training: extract (one task per scenario turns the expert's drive into
+feature and target rows), cache (one parquet file per scenario and feature version; cached files are
+reused, so a second training on the same scenarios skips extraction), fit (a few minutes of Adam on
+the CPU). The job that runs the extraction on a pool and writes the checkpoint is
+``dask_runner.experiment.training_job``. The training scenarios are generated with seeds from ``FIRST_TRAINING_SEED``
 on; the evaluation scenarios (``scenario_filter`` with the default ``seed=0``) use seeds from 0, so
 none of them is in a training set of fewer than 1000 scenarios per type.
 
@@ -12,12 +13,9 @@ torch is imported in ``fit`` only; extraction needs numpy and pandas.
 
 from __future__ import annotations
 
-import json
 import logging
 import os
-import platform
-import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -133,19 +131,6 @@ def extract_to_cache(scenario_type: str, seed: int, cache_dir: str) -> str:
     return target
 
 
-def build_cache(pairs: list[tuple[str, int]], cache_dir: str, n_workers: int | None = None) -> list[str]:
-    """The cached parquet file of every pair, extracting the missing ones on a local Dask cluster."""
-    from dask_runner.dask.pool import DaskDistributed
-    from dask_runner.execution.task import Task
-
-    missing = [pair for pair in pairs if not os.path.isfile(cache_file(cache_dir, *pair))]
-    if missing:
-        logger.info("Extracting %d of %d scenarios on a local Dask cluster", len(missing), len(pairs))
-        with DaskDistributed(n_workers=n_workers, dashboard_address=None) as pool:
-            pool.map(Task(extract_to_cache), [t for t, _ in missing], [s for _, s in missing], cache_dir)
-    return [cache_file(cache_dir, *pair) for pair in pairs]
-
-
 @dataclass(frozen=True)
 class TrainingSettings:
     """Everything that decides the trained weights (recorded in the checkpoint)."""
@@ -168,15 +153,6 @@ class TrainingSettings:
                               "e.g. dask-runner train --scenarios-per-type 40 --epochs 60")
         if not 0.0 <= self.validation_fraction < 1.0:
             raise ConfigError(f"validation_fraction must be in [0, 1), got {self.validation_fraction}")
-
-
-@dataclass(frozen=True)
-class TrainingResult:
-    checkpoint_path: str
-    train_loss: float
-    validation_loss: float
-    rows: int
-    seconds: float
 
 
 def _masked_mse(prediction: Any, target: Any, mask: Any) -> Any:
@@ -236,34 +212,3 @@ def fit(frame: pd.DataFrame, settings: TrainingSettings) -> tuple[Any, float, fl
         train_loss = float(_masked_mse(model(x), y, m))
         validation_loss = float(_masked_mse(model(vx), vy, vm)) if len(vx) else float("nan")
     return model, train_loss, validation_loss
-
-
-def train(settings: TrainingSettings, checkpoint_path: str, cache_dir: str, command: str,
-          n_workers: int | None = None) -> TrainingResult:
-    """Extract (or reuse) the training rows, fit the network, write the checkpoint with how it was made."""
-    import torch
-
-    from dask_runner.planners.ml.model import save_checkpoint
-
-    start = time.perf_counter()
-    pairs = training_pairs(settings.scenarios_per_type, settings.first_seed, settings.scenario_types)
-    files = build_cache(pairs, cache_dir, n_workers)
-    frame = pd.concat([pd.read_parquet(path) for path in files], ignore_index=True)
-    model, train_loss, validation_loss = fit(frame, settings)
-    metadata = {
-        "command": command,
-        "data_seed": settings.first_seed,
-        "scenario_set": {"generator": "dask_runner.scenarios.synthetic",
-                         "types": sorted({t for t, _ in pairs}),
-                         "seeds": [settings.first_seed, settings.first_seed + settings.scenarios_per_type - 1],
-                         "scenarios": len(pairs)},
-        "settings": json.dumps(asdict(settings), sort_keys=True),
-        "rows": len(frame),
-        "train_loss": train_loss,
-        "validation_loss": validation_loss,
-        "torch_version": str(torch.__version__),
-        "python": platform.python_version(),
-    }
-    os.makedirs(os.path.dirname(os.path.abspath(checkpoint_path)), exist_ok=True)
-    save_checkpoint(checkpoint_path, model, {"hidden": list(settings.hidden)}, metadata)
-    return TrainingResult(checkpoint_path, train_loss, validation_loss, len(frame), time.perf_counter() - start)

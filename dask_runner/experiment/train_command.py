@@ -8,7 +8,8 @@ import shlex
 import sys
 from collections.abc import Sequence
 
-from dask_runner.planners.ml.training import FIRST_TRAINING_SEED, TrainingSettings, train
+from dask_runner.experiment.training_job import train
+from dask_runner.planners.ml.training import FIRST_TRAINING_SEED, TrainingSettings
 
 
 def build_parser() -> argparse.ArgumentParser:
