@@ -9,8 +9,8 @@ So every call of a mapped function becomes a :class:`MappedCall`, a runner that 
 strategy (:mod:`dask_runner.dask.batch`) runs like any other: grouped, bounded, re-run
 alone when a worker died under it, stopped at the pool's time limit. Then:
 
-- a function that returns runner reports (``run_simulation``, nuPlan's or ours, recognised by a
-  ``RunnerReport`` class in its module) gets, for a call the cluster could not finish (the culprit of
+- a function that returns runner reports (``run_simulation``, nuPlan's or ours, or one registered with
+  ``register_report_function``) gets, for a call the cluster could not finish (the culprit of
   worker deaths, a call past its time limit, arguments that do not pickle), a failed report of that
   same class that says so, and the batch goes on; if the function itself raises (nuPlan's
   ``exit_on_failure``), that exception ends the map, as it would in nuPlan;
@@ -21,6 +21,7 @@ alone when a worker died under it, stopped at the pool's time limit. Then:
 
 from __future__ import annotations
 
+import importlib
 import pickle
 import sys
 import time
@@ -61,23 +62,31 @@ class MappedCall(AbstractRunner):
         return first if hasattr(first, "scenario") and hasattr(first, "planner") else None
 
     @property
-    def key_stem(self) -> str:
-        """Its Dask key: ``<function>[-<planner>-<scenario>]``, so the dashboard and task logs name what ran."""
-        name = getattr(self.fn, "__name__", type(self.fn).__name__)
-        if self._subject is None:
-            return keys.call_stem(name)
-        scenario, planner, _ = runner_names(self)
-        return keys.call_stem(name, planner, scenario)
+    def _function_name(self) -> str:
+        return str(getattr(self.fn, "__name__", type(self.fn).__name__))
 
     @property
+    def key_stem(self) -> str:
+        """Its Dask key: ``<function>[-<planner>-<scenario>]``, so the dashboard and task logs name what ran."""
+        if self._subject is None:
+            return keys.call_stem(self._function_name)
+        scenario, planner, _ = runner_names(self._subject)
+        return keys.call_stem(self._function_name, planner, scenario)
+
+    def report_names(self) -> tuple[str, str, str]:
+        """Its subject's names when it simulates one; else the function's name, where a scenario's would be."""
+        if self._subject is not None:
+            return runner_names(self._subject)
+        return self._function_name, "", ""
+
+    # A call has a scenario and a planner only when its subject (a runner) has them.
+    @property
     def scenario(self) -> Any:
-        subject = self._subject
-        return subject.scenario if subject is not None else _Named(getattr(self.fn, "__name__", "call"))
+        return getattr(self._subject, "scenario", None)
 
     @property
     def planner(self) -> Any:
-        subject = self._subject
-        return subject.planner if subject is not None else None
+        return getattr(self._subject, "planner", None)
 
     def run(self) -> RunnerReport:
         start = time.time()
@@ -112,19 +121,35 @@ class CallRaised(Exception):
         return (CallRaised, (self.original, self.text))
 
 
-@dataclass(frozen=True)
-class _Named:
-    scenario_name: str
-    log_name: str = ""
+# Functions known to return runner reports, by where they are defined: (module, name) -> (module, report class).
+# nuPlan's executor maps its own run_simulation; ours is ours. Looked up by identity when a map starts, so
+# neither nuPlan nor its torch is imported for it.
+_REPORT_FUNCTIONS: dict[tuple[str, str], tuple[str, str]] = {
+    ("nuplan.planning.simulation.runner.executor", "run_simulation"):
+        ("nuplan.planning.simulation.runner.runner_report", "RunnerReport"),
+    ("dask_runner.runner.run_simulation", "run_simulation"): ("dask_runner.runner.report", "RunnerReport"),
+}
+_registered: list[tuple[Callable[..., Any], type]] = []  # a list: callables need not be hashable
+
+
+def register_report_function(fn: Callable[..., Any], report_class: type) -> None:
+    """Declare that ``fn`` returns ``report_class`` reports: a map of it then gets a failed report of that class
+    for a call the cluster could not finish (a worker death, the time limit), instead of ending the map."""
+    _registered.append((fn, report_class))
 
 
 def report_class_of(fn: Callable[..., Any]) -> type | None:
-    """The ``RunnerReport`` class of a ``run_simulation`` function's module (nuPlan's or ours), else None."""
-    if getattr(fn, "__name__", None) != "run_simulation":
-        return None
-    module = sys.modules.get(getattr(fn, "__module__", "") or "")
-    report_class = getattr(module, "RunnerReport", None)
-    return report_class if isinstance(report_class, type) else None
+    """The report class ``fn`` returns, when it is one of the functions above (the same object), else None."""
+    registered = next((cls for known, cls in _registered if known is fn), None)
+    if registered is not None:
+        return registered
+    for (module, name), (report_module, report_name) in _REPORT_FUNCTIONS.items():
+        if module in sys.modules and getattr(sys.modules[module], name, None) is fn:
+            report_class = getattr(sys.modules.get(report_module), report_name, None)
+            if report_class is None:
+                report_class = getattr(importlib.import_module(report_module), report_name, None)
+            return report_class if isinstance(report_class, type) else None
+    return None
 
 
 def map_with_guarantees(

@@ -15,7 +15,7 @@ import sys
 import time
 import traceback
 from dataclasses import dataclass, field, replace
-from typing import TYPE_CHECKING, Any, Generator, Sequence
+from typing import TYPE_CHECKING, Any, Generator, Protocol, Sequence, runtime_checkable
 
 from dask_runner.errors import RunnerTimeoutError, SimulationFailedError
 from dask_runner.runner.abstract_runner import AbstractRunner
@@ -63,8 +63,17 @@ def current_worker() -> str:
     return f"{socket.gethostname()}:{os.getpid()}"
 
 
+@runtime_checkable
+class NamesItsReports(Protocol):
+    """Work that is not a simulation of one scenario (a mapped call) says what its reports are named."""
+
+    def report_names(self) -> tuple[str, str, str]: ...
+
+
 def runner_names(runner: Any) -> tuple[str, str, str]:
     """(scenario_name, planner_name, log_name), best effort: used to report runners that failed early."""
+    if isinstance(runner, NamesItsReports):
+        return runner.report_names()
     scenario = _safe(lambda: runner.scenario)
     planner = _safe(lambda: runner.planner)
     planner_name = _safe(lambda: planner.name()) if planner is not None and hasattr(planner, "name") else None

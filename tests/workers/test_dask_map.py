@@ -68,3 +68,38 @@ def test_a_call_past_the_pools_time_limit_is_stopped(processes: DaskDistributed)
     reports = processes.map(Task(run_simulation), runners)
     assert [r.succeeded for r in reports] == [True, False, True, True]
     assert "[timeout]" in (reports[1].error_message or "")
+
+
+def test_only_the_known_run_simulation_functions_return_reports_not_any_function_of_that_name() -> None:
+    import map_functions
+
+    from dask_runner.dask.mapped_calls import report_class_of
+
+    assert report_class_of(run_simulation) is RunnerReport
+    assert report_class_of(map_functions.run_simulation) is None  # same __name__, not one of them
+    assert report_class_of(square_or_raise) is None
+
+
+def test_a_registered_report_function_gets_a_failed_report_for_a_call_past_the_time_limit() -> None:
+    from map_functions import timed_report
+
+    from dask_runner.dask.mapped_calls import register_report_function
+
+    register_report_function(timed_report, RunnerReport)
+    with DaskDistributed(processes=False, n_workers=1, threads_per_worker=2, dashboard_address=None,
+                         time_limit_s=0.5, timeout_grace_s=0.2) as pool:
+        reports = pool.map(Task(timed_report), [0.0, 5.0, 0.0])
+    assert [r.succeeded for r in reports] == [True, False, True]
+    assert "[timeout]" in (reports[1].error_message or "")
+    assert reports[1].scenario_name == "timed_report"  # a call without a runner is named after its function
+
+
+def test_a_call_is_named_after_its_runner_or_else_its_function() -> None:
+    from dask_runner.dask.mapped_calls import MappedCall
+    from dask_runner.runner.run_simulation import runner_names
+
+    simulating = MappedCall(run_simulation, (ScriptedRunner("n1"),), 0)
+    assert runner_names(simulating) == runner_names(ScriptedRunner("n1"))
+    assert simulating.key_stem.startswith("run_simulation-")
+    plain = MappedCall(square_or_raise, (3,), 1)
+    assert runner_names(plain) == ("square_or_raise", "", "") and plain.scenario is None and plain.planner is None
