@@ -259,7 +259,7 @@ class DaskDistributed(WorkerPool):
         return result
 
     def execute_runners(self, runners: Sequence[AbstractRunner], options: ExecutionOptions) -> list[RunnerReport]:
-        """The Dask strategy: bounded, grouped, chained futures on one ``as_completed`` (see dask_execution)."""
+        """The Dask strategy: bounded, grouped, chained futures on one ``as_completed`` (see dask_runner.dask.batch)."""
         from dask_runner.dask.batch import execute_on_dask
 
         return execute_on_dask(self._client, self, runners, options, self._settings, self._workers(),
