@@ -186,7 +186,7 @@ def test_the_allocation_certificates_are_private_files_loaded_by_the_other_ranks
     assert sorted((p.name, stat.S_IMODE(p.stat().st_mode)) for p in folder.iterdir()) == [
         ("cert.pem", 0o600), ("key.pem", 0o600)]
     loaded = load_certificates(folder, timeout_s=1)
-    assert loaded.require_encryption and loaded.tls_worker_cert == made.tls_scheduler_cert
+    assert loaded is not None and loaded.require_encryption and loaded.tls_worker_cert == made.tls_scheduler_cert
     assert loaded.tls_client_key == made.tls_scheduler_key and loaded.tls_ca_file == made.tls_ca_file
     remove_certificates(folder)
     assert not folder.exists()

@@ -1,5 +1,6 @@
-"""nuplan-devkit's unmodified run_simulation.py on the real SLURM of three nodes with worker=dask_slurm (worker jobs
-submitted with sbatch): reports and metric files identical to nuPlan's worker=sequential.
+"""nuplan-devkit's unmodified run_simulation.py on the real SLURM of three nodes: worker=dask_slurm (worker jobs
+submitted with sbatch) and, under srun, worker=dask_slurm_runner (one allocation); reports and metric files
+identical to nuPlan's worker=sequential.
 
 Needs nuPlan's environment (tests/nuplan: ``DASK_RUNNER_NUPLAN_PYTHON``, ``DASK_RUNNER_NUPLAN_DEVKIT``); skipped,
 with the reason, without it.
@@ -7,6 +8,7 @@ with the reason, without it.
 
 from __future__ import annotations
 
+import shlex
 import sys
 from pathlib import Path
 
@@ -16,7 +18,7 @@ from local_slurm import LocalSlurm
 TESTS = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(TESTS / "nuplan"))
 
-from test_nuplan_scripts import DEVKIT, PYTHON, REPO, assert_same_results, run_nuplan  # noqa: E402
+from test_nuplan_scripts import DEVKIT, PYTHON, REPO, assert_same_results, reports, run_nuplan  # noqa: E402
 
 pytest.importorskip("dask_jobqueue")
 pytestmark = [
@@ -39,3 +41,43 @@ def test_nuplans_script_on_worker_jobs_matches_sequential(clean_queue: LocalSlur
     assert_same_results(output, expected)
     assert list((tmp_path / "worker-logs").glob("*.err")), "no worker job ran"
     assert not clean_queue.squeue()  # the worker jobs were cancelled at the end
+
+
+def processes_of_job(job_id: str) -> list[int]:
+    """The processes still running with ``job_id``'s SLURM environment (its ranks and their children)."""
+    found = []
+    for proc in Path("/proc").iterdir():
+        try:
+            if proc.name.isdigit() and f"SLURM_JOB_ID={job_id}".encode() in (proc / "environ").read_bytes().split(b"\0"):
+                found.append(int(proc.name))
+        except OSError:  # gone meanwhile
+            continue
+    return found
+
+
+def test_nuplans_script_inside_one_allocation_matches_sequential_and_every_rank_ends(
+        clean_queue: LocalSlurm, tmp_path: Path) -> None:
+    """Every rank runs nuPlan's script under srun; rank 4 is held back until nuPlan has written its report, as
+    nuPlan's imports hold a rank back on a loaded machine: it joins after the batch has ended (or not at all)."""
+    result, expected = run_nuplan(tmp_path, "sequential", "worker=sequential")
+    assert result.returncode == 0, result.stderr[-3000:]
+    output = tmp_path / "allocation"
+    hold_back = f'if [ "$SLURM_PROCID" = 4 ]; then until [ -e {output}/runner_report.parquet ]; do sleep 0.1; done; fi'
+
+    def in_one_allocation(command: list[str]) -> list[str]:  # every rank runs nuPlan's script, under srun
+        rank = ["bash", "-c", f'{hold_back}; exec "$@"', "rank", *command]
+        return ["sbatch", "--wait", "--parsable", "--ntasks=5", f"--output={tmp_path}/job-%j.out", "--wrap",
+                "srun --open-mode=append " + shlex.join(rank)]
+
+    result, output = run_nuplan(tmp_path, "allocation", "worker=dask_slurm_runner", "worker.interface=lo",
+                                f"worker.scheduler_file='{tmp_path}/scheduler-{{job_id}}.json'",
+                                "worker.dashboard_port=null", launcher=in_one_allocation)
+    job_output = "\n".join(p.read_text() for p in sorted(tmp_path.glob("job-*.out")))
+    assert result.returncode == 0, (result.stderr + job_output)[-3000:]  # sbatch --wait: the job's exit status
+    assert job_output.count("Starting 4 simulations using DaskDistributed") == 1  # only the driver rank simulated
+    assert_same_results(output, expected)
+    assert len(reports(output)) == 4
+    # No rank is left: the queue is empty and no process of the job runs; the ranks' shared records are gone.
+    job_id = result.stdout.strip().split(";")[0]
+    assert not clean_queue.squeue() and not processes_of_job(job_id)
+    assert not [p.name for p in tmp_path.iterdir() if p.name.startswith(("dask-runner-", "scheduler-"))]

@@ -35,7 +35,8 @@ def srun(ranks: int, run_dir: Path, *overrides: str, shell_prefix: str = "") -> 
     """
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")]))}
     shell = ["bash", "-c", f'{shell_prefix}; exec "$@"', "rank"] if shell_prefix else []
-    command = ["srun", f"--ntasks={ranks}", "--output", str(run_dir / "srun.log"), *shell, sys.executable, "-m",
+    # Appending: each node opens the file, and without it each would write over what the others wrote.
+    command = ["srun", f"--ntasks={ranks}", "--output", str(run_dir / "srun.log"), "--open-mode=append", *shell, sys.executable, "-m",
                "dask_runner.cli", "simulate", "worker=dask_slurm_runner", "worker.interface=lo",
                "worker.dashboard_port=0", f"worker.scheduler_file='{run_dir}/scheduler-{{job_id}}.json'",
                f"output_dir={run_dir / 'out'}", *QUICK, *overrides]
@@ -125,3 +126,34 @@ def test_worker_ranks_that_cannot_import_the_planners_module_end_the_batch_namin
     log = (tmp_path / "srun.log").read_text()
     assert process.returncode != 0, log[-3000:]
     assert "'rank_lab_planners'" in log and "cannot import" in log and "PYTHONPATH" in log, log[-3000:]
+
+
+def test_worker_ranks_that_get_there_after_the_batch_ended_leave_and_the_job_succeeds(
+        clean_queue: LocalSlurm, tmp_path: Path) -> None:
+    """Ranks held back before Python starts, as nuPlan's imports hold them: rank 3 until the batch's report is
+    written (the scheduler closing or closed), rank 4 until rank 0 has gone too (its scheduler file and
+    certificates removed). Both leave with status 0, so srun returns 0, with every output there.
+
+    Before, rank 4 waited ``start_timeout_s`` for the removed certificates and failed the job; without TLS
+    (or with them still there) a late rank waited for the gone scheduler forever and srun never returned.
+    """
+    out = tmp_path / "out"
+    batch_ended = f"[ -e {out}/runner_report.parquet ]"
+    rank_0_gone = (f"! compgen -G '{tmp_path}/scheduler-*.json' >/dev/null "
+                   f"&& ! compgen -G '{tmp_path}/dask-runner-tls-*' >/dev/null")
+    hold_back = (f'if [ "$SLURM_PROCID" = 3 ]; then until {batch_ended}; do sleep 0.1; done; fi; '
+                 f'if [ "$SLURM_PROCID" = 4 ]; then until {batch_ended} && {rank_0_gone}; do sleep 0.1; done; fi')
+    process = srun(5, tmp_path, "scenario_filter.limit_total_scenarios=4", shell_prefix=hold_back)
+    try:
+        process.communicate(timeout=300)  # a late rank waiting for the gone scheduler would keep srun here
+    finally:
+        process.kill()  # srun's own process only; SLURM ends the step's ranks when srun goes
+    log = (tmp_path / "srun.log").read_text()
+    assert process.returncode == 0, log[-5000:]
+    assert log.count("ended the batch before this worker joined") == 2, log[-5000:]
+    reports = pd.read_parquet(out / "runner_report.parquet")
+    assert len(reports) == 4 and reports["succeeded"].all(), log[-3000:]
+    assert (out / "aggregator_metric").is_dir()
+    # The last rank to leave removed the step's record; nothing of the step runs any more.
+    assert not list(tmp_path.glob("dask-runner-step-*")) and not list(tmp_path.glob("dask-runner-tls-*"))
+    wait_until(lambda: not clean_queue.squeue(), 60, "the step's job to leave the queue", interval_s=0.2)

@@ -5,12 +5,17 @@ rank 0 runs the scheduler, rank 1 is the driver that runs the batch, the others 
 skeleton asks for the role first (``serve_unless_driver``, before it builds scenarios or runners): the
 scheduler and worker ranks serve there until the driver is done and then leave by ``NothingToRun`` (status
 0, no folder, nothing printed); only the driver checks the rest of the configuration, builds the runners
-and writes outputs, and it ends the other ranks itself if it stops before its pool takes them over.
+and writes outputs, and it ends the other ranks itself if it stops before its pool takes them over. A
+worker rank that gets there after the driver has ended the batch (slowed by its imports, say) leaves at
+once with status 0 too (``allocation_step``).
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import functools
+import json
 import logging
 import os
 import signal
@@ -20,6 +25,7 @@ from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from dask_runner.dask.clusters.allocation_step import AllocationStep
 from dask_runner.dask.clusters.jobqueue import (
     check_interface,
     dashboard_address,
@@ -35,7 +41,7 @@ from dask_runner.dask.clusters.tls import (
     remove_certificates,
     warn_security_off,
 )
-from dask_runner.errors import ConfigError, NothingToRun, raised_from
+from dask_runner.errors import ConfigError, NothingToRun
 
 if TYPE_CHECKING:
     from distributed.security import Security
@@ -47,6 +53,7 @@ logger = logging.getLogger(__name__)
 SLURM_VARIABLES = ("SLURM_PROCID", "SLURM_NTASKS", "SLURM_JOB_ID")
 EXAMPLE = "srun -n 6 dask-runner simulate worker=dask_slurm_runner worker.interface=ib0"
 DRIVER_RANK = 1
+POLL_S = 0.2  # how often a rank that has not joined looks at the shared folder (the scheduler file, the step's end)
 
 # `dask worker` arguments that mean something to one worker process, as Worker/Nanny keywords.
 _WORKER_FLAGS: dict[str, tuple[str, type]] = {
@@ -167,79 +174,135 @@ def role_of(rank: int) -> str:
     return {0: "scheduler", DRIVER_RANK: "driver"}.get(rank, "worker")
 
 
-def _certificates(settings: SLURMRunnerSettings, rank: int) -> tuple[Security | None, Path | None]:
-    """This rank's TLS set-up (None without ``security``): rank 0 makes the certificates, the others load them."""
+def _certificates(settings: SLURMRunnerSettings, rank: int, step: AllocationStep) -> tuple[Security | None, Path | None]:
+    """This rank's TLS set-up (None without ``security``): rank 0 makes the certificates, the others load them.
+
+    A rank that arrives after the batch has ended finds them removed already: it stops waiting when the step
+    says so (``_EndedBeforeJoining``) instead of failing after ``start_timeout_s``.
+    """
     if not settings.security:
         return None, None
     job_id = os.environ["SLURM_JOB_ID"]
     folder = certificate_folder(settings.scheduler_path(job_id), job_id, os.environ.get("SLURM_STEP_ID", "0"))
     if rank == 0:
         return make_certificates(folder), folder
-    return load_certificates(folder, settings.start_timeout_s), folder
-
-
-def _runner_class(jobqueue: Any, security: Security | None) -> Any:
-    """dask-jobqueue's SLURMRunner; with TLS, one whose own connection to the scheduler uses it too.
-
-    On the driver, SLURMRunner opens an ``rpc`` to the scheduler (its ``close()`` sends ``terminate``
-    through it, which ends every rank) without any security: with TLS that message would never arrive.
-    ``Client(runner)`` reads the ``security`` attribute.
-    """
+    security = load_certificates(folder, settings.start_timeout_s, give_up=step.ended)
     if security is None:
-        return jobqueue.slurm.SLURMRunner
+        raise _EndedBeforeJoining
+    return security, folder
+
+
+class _EndedBeforeJoining(Exception):
+    """A worker rank got to the allocation after its driver had ended the batch: nothing left for it to do."""
+
+
+def _runner_class(jobqueue: Any, security: Security | None, step: AllocationStep) -> Any:
+    """dask-jobqueue's SLURMRunner, with what it lacks for ranks that arrive late and for TLS.
+
+    - Late worker ranks: SLURMRunner hands the scheduler file to Dask's Nanny, which waits for it forever
+      (blocking the event loop), and a Nanny that read a file not yet removed retries the gone address
+      forever. Here the rank reads the address itself and watches the step's record while it joins: if the
+      driver ends the batch first, the rank closes its Nanny and leaves (status 0, see ``AllocationStep``).
+      Once joined, the scheduler's close ends it as before.
+    - The driver marks the step as ended before it closes the scheduler, and records that it left.
+    - TLS: on the driver, SLURMRunner opens an ``rpc`` to the scheduler (its ``close()`` sends ``terminate``
+      through it, which ends every rank) without any security: with TLS that message would never arrive.
+      ``Client(runner)`` reads the ``security`` attribute.
+    """
+    from dask_jobqueue.runner import Role
     from distributed.core import rpc
 
-    client_connection = security.get_connection_args("client")
+    client_connection = security.get_connection_args("client") if security is not None else {}
 
-    class TLSSLURMRunner(jobqueue.slurm.SLURMRunner):
-        async def before_client_start(self) -> None:
+    class AllocationRunner(jobqueue.slurm.SLURMRunner):
+        async def get_scheduler_address(self) -> str | None:
+            """The address rank 0 wrote, or None once the driver has ended the batch."""
             runner: Any = self  # dask-jobqueue has no annotations
-            if runner.scheduler_comm is not None:
-                await runner.scheduler_comm.close_rpc()
-            runner.scheduler_comm = rpc(runner.scheduler_address, connection_args=client_connection)
+            while not step.ended():
+                try:
+                    return str(json.loads(runner.scheduler_file.read_text())["address"])
+                except (FileNotFoundError, ValueError, KeyError):  # not there yet, or being written
+                    await asyncio.sleep(POLL_S)
+            return None
 
-    TLSSLURMRunner.security = security
-    return TLSSLURMRunner
+        async def start_worker(self) -> None:
+            runner: Any = self
+            options = {key: value for key, value in runner.worker_options.items() if key != "scheduler_file"}
+            address = await self.get_scheduler_address()
+            if address is None:
+                raise _EndedBeforeJoining
+            worker = runner.worker_class(scheduler_ip=address, name=await runner.get_worker_name(), **options)
+            joining = asyncio.ensure_future(worker.start())
+            while not joining.done() and not step.ended():
+                await asyncio.wait({joining}, timeout=POLL_S)
+            # Ended while joining (or the scheduler closed on it as it registered): nothing left for it to do.
+            if not joining.done() or (joining.exception() is not None and step.ended()):
+                joining.cancel()
+                with contextlib.suppress(BaseException):
+                    await joining
+                with contextlib.suppress(Exception):
+                    await worker.close(reason="the batch ended before this rank joined")
+                raise _EndedBeforeJoining
+            async with worker:  # joined (or failed to while the batch runs: that error goes up)
+                await worker.finished()
+
+        async def before_client_start(self) -> None:
+            runner: Any = self
+            if security is not None:
+                if runner.scheduler_comm is not None:
+                    await runner.scheduler_comm.close_rpc()
+                runner.scheduler_comm = rpc(runner.scheduler_address, connection_args=client_connection)
+
+        def close(self) -> None:
+            runner: Any = self
+            if runner.role != Role.client:  # also called when a serving rank's runner is collected
+                super().close()
+                return
+            step.end()
+            super().close()
+            step.leave(DRIVER_RANK)
+
+    AllocationRunner.security = security
+    return AllocationRunner
 
 
 def _start_rank(settings: SLURMRunnerSettings) -> Any:
     """This rank's part: the scheduler and worker ranks serve inside this call until the driver ends the
     allocation and then raise NothingToRun; on the driver it returns the SLURMRunner to connect to."""
-    from distributed.comm.core import CommClosedError
-    from tornado.iostream import StreamClosedError
-
     rank, ranks = slurm_rank()
     jobqueue = import_jobqueue()
     role = role_of(rank)
+    job_id = os.environ["SLURM_JOB_ID"]
+    step = AllocationStep.beside(settings.scheduler_path(job_id), job_id, os.environ.get("SLURM_STEP_ID", "0"), ranks)
     logger.info("SLURM allocation of %d ranks: rank %d is the %s", ranks, rank, role)
-    security, folder = _certificates(settings, rank)
-    scheduler_options, worker_options = settings.scheduler_options(), settings.worker_options()
-    if security is not None:
-        scheduler_options["security"] = worker_options["security"] = security
+    finished = NothingToRun(f"rank {rank} served as the {role} of this allocation; rank {DRIVER_RANK}, the driver, "
+                            "wrote the results")
+    folder = None
     # The scheduler and worker ranks block inside the constructor until the driver closes the cluster, then
     # dask-jobqueue ends them with SystemExit from its own SIGINT handler.
     try:
+        if role == "worker" and step.ended():
+            raise _EndedBeforeJoining
+        security, folder = _certificates(settings, rank, step)
+        scheduler_options, worker_options = settings.scheduler_options(), settings.worker_options()
+        if security is not None:
+            scheduler_options["security"] = worker_options["security"] = security
         with keep_sigint_handler():
             if role != "driver":
                 signal.signal(signal.SIGINT, _role_finished)
+            runner_class = _runner_class(jobqueue, security, step)
             try:
-                return _runner_class(jobqueue, security)(scheduler_file=settings.scheduler_file,
-                                                         scheduler_options=scheduler_options,
-                                                         worker_options=worker_options,
-                                                         worker_class="distributed.Nanny")
+                return runner_class(scheduler_file=settings.scheduler_file, scheduler_options=scheduler_options,
+                                    worker_options=worker_options, worker_class="distributed.Nanny")
             except SystemExit:
-                raise NothingToRun(f"rank {rank} served as the {role} of this allocation; rank {DRIVER_RANK}, the "
-                                   "driver, wrote the results") from None
-            except Exception as exc:
-                if role != "worker" or raised_from(exc, (CommClosedError, StreamClosedError)) is None:
-                    raise
-                # What a worker sees when the scheduler goes (Dask wraps it: "Nanny failed to start."). The
-                # worker had reached the scheduler (a scheduler never reached is a timeout, not this) and
-                # the driver ended the allocation before the worker finished starting: a short batch, or a
-                # driver with nothing to run. Its end, not a failure.
-                logger.info("rank %d: the scheduler closed while this worker was starting (%s)", rank, exc)
-                raise NothingToRun(f"rank {rank} was still starting as a worker when the driver ended the "
-                                   "allocation") from None
+                step.leave(rank)
+                raise finished from None
+    except _EndedBeforeJoining:
+        step.leave(rank)
+        # Said on its output: this rank's share of the allocation went unused (a batch shorter than its start).
+        raise NothingToRun(f"rank {rank} got to the allocation after the driver had ended the batch",
+                           output=f"rank {rank}: the driver ended the batch before this worker joined; "
+                                  "nothing left to do") from None
     finally:
         if rank == 0 and folder is not None:
             remove_certificates(folder)
@@ -289,27 +352,15 @@ def serve_unless_driver(**node: Any) -> Callable[[], None]:
 
 
 def end_allocation(settings: SLURMRunnerSettings) -> None:
-    """The driver, without a pool: connect as SLURMRunner's client and close, which ends every rank.
-
-    It first waits (up to ``start_timeout_s``) for the worker ranks to join: one still connecting when the
-    scheduler goes would fail to start and report an error of its own instead of ending quietly.
-    """
-    from distributed import Client
-
+    """The driver, without a pool: connect as SLURMRunner's client and close, which ends every rank (those
+    that have not joined yet too: see ``AllocationStep``)."""
     logger.info("Ending the allocation's scheduler and worker ranks: this driver has nothing to run on them")
     try:
         runner = _start_rank(settings)
     except Exception:  # noqa: BLE001  (the driver's own error, raised after this, is the one to report)
         logger.warning("could not reach the allocation's scheduler to end it", exc_info=True)
         return
-    try:
-        with Client(runner) as client:
-            client.wait_for_workers(int(os.environ["SLURM_NTASKS"]) - 2, timeout=settings.start_timeout_s)
-    except (OSError, TimeoutError):
-        logger.warning("not every worker rank joined within %g s; ending the allocation anyway",
-                       settings.start_timeout_s)
-    finally:
-        runner.close()
+    runner.close()
 
 
 slurm_runner_pool.keyword_defaults_from = "dask_runner.dask.pool.DaskDistributed"  # type: ignore[attr-defined]

@@ -24,6 +24,7 @@ import logging
 import os
 import shutil
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -141,11 +142,14 @@ def make_certificates(folder: Path) -> Security:
     return security
 
 
-def load_certificates(folder: Path, timeout_s: float) -> Security:
-    """Ranks other than 0: wait (up to ``timeout_s``) for rank 0's certificates and load them into memory."""
+def load_certificates(folder: Path, timeout_s: float, give_up: Callable[[], bool] = lambda: False) -> Security | None:
+    """Ranks other than 0: wait (up to ``timeout_s``) for rank 0's certificates and load them into memory;
+    None if ``give_up()`` turns true first (the batch ended before this rank got there)."""
     certificate, key = folder / CERTIFICATE, folder / KEY
     deadline = time.monotonic() + timeout_s
     while not certificate.exists():
+        if give_up():
+            return None
         if time.monotonic() > deadline:
             raise ClusterError(f"rank 0 did not write the allocation's TLS certificates to {folder} within "
                                f"{timeout_s:g} s: the scheduler file's folder must be on a filesystem every node "
