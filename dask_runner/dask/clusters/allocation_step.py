@@ -4,7 +4,7 @@ The ranks of one allocation reach Dask when SLURM and their imports let them: un
 a large package first (nuPlan's ``run_simulation.py``), a worker rank can get there after a short batch
 has ended and its scheduler is gone. Dask cannot tell "not started yet" from "already gone": in both cases
 there is no scheduler file (dask-jobqueue's ``SLURMRunner`` and Dask's ``Nanny`` wait for it forever), or
-a file not yet removed names an address nobody listens on any more (a Nanny retries it forever). So the
+a file not yet removed names an address nobody listens on any more (a Nanny retries it, then fails). So the
 driver says it first, in a file, before it closes the scheduler (``end``); a rank that sees it before it
 has joined has nothing left to do and exits with status 0 (``ended``).
 

@@ -54,6 +54,7 @@ SLURM_VARIABLES = ("SLURM_PROCID", "SLURM_NTASKS", "SLURM_JOB_ID")
 EXAMPLE = "srun -n 6 dask-runner simulate worker=dask_slurm_runner worker.interface=ib0"
 DRIVER_RANK = 1
 POLL_S = 0.2  # how often a rank that has not joined looks at the shared folder (the scheduler file, the step's end)
+MARK_DELAY_S = 10.0  # how long a rank that failed to join waits for the batch's end to show before it fails
 
 # `dask worker` arguments that mean something to one worker process, as Worker/Nanny keywords.
 _WORKER_FLAGS: dict[str, tuple[str, type]] = {
@@ -200,10 +201,11 @@ def _runner_class(jobqueue: Any, security: Security | None, step: AllocationStep
     """dask-jobqueue's SLURMRunner, with what it lacks for ranks that arrive late and for TLS.
 
     - Late worker ranks: SLURMRunner hands the scheduler file to Dask's Nanny, which waits for it forever
-      (blocking the event loop), and a Nanny that read a file not yet removed retries the gone address
-      forever. Here the rank reads the address itself and watches the step's record while it joins: if the
-      driver ends the batch first, the rank closes its Nanny and leaves (status 0, see ``AllocationStep``).
-      Once joined, the scheduler's close ends it as before.
+      (blocking the event loop: no death_timeout), and a Nanny that read a file not yet removed retries the
+      gone address until Dask's connect timeout, then fails to start. Here the rank reads the address itself
+      and watches the step's record while it joins: if the driver ends the batch first, the rank closes its
+      Nanny and leaves (status 0, see ``AllocationStep``); a Nanny that fails while the batch runs is a
+      failure. Once joined, the scheduler's close ends the rank as before.
     - The driver marks the step as ended before it closes the scheduler, and records that it left.
     - TLS: on the driver, SLURMRunner opens an ``rpc`` to the scheduler (its ``close()`` sends ``terminate``
       through it, which ends every rank) without any security: with TLS that message would never arrive.
@@ -235,7 +237,13 @@ def _runner_class(jobqueue: Any, security: Security | None, step: AllocationStep
             joining = asyncio.ensure_future(worker.start())
             while not joining.done() and not step.ended():
                 await asyncio.wait({joining}, timeout=POLL_S)
-            # Ended while joining (or the scheduler closed on it as it registered): nothing left for it to do.
+            if joining.done() and joining.exception() is not None:
+                # The scheduler closed on it as it joined: the batch's end if the driver marked it, which a
+                # shared filesystem may show this node a little later than the closed connection.
+                deadline = asyncio.get_running_loop().time() + MARK_DELAY_S
+                while not step.ended() and asyncio.get_running_loop().time() < deadline:
+                    await asyncio.sleep(POLL_S)
+            # Ended before it joined: nothing left for it to do.
             if not joining.done() or (joining.exception() is not None and step.ended()):
                 joining.cancel()
                 with contextlib.suppress(BaseException):
@@ -255,8 +263,9 @@ def _runner_class(jobqueue: Any, security: Security | None, step: AllocationStep
 
         def close(self) -> None:
             runner: Any = self
-            if runner.role != Role.client:  # also called when a serving rank's runner is collected
-                super().close()
+            if runner.role != Role.client:
+                # Nothing to close (SLURMRunner closes only the driver's connection); BaseRunner.__del__ calls
+                # this from the event loop of a serving rank, where its sync close was never awaited.
                 return
             step.end()
             super().close()
