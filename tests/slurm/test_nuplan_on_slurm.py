@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 from local_slurm import LocalSlurm
+from sync_helpers import wait_until
 
 TESTS = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(TESTS / "nuplan"))
@@ -57,12 +58,12 @@ def processes_of_job(job_id: str) -> list[int]:
 
 def test_nuplans_script_inside_one_allocation_matches_sequential_and_every_rank_ends(
         clean_queue: LocalSlurm, tmp_path: Path) -> None:
-    """Every rank runs nuPlan's script under srun; rank 4 is held back until nuPlan has written its report, as
-    nuPlan's imports hold a rank back on a loaded machine: it joins after the batch has ended (or not at all)."""
+    """Every rank runs nuPlan's script under srun; rank 4 is held back, as nuPlan's imports hold a rank back on a
+    loaded machine, until the driver has closed the cluster at its exit (it recorded that it left the step)."""
     result, expected = run_nuplan(tmp_path, "sequential", "worker=sequential")
     assert result.returncode == 0, result.stderr[-3000:]
-    output = tmp_path / "allocation"
-    hold_back = f'if [ "$SLURM_PROCID" = 4 ]; then until [ -e {output}/runner_report.parquet ]; do sleep 0.1; done; fi'
+    driver_left = f"compgen -G '{tmp_path}/dask-runner-step-*/left-1' >/dev/null"
+    hold_back = f'if [ "$SLURM_PROCID" = 4 ]; then until {driver_left}; do sleep 0.1; done; fi'
 
     def in_one_allocation(command: list[str]) -> list[str]:  # every rank runs nuPlan's script, under srun
         rank = ["bash", "-c", f'{hold_back}; exec "$@"', "rank", *command]
@@ -75,9 +76,11 @@ def test_nuplans_script_inside_one_allocation_matches_sequential_and_every_rank_
     job_output = "\n".join(p.read_text() for p in sorted(tmp_path.glob("job-*.out")))
     assert result.returncode == 0, (result.stderr + job_output)[-3000:]  # sbatch --wait: the job's exit status
     assert job_output.count("Starting 4 simulations using DaskDistributed") == 1  # only the driver rank simulated
+    assert "rank 4: the driver ended the batch before this worker joined" in job_output
     assert_same_results(output, expected)
     assert len(reports(output)) == 4
     # No rank is left: the queue is empty and no process of the job runs; the ranks' shared records are gone.
     job_id = result.stdout.strip().split(";")[0]
-    assert not clean_queue.squeue() and not processes_of_job(job_id)
+    wait_until(lambda: not clean_queue.squeue(), 60, "the finished job to leave the queue", interval_s=0.2)
+    assert not processes_of_job(job_id)
     assert not [p.name for p in tmp_path.iterdir() if p.name.startswith(("dask-runner-", "scheduler-"))]
