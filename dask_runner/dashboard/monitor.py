@@ -1,7 +1,7 @@
 """The driver's side of the Simulations page: it tells the scheduler what a batch does.
 
-``DaskBatch`` calls it at the start, on each submission, re-run and final report, and at the end. It
-sends at most one small event per ``FLUSH_INTERVAL_S`` from a thread of its own (the batch loop never
+It is the batch's observer (``BatchObserver``): the batch loop calls it at the start, on each submission,
+re-run and final report, and at the end. It sends at most one small event per ``FLUSH_INTERVAL_S`` from a thread of its own (the batch loop never
 waits on the scheduler for it): counts since the last event, runners now on the cluster, the latest
 failures. The last event carries the driver's final totals, taken from the reports themselves, so the
 page's numbers at the end equal the rows of ``runner_report.parquet``.
@@ -16,11 +16,11 @@ import threading
 import time
 import uuid
 from collections.abc import Sequence
-from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from dask_runner.dashboard import events
+from dask_runner.execution.batch_execution import NO_OBSERVER, BatchObserver
 from dask_runner.runner.run_simulation import runner_names
 
 if TYPE_CHECKING:
@@ -63,26 +63,15 @@ class BatchMonitor:
         self.thread = threading.Thread(target=self._flush_regularly, name="dask_runner-batch-monitor", daemon=True)
 
     @classmethod
-    def start(cls, client: Client, runners: Sequence[AbstractRunner], options: ExecutionOptions
-              ) -> tuple[BatchMonitor | None, ExecutionOptions]:
-        """A monitor (None when the page is switched off) and ``options`` with its report hook chained in."""
+    def watching(cls, client: Client, runners: Sequence[AbstractRunner], options: ExecutionOptions) -> BatchObserver:
+        """The batch's observer: a monitor, or nobody when the page is switched off."""
         from dask_runner.dashboard.install import enabled
 
-        if not enabled():
-            return None, options
-        monitor = cls(client, runners, options)
-        user_hook = options.on_report
+        return cls(client, runners, options) if enabled() else NO_OBSERVER
 
-        def on_report(report: RunnerReport) -> None:
-            monitor.reported(report)
-            if user_hook is not None:
-                user_hook(report)
+    # -- what the batch does (BatchObserver, called from the batch loop) ---------------------------
 
-        return monitor, replace(options, on_report=on_report)
-
-    # -- what the batch does (called from the batch loop) ------------------------------------------
-
-    def begin(self) -> None:
+    def began(self) -> None:
         experiment = self.options.experiment_name or default_experiment_name()
         self._send(events.start_message(self.batch_id, experiment, str(self.client.id), dict(self.totals),
                                         self.options.num_gpus, self.options.time_limit_s, time.time()))
@@ -117,7 +106,7 @@ class BatchMonitor:
                 del self.failures[:-events.MAX_FAILURES_PER_MESSAGE]
             self.changed = True
 
-    def finish(self, reports: Sequence[RunnerReport] | None) -> None:
+    def ended(self, reports: Sequence[RunnerReport] | None) -> None:
         """The batch ended (``reports``) or was stopped (None); the last message carries the final totals."""
         stopped = reports is None
         self.stop.set()

@@ -18,15 +18,16 @@ Why it looks like this:
   the batch stops with the import check's error. While runners wait and no worker is connected, the driver
   says what it waits for once a minute, and after ``no_worker_timeout_s`` the waiting runners fail with
   stage ``no_workers`` (``resume=true`` runs them again).
-- A ``BatchMonitor`` (``dask_runner.dashboard``) is told of submissions, re-runs, reports and the end, for
-  the dashboard's Simulations page; the calls are marked ``# monitor``.
+- The batch's observer (``BatchObserver``; the dashboard's Simulations page, or nobody) is told of the start,
+  submissions, re-runs, reports and the end.
+- The loop sleeps until a result comes, the next hard time limit falls due or the workers are to be looked at,
+  whichever is first: it never polls.
 """
 
 from __future__ import annotations
 
 import collections
 import logging
-import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -34,7 +35,7 @@ from typing import TYPE_CHECKING, Any
 
 from dask_runner.dashboard.monitor import BatchMonitor
 from dask_runner.dask import keys
-from dask_runner.dask.compat import WAKE, delivering_as_completed, wake_as_completed
+from dask_runner.dask.compat import delivering_as_completed, next_batch_within
 from dask_runner.dask.resources import WorkerInfo, check_satisfiable, slots_for, task_resources
 from dask_runner.dask.tasks import (
     GroupRunners,
@@ -64,9 +65,10 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 _REFRESH_WORKERS_S = 2.0
-_HARD_LIMIT_POLL_S = 0.5
-# How often the driver looks whether any worker is connected while it waits (it is woken for it), and how
-# often it says what it waits for while none is.
+# How soon the driver asks the workers again for what runs when one of them did not answer.
+_HARD_LIMIT_RETRY_S = 0.5
+# How often the driver looks whether any worker is connected while it waits, and how often it says what it
+# waits for while none is.
 _WATCH_WORKERS_S = 5.0
 _SAY_WAITING_S = 60.0
 NO_WORKERS_CAUSES = (
@@ -149,6 +151,9 @@ class _Group:
     submitted_at: float
     sim: Future | None
     summary: Future | None
+    # When a runner of this group could first be past its hard time limit (epoch seconds): at first its
+    # submission plus the limit, then the earliest start the workers reported plus the limit.
+    limit_check_at: float = float("inf")
 
     @property
     def open(self) -> bool:
@@ -167,9 +172,9 @@ class DaskBatch:
         self.settings = settings
         self.resources = task_resources(options.num_cpus, options.num_gpus, workers)
         check_satisfiable(self.resources, workers)
-        self.monitor, options = BatchMonitor.start(client, runners, options)  # monitor: chains its report hook
         self.options = options
-        self.state = BatchState(runners, options)
+        self.state = BatchState(runners, options, BatchMonitor.watching(client, runners, options))
+        self.observer = self.state.observer
         self.workers = workers
         self.slots = max(1, slots_for(self.resources, workers))
         self.workers_checked_at = time.monotonic()
@@ -186,7 +191,6 @@ class DaskBatch:
         self.leaves_callback_work = False  # learned from the first summaries
         self.lockstep = settings.lockstep_group_size > 1 and bool(runners) and isinstance(
             getattr(runners[0], "planner", None), BatchPlanner)
-        self.next_poll = 0.0
         # Results come with the futures: the client fetches them concurrently on its event loop, instead
         # of one blocking round trip per runner in this thread (which left the workers idle).
         # (A result that cannot be fetched comes out as its exception, instead of never: delivering_as_completed.)
@@ -204,10 +208,8 @@ class DaskBatch:
     # -- the loop ---------------------------------------------------------------------------------
 
     def run(self) -> list[RunnerReport]:
-        stop_ticking = self._tick(_WATCH_WORKERS_S)
         try:
-            if self.monitor is not None:  # monitor
-                self.monitor.begin()
+            self.observer.began()
             self._fill()
             while self.groups or self.suspects or self._has_todo():
                 ready = self._next_batch()
@@ -217,43 +219,25 @@ class DaskBatch:
                 self._watch_workers()
                 self._fill()
         except BaseException:
-            stop_ticking.set()
             self._cancel_everything()
-            self.state.progress.close()
-            if self.monitor is not None:  # monitor
-                self.monitor.finish(None)
+            self.state.stopped()
             raise
-        stop_ticking.set()
         reports = self.state.finished()
-        if self.monitor is not None:  # monitor
-            self.monitor.finish(reports)
         log_batch_summary(reports)
         return reports
 
     def _next_batch(self) -> list[tuple[Future, Any]]:
+        """The results that came, waiting for the first at most until the loop has something else to do."""
         if self.ac.is_empty():
             return []
-        block = self.options.time_limit_s is None
-        if not block and not self.ac.has_ready():
-            time.sleep(0.01)  # wake up regularly to enforce the hard time limit
-            return []
-        return [item for item in self.ac.next_batch(block=block) if item[0] is not WAKE]
+        return next_batch_within(self.ac, self._until_next_duty())
 
-    def wake(self) -> None:
-        """Make ``run`` look up from waiting for results (any thread)."""
-        wake_as_completed(self.ac)
-
-    def _tick(self, interval_s: float) -> threading.Event:
-        """Wake ``run`` every ``interval_s`` while it waits for results, so it can watch the workers; set the
-        returned event to stop."""
-        stop = threading.Event()
-
-        def tick() -> None:
-            while not stop.wait(interval_s):
-                self.wake()
-
-        threading.Thread(target=tick, name="dask_runner-batch-watch", daemon=True).start()
-        return stop
+    def _until_next_duty(self) -> float:
+        """Seconds until a hard time limit may fall due or the workers are to be looked at, whichever is first."""
+        watch_in = self.next_watch - time.monotonic()
+        limit_in = min((g.limit_check_at for g in self.groups.values() if g.summary is not None),
+                       default=float("inf")) - time.time()
+        return max(0.0, min(watch_in, limit_in))
 
     # -- no worker --------------------------------------------------------------------------------
 
@@ -395,8 +379,7 @@ class DaskBatch:
     def _submit(self, indices: list[int], isolated: bool) -> None:
         runners: list[AbstractRunner | None] = [self.runners[i] for i in indices]  # the task's own list
         key = simulation_key(self.runners[indices[0]], self.state.ids[indices[0]], len(runners))
-        if self.monitor is not None:  # monitor (before the submit: a runner that cannot travel is reported here)
-            self.monitor.submitted(indices)
+        self.observer.submitted(indices)  # before the submit: a runner that cannot travel is reported in it
         try:
             sim = self.client.submit(run_group, GroupRunners(runners), self.options.time_limit_s, key, self.lockstep, key=key,
                                      pure=False, resources=self.resources or None, retries=0)
@@ -412,7 +395,10 @@ class DaskBatch:
             return
         summary = self.client.submit(summarize, sim, key=keys.summary_key(key), pure=False,
                                      priority=10)
-        group = _Group(key, [_Member(i) for i in indices], isolated, time.time(), sim, summary)
+        now = time.time()
+        limit = self.options.time_limit_s
+        check_at = now + limit + self.settings.timeout_grace_s if limit is not None else float("inf")
+        group = _Group(key, [_Member(i) for i in indices], isolated, now, sim, summary, check_at)
         self.groups[key] = group
         self.summaries[summary] = group
         self.ac.add(summary)
@@ -513,8 +499,7 @@ class DaskBatch:
             # the worker cannot load): each member runs again alone, so that only the culprit fails.
             logger.info("A group of %d runners failed as a whole (%r); they run again, one at a time", len(members), exc)
             self.suspects.extend(m.index for m in members)
-            if self.monitor is not None:  # monitor
-                self.monitor.rerun(len(members), "one at a time, after their group failed as a whole")
+            self.observer.rerun(len(members), "one at a time, after their group failed as a whole")
             return
         for m in members:
             runner = self.runners[m.index]
@@ -534,8 +519,7 @@ class DaskBatch:
             logger.info("%d runner(s) were on worker %s when it was restarted or retired; they run again",
                         len(indices), address)
             self.retry.extendleft(reversed(indices))
-            if self.monitor is not None:  # monitor
-                self.monitor.rerun(len(indices), "their worker was restarted for another runner's time limit")
+            self.observer.rerun(len(indices), "their worker was restarted for another runner's time limit")
             return
         self._refresh_workers()
         logger.info("A worker died holding %d runner(s) (%s); they run again, one at a time", len(indices), exc)
@@ -547,8 +531,7 @@ class DaskBatch:
             # worker (or as a callback task beside a killer) it may be an innocent bystander.
             if self.deaths_alone[index] < self.settings.max_worker_deaths:
                 self.suspects.append(index)
-                if self.monitor is not None:  # monitor
-                    self.monitor.rerun(1, "one at a time, after a worker death")
+                self.observer.rerun(1, "one at a time, after a worker death")
                 continue
             message = (
                 "A worker dies when its process exits, crashes (segfault) or is killed by the nanny for "
@@ -590,25 +573,34 @@ class DaskBatch:
     # -- hard time limit --------------------------------------------------------------------------
 
     def _check_hard_limits(self) -> None:
+        """Stop the runners past their time limit plus the grace; only when a group's check falls due, so the
+        workers are asked only then (a group runs its runners one after another: it may take much longer)."""
         limit = self.options.time_limit_s
         if limit is None:
             return
         now = time.time()
-        if now < self.next_poll:
+        due = [g for g in self.groups.values() if g.summary is not None and g.limit_check_at <= now]
+        if not due:
             return
-        self.next_poll = now + _HARD_LIMIT_POLL_S
         overdue_after = limit + self.settings.timeout_grace_s
-        if not any(g.summary is not None and now - g.submitted_at > overdue_after for g in self.groups.values()):
-            return
         running: dict[str, Any] = self.client.run(running_since, on_error="return")
+        # A runner of these groups not running now starts later, so it cannot be due before now + the limit;
+        # without every worker's answer, ask again soon.
+        answered = all(isinstance(tags, dict) for tags in running.values())
+        for checked in due:
+            checked.limit_check_at = now + (overdue_after if answered else _HARD_LIMIT_RETRY_S)
         for address, tags in running.items():
             if not isinstance(tags, dict):
                 continue
             for tag, start in tags.items():
                 key, _, member = tag.rpartition(":")
                 group = self.groups.get(key)
-                if group is not None and group.summary is not None and now - start > overdue_after:
+                if group is None or group.summary is None:
+                    continue
+                if now - start > overdue_after:
                     self._hard_stop(group, int(member), float(start), address)
+                else:
+                    group.limit_check_at = min(group.limit_check_at, float(start) + overdue_after)
 
     def _hard_stop(self, group: _Group, member: int, start: float, address: str) -> None:
         limit = self.options.time_limit_s
@@ -623,8 +615,7 @@ class DaskBatch:
         group.summary = None
         self.client.cancel(stale, reason="runner past its hard time limit")
         self.retry.extendleft(reversed(others))
-        if self.monitor is not None:  # monitor
-            self.monitor.rerun(len(others), "their group's task was stopped for another runner's time limit")
+        self.observer.rerun(len(others), "their group's task was stopped for another runner's time limit")
         if any(w.address == address and w.has_nanny for w in self.workers):
             self.restarted.add(address)
             action = f"its worker {address} was restarted"

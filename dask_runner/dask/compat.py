@@ -12,6 +12,7 @@ import functools
 import importlib
 import logging
 import os
+import time
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -305,9 +306,6 @@ def poll_worker_start_often() -> None:
     WorkerProcess._init_msg_interval = min(WorkerProcess._init_msg_interval, WORKER_START_POLL_S)
 
 
-WAKE = object()  # what ``wake_as_completed`` puts among the results; the reader drops it
-
-
 def delivering_as_completed(**options: Any) -> Any:
     """``distributed.as_completed(**options)`` out of which every future comes, also one whose result cannot be fetched.
 
@@ -359,20 +357,25 @@ def _delivering_as_completed_class() -> type | None:
     return DeliveringAsCompleted
 
 
-def wake_as_completed(ac: Any) -> bool:
-    """Make a thread blocked in ``ac.next_batch(block=True)`` return now (it yields ``(WAKE, None)``).
+def next_batch_within(ac: Any, timeout: float | None) -> list[Any]:
+    """``ac.next_batch()``, waiting at most ``timeout`` seconds for a first result (None: until one comes).
 
-    ``as_completed`` has no public way to be woken without a future finishing; its result queue and
-    thread condition (``queue``, ``thread_condition``) are not documented. Call from any thread.
+    ``as_completed`` has no public wait with a timeout, and its blocking ``next()`` looks at its queue every
+    100 ms. Here the thread sleeps on its condition until a result is put (``_track_future`` puts it, then
+    notifies under ``thread_condition``: checked under that lock, no notification is lost) or the timeout
+    ends. ``queue`` and ``thread_condition`` are not documented.
     """
     queue, condition = getattr(ac, "queue", None), getattr(ac, "thread_condition", None)
-    if not hasattr(queue, "put_nowait") or not hasattr(condition, "notify_all"):
+    if not hasattr(queue, "empty") or not hasattr(condition, "wait_for"):
         _missing("distributed.as_completed.queue/thread_condition",
-                 "a batch waiting for results looks at its workers (no_worker_timeout_s) only when its next "
-                 "task finishes")
-        return False
+                 "a batch waiting for results looks every 50 ms whether a time limit has passed, and at its "
+                 "workers (no_worker_timeout_s) only when its next task finishes")
+        if timeout is None:
+            return list(ac.next_batch(block=True))
+        if not ac.has_ready():
+            time.sleep(min(timeout, 0.05))
+        return list(ac.next_batch(block=False))
     assert queue is not None and condition is not None
-    queue.put_nowait((WAKE, None))
     with condition:
-        condition.notify_all()
-    return True
+        condition.wait_for(lambda: not queue.empty(), timeout)
+    return list(ac.next_batch(block=False))

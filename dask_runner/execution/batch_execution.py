@@ -35,6 +35,48 @@ logger = logging.getLogger(__name__)
 ReportHook = Callable[[RunnerReport], None]
 
 
+class BatchObserver(Protocol):
+    """What a watcher of one batch is told (the Dask dashboard's Simulations page is one); the loop that runs
+    the batch calls it, it never steers the batch. Calls come from the loop's thread and must return at once."""
+
+    def began(self) -> None:
+        """The batch starts; nothing was submitted yet."""
+
+    def submitted(self, indices: Sequence[int]) -> None:
+        """The runners at ``indices`` were handed to the cluster (again, for a re-run)."""
+
+    def rerun(self, count: int, reason: str) -> None:
+        """``count`` runners will run again, for ``reason`` (a worker death, a group that failed as a whole)."""
+
+    def reported(self, report: RunnerReport) -> None:
+        """A runner's final report (before the batch's ``on_report`` hook sees it)."""
+
+    def ended(self, reports: Sequence[RunnerReport] | None) -> None:
+        """The batch ended with ``reports``, or was stopped (None: an error, Ctrl-C, the first failure)."""
+
+
+class NoObserver:
+    """The observer of a batch nobody watches."""
+
+    def began(self) -> None:
+        pass
+
+    def submitted(self, indices: Sequence[int]) -> None:
+        pass
+
+    def rerun(self, count: int, reason: str) -> None:
+        pass
+
+    def reported(self, report: RunnerReport) -> None:
+        pass
+
+    def ended(self, reports: Sequence[RunnerReport] | None) -> None:
+        pass
+
+
+NO_OBSERVER: BatchObserver = NoObserver()
+
+
 @dataclass(frozen=True)
 class ExecutionOptions:
     """How a batch runs; pools read it in ``WorkerPool.execute_runners``."""
@@ -104,11 +146,14 @@ def assign_runner_ids(runners: Sequence[AbstractRunner]) -> list[str]:
 
 
 class BatchState:
-    """Final reports by position, the runner ids, the progress bar and the per-report hook of one batch."""
+    """Final reports by position, the runner ids, the progress bar, the observer and the per-report hook of one
+    batch."""
 
-    def __init__(self, runners: Sequence[AbstractRunner], options: ExecutionOptions) -> None:
+    def __init__(self, runners: Sequence[AbstractRunner], options: ExecutionOptions,
+                 observer: BatchObserver = NO_OBSERVER) -> None:
         self.runners = runners
         self.options = options
+        self.observer = observer
         self.ids = assign_runner_ids(runners)
         self.reports: list[RunnerReport | None] = [None] * len(runners)
         self.progress = BatchProgress(len(runners), options.verbose)
@@ -121,17 +166,26 @@ class BatchState:
             report = replace(report, runner_id=self.ids[index])
         self.reports[index] = report
         self.progress.update(report)
+        self.observer.reported(report)
         if self.options.on_report is not None:
             self.options.on_report(report)
         if self.options.ends_batch(report, cause):
             raise_for_failure(report, cause)
 
     def finished(self) -> list[RunnerReport]:
+        """Every report, in input order; the batch has ended (the observer is told)."""
         self.progress.close()
         missing = [i for i, r in enumerate(self.reports) if r is None]
         if missing:
             raise AssertionError(f"runners {missing} got no report")
-        return [r for r in self.reports if r is not None]
+        reports = [r for r in self.reports if r is not None]
+        self.observer.ended(reports)
+        return reports
+
+    def stopped(self) -> None:
+        """The batch was stopped before every runner had a report (an error, Ctrl-C, the first failure)."""
+        self.progress.close()
+        self.observer.ended(None)
 
 
 def infrastructure_failure(runner: AbstractRunner, pool: object, exc: BaseException) -> RunnerReport:
