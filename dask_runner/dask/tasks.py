@@ -1,7 +1,9 @@
 """The functions Dask workers run for a batch: a group of simulations, its small summary, its callback work.
 
 The group's outcomes (histories inside the callback work) stay on the worker that computed them; the
-driver fetches only the summary and chains callback tasks that take the group's future as input.
+driver fetches only the summary and chains callback tasks that take the group's future as input. Once a
+batch has shown that its runners leave no callback work, a group is one task that returns its summary
+(``run_summarized_group``).
 """
 
 from __future__ import annotations
@@ -9,7 +11,7 @@ from __future__ import annotations
 import socket
 import sys
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from dask_runner.errors import RunnerLoadError
@@ -38,6 +40,9 @@ class MemberSummary:
     report: RunnerReport
     work_count: int
     exception: BaseException | None
+    # The results of its callback work where its group task ran that work itself (``run_summarized_group``);
+    # None: the work waits on the worker for the driver's callback tasks.
+    results: tuple[CallbackResult, ...] | None = None
 
 
 @dataclass(frozen=True)
@@ -176,6 +181,24 @@ def summarize(outcomes: list[SimulationOutcome]) -> GroupSummary:
         work_count = len(outcome.work) if report is outcome.report else 0
         summaries.append(MemberSummary(report, work_count, outcome.exception))
     return GroupSummary(summaries)
+
+
+def run_summarized_group(
+    group: GroupRunners, time_limit_s: float | None, group_key: str, lockstep: bool = True,
+) -> GroupSummary:
+    """``run_group`` and ``summarize`` as one task: for a batch whose runners have left no callback work, a
+    group costs the scheduler, the worker and the driver one task instead of two.
+
+    Callback work a runner leaves all the same runs here, after its group, each piece as a callback task
+    would run it; its results travel in the summary and nothing stays behind on the worker.
+    """
+    outcomes = run_group(group, time_limit_s, group_key, lockstep)
+    summary = summarize(outcomes)
+    if not any(member.work_count for member in summary.members):
+        return summary
+    members = [replace(member, results=tuple(run_callback_work(work) for work in outcome.work))
+               if member.work_count else member for outcome, member in zip(outcomes, summary.members)]
+    return GroupSummary(members)
 
 
 def run_member_work(outcomes: list[SimulationOutcome], member: int, work_index: int) -> CallbackResult:

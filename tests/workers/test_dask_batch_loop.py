@@ -13,6 +13,7 @@ from runners_for_tests import ScriptedRunner, scripted
 
 from dask_runner.dashboard import events
 from dask_runner.dask import batch as dask_batch
+from dask_runner.dask import keys
 from dask_runner.dask.pool import DaskDistributed
 from dask_runner.execution.batch_execution import NO_OBSERVER, BatchState, ExecutionOptions
 from dask_runner.execution.executor import execute_runners
@@ -123,3 +124,21 @@ def test_the_batch_state_tells_its_observer_each_report_before_the_hook_and_the_
     BatchState(runners, ExecutionOptions(), RecordingObserver(stopped)).stopped()
     assert stopped == [("ended", None)]
     assert BatchState(runners, ExecutionOptions()).observer is NO_OBSERVER
+
+
+def test_once_runners_leave_no_callback_work_a_group_is_one_task_and_late_callback_work_still_counts(
+        pool: DaskDistributed) -> None:
+    from distributed import get_task_stream
+
+    # 40 runners that leave nothing behind, then two that do: the first summaries show no callback work, so
+    # later groups return their summaries themselves; the late runners' callback work runs in their group's
+    # task, and its failure still fails its runner alone, with stage "callback".
+    runners = scripted(["ok"] * 40 + ["callback_fail", "callback_ok"])
+    with get_task_stream(pool.client) as stream:
+        reports = execute_runners(runners, pool)
+    assert [r.succeeded for r in reports] == [True] * 40 + [False, True]
+    assert reports[40].error_stage == "callback" and "metric engine broke for r00040" in (reports[40].error_message or "")
+    summaries = [task["key"] for task in stream.data if keys.is_summary_key(task["key"])]
+    groups = [task["key"] for task in stream.data if str(task["key"]).startswith(keys.SIMULATION_PREFIX)]
+    # Only the groups submitted before the first summary came back (two per worker thread) had one.
+    assert 0 < len(summaries) <= 2 * pool.number_of_threads < len(groups), (summaries, groups)
