@@ -227,7 +227,7 @@ class DaskBatch:
             self.state.stopped()
             raise
         reports = self.state.finished()
-        log_batch_summary(reports)
+        log_batch_summary(reports, self.options.items)
         return reports
 
     def _next_batch(self) -> list[tuple[Future, Any]]:

@@ -170,6 +170,8 @@ def map_with_guarantees(
     options = ExecutionOptions(
         num_gpus=float(task.num_gpus) if task.num_gpus else None, num_cpus=task.num_cpus, verbose=verbose,
         time_limit_s=time_limit_s, stop_on_failure=ends_the_map,
+        # nuPlan's feature caching and NAVSIM's scoring map functions that are not simulations
+        items="simulations" if report_class else f"calls of {getattr(task.fn, '__name__', 'the mapped function')}",
     )
     try:
         reports = run_batch(calls, options)

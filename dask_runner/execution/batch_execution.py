@@ -91,6 +91,7 @@ class ExecutionOptions:
     # Which failures end the batch (SimulationFailedError from the original exception); exit_on_failure: all.
     # Called with the failed report and its cause (the exception, where it could travel).
     stop_on_failure: Callable[[RunnerReport, BaseException | None], bool] | None = None
+    items: str = "simulations"  # what the batch's runners are, in its summary ("calls of cache_scenarios")
 
     def ends_batch(self, report: RunnerReport, cause: BaseException | None) -> bool:
         if report.succeeded:
@@ -270,7 +271,7 @@ def execute_with_futures(
             future.cancel()
         raise
     reports = state.finished()
-    log_batch_summary(reports)
+    log_batch_summary(reports, options.items)
     return reports
 
 

@@ -52,11 +52,11 @@ class BatchProgress:
         self._bar.close()
 
 
-def log_batch_summary(reports: Sequence[RunnerReport]) -> None:
-    """Says how many runners succeeded and failed, and which [log, scenario] pairs failed."""
+def log_batch_summary(reports: Sequence[RunnerReport], items: str = "simulations") -> None:
+    """Says how many runners (``items``) succeeded and failed, and which [log, scenario] pairs failed."""
     failed = [r for r in reports if not r.succeeded]
-    logger.info("Number of successful simulations: %d", len(reports) - len(failed))
-    logger.info("Number of failed simulations: %d", len(failed))
+    logger.info("Number of successful %s: %d", items, len(reports) - len(failed))
+    logger.info("Number of failed %s: %d", items, len(failed))
     for r in failed:
         last_line = (r.error_message or "").strip().splitlines()[-1:] or [""]
         logger.warning("Failed simulation [log, scenario] = [%s, %s] (stage %s): %s", r.log_name,

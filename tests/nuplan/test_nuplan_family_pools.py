@@ -32,7 +32,7 @@ POOLS = {"dask_distributed": ["dask_local", "dask_scheduler"], "dask_scheduler":
 ADDED_FOR_NUPLAN = {"_target_", "_convert_", "output_dir", "logs_subdir", "time_limit_s"}
 
 
-def _environment(tmp_path: Path, **extra: str) -> dict[str, str]:
+def nuplan_environment(tmp_path: Path, **extra: str) -> dict[str, str]:
     roots = tmp_path / "roots"
     for name in ("exp", "data", "maps"):
         (roots / name).mkdir(parents=True, exist_ok=True)
@@ -46,7 +46,7 @@ def _environment(tmp_path: Path, **extra: str) -> dict[str, str]:
 def _job_worker(tmp_path: Path, script: Path, *overrides: str, env: dict[str, str] | None = None) -> dict[str, Any]:
     """The app's own ``--cfg job --resolve``: the worker node as the script would build it."""
     result = subprocess.run([PYTHON, str(script), *overrides, "--cfg", "job", "--resolve"], cwd=tmp_path,
-                            env=_environment(tmp_path, **(env or {})), capture_output=True, text=True, timeout=300,
+                            env=nuplan_environment(tmp_path, **(env or {})), capture_output=True, text=True, timeout=300,
                             check=False)
     assert result.returncode == 0, result.stderr[-3000:]
     worker = yaml.safe_load(result.stdout)["worker"]
@@ -92,7 +92,7 @@ def test_navsims_default_worker_is_caught_by_the_ray_shim_with_all_its_keys(tmp_
 
 def _navsim_map(tmp_path: Path, *overrides: str, env: dict[str, str] | None = None) -> dict[str, Any]:
     result = subprocess.run([PYTHON, "-c", "import navsim_parts; navsim_parts.main()", *overrides,
-                             f"output_dir={tmp_path}/out"], cwd=tmp_path, env=_environment(tmp_path, **(env or {})),
+                             f"output_dir={tmp_path}/out"], cwd=tmp_path, env=nuplan_environment(tmp_path, **(env or {})),
                             capture_output=True, text=True, timeout=300, check=False)
     assert result.returncode == 0, result.stderr[-3000:]
     line = next(line for line in result.stdout.splitlines() if line.startswith("NAVSIM_OUTCOME "))
@@ -134,7 +134,7 @@ def _run_with_planner(tmp_path: Path, name: str, planner: str,
     process = subprocess.Popen([PYTHON, str(Path(DEVKIT) / "nuplan/planning/script/run_simulation.py"), *COMMON,
                                 *([] if keep_simple_planner else ["~planner.simple_planner"]), f"+planner.ballast={planner}",
                                 "worker=dask_distributed", "worker.n_workers=2", f"output_dir={output}"],
-                               cwd=tmp_path, env=_environment(tmp_path, BUILD_LOG=str(builds)),
+                               cwd=tmp_path, env=nuplan_environment(tmp_path, BUILD_LOG=str(builds)),
                                stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     return process, output, builds
 
@@ -171,7 +171,7 @@ def test_a_planner_that_fails_to_build_on_its_worker_fails_only_its_runners(tmp_
 
 def test_nuplans_ml_planner_loads_its_model_once_per_worker_process(tmp_path: Path) -> None:
     result = subprocess.run([PYTHON, "-c", "import ml_parts; ml_parts.main()", str(tmp_path)], cwd=tmp_path,
-                            env=_environment(tmp_path), capture_output=True, text=True, timeout=600, check=False)
+                            env=nuplan_environment(tmp_path), capture_output=True, text=True, timeout=600, check=False)
     assert result.returncode == 0, result.stderr[-3000:]
     line = next(line for line in result.stdout.splitlines() if line.startswith("ML_OUTCOME "))
     outcome = json.loads(line.removeprefix("ML_OUTCOME "))
@@ -191,7 +191,7 @@ def test_the_ml_planner_drop_in_composes_in_nuplans_script(tmp_path: Path) -> No
     result = subprocess.run([PYTHON, str(script), "planner=ml_planner_on_worker", "model=simple_vector_model",
                              "planner.ml_planner.planner.model_config=${model}",
                              "planner.ml_planner.planner.checkpoint_path=/ckpt/model.ckpt", "--cfg", "job", "--resolve"],
-                            cwd=tmp_path, env=_environment(tmp_path), capture_output=True, text=True, timeout=300,
+                            cwd=tmp_path, env=nuplan_environment(tmp_path), capture_output=True, text=True, timeout=300,
                             check=False)
     assert result.returncode == 0, result.stderr[-3000:]
     node = yaml.safe_load(result.stdout)["planner"]["ml_planner"]

@@ -38,6 +38,15 @@ def test_the_functions_own_exception_ends_the_map_as_itself() -> None:
         assert pool.map(Task(square_or_raise), [1, 2, 3]) == [1, 4, 9]
 
 
+def test_the_summary_names_the_mapped_function_not_simulations(caplog: pytest.LogCaptureFixture) -> None:
+    with DaskDistributed(processes=False, n_workers=1, threads_per_worker=2, dashboard_address=None) as pool:
+        with caplog.at_level("INFO", logger="dask_runner"):
+            pool.map(Task(square_or_raise), [1, 2, 3])
+    # nuPlan's feature caching maps cache_scenarios: its log must not count simulations
+    assert "Number of successful calls of square_or_raise: 3" in caplog.text
+    assert "simulations" not in caplog.text
+
+
 @pytest.mark.processes
 @pytest.mark.slow
 def test_run_simulation_mapped_gets_a_report_for_the_runner_that_kills_its_worker(processes: DaskDistributed) -> None:
