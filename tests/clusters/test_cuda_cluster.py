@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 
 from dask_runner.dask.clusters.cuda import gpu_count, start_cuda_cluster, threads_for_share
@@ -98,3 +100,62 @@ def test_a_dask_cuda_pool_that_fails_to_start_closes_its_cluster() -> None:
     with pytest.raises(ConfigError, match="max_group_size"):
         cuda_worker_pool(cluster, max_group_size=0)
     assert cluster.status == Status.closed
+
+
+# Every failure on worker=dask_cuda's construction path leaves no cluster running. The node's cluster is a
+# local cluster started through cluster_starts, which tells whether it was closed.
+def _counted_cluster_node(**keys: object) -> dict[str, object]:
+    return {**_local_cluster_node(), "_target_": "cluster_starts.start_counted_cluster", **keys}
+
+
+def _dask_cuda_node(*overrides: str, **cluster_keys: object) -> Any:
+    from hydra import compose, initialize_config_module
+    from omegaconf import OmegaConf
+
+    with initialize_config_module(config_module="dask_runner.config", version_base=None):
+        cfg = compose("default_simulation", overrides=["worker=dask_cuda", *overrides])
+    cfg.worker.cluster = OmegaConf.create(_counted_cluster_node(**cluster_keys))
+    return cfg.worker
+
+
+@pytest.mark.parametrize("override, error", [
+    ("+worker.max_grup_size=4", r"worker=dask_cuda has no key max_grup_size; its keys are .*max_group_size"),
+    ("worker.max_group_size=0", "max_group_size must be >= 1"),
+    # a keyword Hydra cannot build: Hydra used to start the cluster first, then fail on this one
+    ("+worker.time_limit_s={_target_:no.such.module.seconds}", "time_limit_s must be a number of seconds"),
+])
+def test_a_bad_key_fails_the_dask_cuda_node_with_no_cluster_left(override: str, error: str) -> None:
+    from cluster_starts import leaves_no_cluster
+    from hydra.errors import InstantiationException
+    from hydra.utils import instantiate
+
+    with leaves_no_cluster(), pytest.raises(InstantiationException, match=error) as failure:
+        instantiate(_dask_cuda_node(override), _convert_="all")
+    assert isinstance(failure.value.__cause__, ConfigError)  # Hydra wraps the factory's error
+
+
+def test_nuplans_dask_cuda_factory_failing_leaves_no_cluster() -> None:
+    """nuPlan's factory checks logs_subdir against output_dir before it builds the pool."""
+    from cluster_starts import leaves_no_cluster
+    from hydra.errors import InstantiationException
+    from hydra.utils import instantiate
+    from omegaconf import OmegaConf
+
+    node = _dask_cuda_node()
+    OmegaConf.set_struct(node, False)
+    node.merge_with({"_target_": "dask_runner.dask.nuplan_pools.nuplan_dask_cuda", "output_dir": None,
+                     "logs_subdir": "logs"})
+    with leaves_no_cluster() as started, pytest.raises(InstantiationException, match="needs nuPlan's output_dir"):
+        instantiate(node, _convert_="all")
+    assert started == []  # checked before anything starts
+
+
+def test_a_failure_after_the_cluster_started_closes_it() -> None:
+    """DaskDistributed refuses the time limit once the cluster is up: the cluster is closed."""
+    from cluster_starts import leaves_no_cluster
+    from hydra.errors import InstantiationException
+    from hydra.utils import instantiate
+
+    with leaves_no_cluster() as started, pytest.raises(InstantiationException, match="time_limit_s must be"):
+        instantiate(_dask_cuda_node("+worker.time_limit_s=-1"), _convert_="all")
+    assert len(started) == 1

@@ -230,13 +230,26 @@ def start_cuda_cluster(
 
 
 def cuda_worker_pool(cluster: Any, start_timeout_s: float = 60.0, **batch: Any) -> DaskDistributed:
-    """``worker=dask_cuda``: a DaskDistributed on the CUDA cluster Hydra built from the ``cluster`` node
-    (:func:`start_cuda_cluster`), which the pool owns: ``shutdown()`` closes it, and a pool that fails to
-    start closes it too. ``batch`` holds DaskDistributed's batch tuning (``max_in_flight_per_slot``, ...).
-    """
-    from dask_runner.dask.clusters.jobqueue import pool_owning
+    """``worker=dask_cuda``: a DaskDistributed on the CUDA cluster of the ``cluster`` node
+    (:func:`start_cuda_cluster` and its keywords), which the pool owns: ``shutdown()`` closes it.
 
-    return pool_owning(cluster, batch, start_timeout_s, None)
+    The node is built here, not by Hydra (the worker node is ``_recursive_: false``): Hydra would start the
+    cluster before the other keywords are built and checked, and nothing would close it when one of them, or
+    the caller's factory (nuPlan's ``logs_subdir`` check), failed. So the keywords are checked first, then the
+    cluster starts, and whatever fails after that closes it. ``cluster`` may also be a cluster already
+    started, which the pool then owns the same way. ``batch`` holds DaskDistributed's batch tuning
+    (``max_in_flight_per_slot``, ...).
+    """
+    from collections.abc import Mapping
+
+    from dask_runner.dask.clusters.jobqueue import check_batch_keys, pool_owning
+
+    if not isinstance(cluster, Mapping):  # started already (a config node is a dict or Hydra's DictConfig)
+        return pool_owning(cluster, batch, start_timeout_s, None)
+    check_batch_keys(batch, "dask_cuda", {"cluster", "start_timeout_s"})
+    from hydra.utils import instantiate
+
+    return pool_owning(instantiate(cluster, _convert_="all"), batch, start_timeout_s, None)
 
 
 cuda_worker_pool.keyword_defaults_from = "dask_runner.dask.pool.DaskDistributed"  # type: ignore[attr-defined]

@@ -545,15 +545,9 @@ def jobqueue_worker_pool(settings_class: type[JobQueueSettings], print_job_scrip
     """A ``worker=dask_<scheduler>`` pool: ``keys`` are the settings' fields plus DaskDistributed's batch tuning
     (``max_in_flight_per_slot``, ...). ``print_job_script=True`` submits nothing: it raises NothingToRun holding
     the job script, which the command prints before exiting with status 0."""
-    from dask_runner.dask.batch import DaskBatchSettings
-
     names = {f.name for f in fields(settings_class)}
-    # and the time limit of the pool's map (what nuPlan's and NAVSIM's scripts call), set by their worker nodes
-    tuning = {f.name for f in fields(DaskBatchSettings)} | {"time_limit_s"}
-    unknown = sorted(set(keys) - names - tuning)
-    if unknown:
-        raise ConfigError(f"worker={settings_class.worker_key} has no key {', '.join(unknown)}; its keys are "
-                          f"{', '.join(sorted(names | tuning | {'print_job_script'}))}")
+    check_batch_keys({k: v for k, v in keys.items() if k not in names}, settings_class.worker_key,
+                     names | {"print_job_script"})
     settings = settings_class(**{k: v for k, v in keys.items() if k in names})
     batch = {k: v for k, v in keys.items() if k not in names}
     if print_job_script:
@@ -562,6 +556,20 @@ def jobqueue_worker_pool(settings_class: type[JobQueueSettings], print_job_scrip
     owner = start_jobqueue_cluster(settings)
     return pool_owning(getattr(owner, "cluster", owner), batch, settings.start_timeout_s, settings.log_directory,
                        settings.scheduler, owner=owner)
+
+
+def check_batch_keys(batch: dict[str, Any], worker_key: str, other_keys: set[str]) -> None:
+    """Refuse, before anything starts, a key of ``worker=<worker_key>`` that is not DaskDistributed's batch tuning
+    (nor one of the node's ``other_keys``), and a tuning value out of range."""
+    from dask_runner.dask.batch import DaskBatchSettings
+
+    tuning = {f.name for f in fields(DaskBatchSettings)}
+    # and the time limit of the pool's map (what nuPlan's and NAVSIM's scripts call), set by their worker nodes
+    unknown = sorted(set(batch) - tuning - {"time_limit_s"})
+    if unknown:
+        raise ConfigError(f"worker={worker_key} has no key {', '.join(unknown)}; its keys are "
+                          f"{', '.join(sorted(tuning | other_keys | {'time_limit_s'}))}")
+    DaskBatchSettings(**{k: v for k, v in batch.items() if k in tuning})
 
 
 def pool_owning(cluster: Any, batch: dict[str, Any], start_timeout_s: float, log_directory: str | None,
