@@ -1,19 +1,22 @@
 #!/usr/bin/env bash
 # Build a Python 3.11 environment with nuplan-devkit and dask_runner side by side, for tests/nuplan.
 #
-#   scripts/make_nuplan_env.sh NUPLAN_DEVKIT_CHECKOUT ENV_DIR [NAVSIM_CHECKOUT]
+#   scripts/make_nuplan_env.sh NUPLAN_DEVKIT_CHECKOUT ENV_DIR [NAVSIM_CHECKOUT] [TUPLAN_GARAGE_CHECKOUT]
 #   DASK_RUNNER_NUPLAN_PYTHON=ENV_DIR/bin/python DASK_RUNNER_NUPLAN_DEVKIT=NUPLAN_DEVKIT_CHECKOUT \
-#       [DASK_RUNNER_NAVSIM=NAVSIM_CHECKOUT] .venv/bin/python -m pytest tests/nuplan
+#       [DASK_RUNNER_NAVSIM=NAVSIM_CHECKOUT] [DASK_RUNNER_TUPLAN_GARAGE=TUPLAN_GARAGE_CHECKOUT] \
+#       .venv/bin/python -m pytest tests/nuplan
 #
 # nuPlan's own pins do not install on Python 3.11; these versions run its simulation and metric scripts
 # (numpy 1.x: numpy 2 breaks nuPlan's LQR tracker; bokeh 2.4 and matplotlib < 3.9: its summary
 # callback and nuBoard). dask_runner goes in with only its slurm extra (dask-jobqueue), as a nuPlan user on SLURM installs it. NAVSIM (optional, a
 # checkout of its git repository) goes in like nuplan-devkit, without its pins (torch 2.0, numpy 1.23), with the
-# few packages of its own that its scripts import.
+# few packages of its own that its scripts import. tuplan_garage (optional, a checkout; pass "" for NAVSIM to skip it)
+# goes in the same way, without its pins (nuplan-devkit==1.2.2, scikit-learn==1.2.2).
 set -euo pipefail
 devkit=${1:?usage: $0 NUPLAN_DEVKIT_CHECKOUT ENV_DIR}
 env_dir=${2:?usage: $0 NUPLAN_DEVKIT_CHECKOUT ENV_DIR}
 navsim=${3:-}
+tuplan_garage=${4:-}
 repo=$(cd "$(dirname "$0")/.." && pwd)
 python3.11 -m venv "$env_dir"
 pip="$env_dir/bin/pip"
@@ -28,6 +31,10 @@ pip="$env_dir/bin/pip"
 if [ -n "$navsim" ]; then
     "$pip" install --quiet "scikit-learn>=1.2" "positional-encodings==6.0.1" timm
     "$pip" install --quiet --no-deps -e "$navsim"
+fi
+if [ -n "$tuplan_garage" ]; then
+    "$pip" install --quiet "scikit-learn>=1.2" "positional-encodings==6.0.1"
+    "$pip" install --quiet --no-deps -e "$tuplan_garage"
 fi
 "$pip" install --quiet -e "$repo[slurm]"
 echo "nuPlan environment ready: $env_dir/bin/python"

@@ -10,7 +10,8 @@ import os
 from typing import Any
 
 import numpy as np
-from nuplan.common.actor_state.state_representation import StateVector2D
+from nuplan.common.actor_state.state_representation import StateSE2, StateVector2D
+from nuplan.common.maps.abstract_map import AbstractMap
 from nuplan.planning.scenario_builder.scenario_filter import ScenarioFilter
 from nuplan.planning.scenario_builder.test.mock_abstract_scenario import MockAbstractScenario
 from nuplan.planning.scenario_builder.test.mock_abstract_scenario_builder import MockAbstractScenarioBuilder
@@ -23,9 +24,9 @@ from nuplan.planning.utils.multithreading.worker_pool import WorkerPool
 class NamedMockScenario(MockAbstractScenario):
     """nuPlan's mock scenario with a past (its simulation needs 3 s of history) and its own name and token."""
 
-    def __init__(self, index: int) -> None:
+    def __init__(self, index: int, **mock: Any) -> None:
         super().__init__(number_of_past_iterations=10, number_of_future_iterations=20,
-                         initial_velocity=StateVector2D(x=1.0 + 0.5 * index, y=0.0))
+                         initial_velocity=StateVector2D(x=1.0 + 0.5 * index, y=0.0), **mock)
         self._index = index
 
     @property
@@ -46,6 +47,36 @@ class NamedMockScenarioBuilder(MockAbstractScenarioBuilder):
 
     def get_scenarios(self, scenario_filter: ScenarioFilter, worker: WorkerPool) -> list[Any]:
         return [NamedMockScenario(index) for index in range(self.num_scenarios)]
+
+
+class MappedMockScenario(NamedMockScenario):
+    """A NamedMockScenario on the one-road map of ``synthetic_map.py`` (in ``$NUPLAN_MAPS_ROOT``), ego in the
+    middle of its left lane heading along it, routed along its roadblock: what map-reading planners need."""
+
+    def __init__(self, index: int) -> None:
+        from synthetic_map import LANE_WIDTH
+
+        super().__init__(index, initial_ego_state=StateSE2(x=0.0, y=LANE_WIDTH / 2, heading=0.0),
+                         mission_goal=StateSE2(500.0, LANE_WIDTH / 2, 0.0), number_of_detections=0)
+
+    @property
+    def map_api(self) -> AbstractMap:
+        from nuplan.common.maps.nuplan_map.map_factory import get_maps_api
+        from synthetic_map import LOCATIONS, MAP_VERSION
+
+        return get_maps_api(os.environ["NUPLAN_MAPS_ROOT"], MAP_VERSION, LOCATIONS[1])
+
+    def get_route_roadblock_ids(self) -> list[str]:
+        from synthetic_map import ROADBLOCK_ID
+
+        return [ROADBLOCK_ID]
+
+
+class MappedMockScenarioBuilder(MockAbstractScenarioBuilder):
+    """``num_scenarios`` MappedMockScenarios."""
+
+    def get_scenarios(self, scenario_filter: ScenarioFilter, worker: WorkerPool) -> list[Any]:
+        return [MappedMockScenario(index) for index in range(self.num_scenarios)]
 
 
 class BallastPlanner(SimplePlanner):
