@@ -49,3 +49,20 @@ def main() -> None:
         if hasattr(worker, "shutdown"):
             worker.shutdown()
     print("NAVSIM_OUTCOME " + json.dumps(outcome), flush=True)
+
+
+def print_metric_cache_digests(cache: str) -> None:
+    """One JSON line: every metric cache under ``cache`` (NAVSIM's lzma-compressed pickle of a ``MetricCache``), by
+    its path there, as the SHA-256 of its pickle with its own ``file_path`` (where it was written) made relative."""
+    import dataclasses
+    import hashlib
+    import lzma
+    import pickle
+
+    digests = {}
+    for path in sorted(Path(cache).rglob("metric_cache.pkl")):
+        metric_cache = pickle.loads(lzma.decompress(path.read_bytes()))
+        relative = path.relative_to(cache)
+        metric_cache = dataclasses.replace(metric_cache, file_path=relative)
+        digests[str(relative)] = hashlib.sha256(pickle.dumps(metric_cache, protocol=5)).hexdigest()
+    print("METRIC_CACHE " + json.dumps(digests), flush=True)
