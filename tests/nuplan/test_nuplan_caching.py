@@ -75,6 +75,7 @@ def test_feature_caching_on_dask_writes_nuplans_sequential_cache(tmp_path: Path,
                                                                  overrides: list[str], env: dict[str, str]) -> None:
     cache, log = _cache(tmp_path, "cache", *overrides, env=env)
     assert pool_says in log and f"Starting dataset caching of {SCENARIOS} files" in log
+    assert "Number of failed calls of cache_scenarios: 0" in log  # what the pool ran, named as what it is
     expected = _contents(sequential)
     assert len(expected) == 2 * SCENARIOS  # agents and trajectory of every scenario
     assert _contents(cache) == expected
