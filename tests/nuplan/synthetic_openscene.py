@@ -57,7 +57,7 @@ def _second_stage(log: int, frames: list[dict[str, Any]], first: int) -> Any:
     """The synthetic scene at the end of the scene whose first frame is ``first``: ego 0.5 m to the side."""
     from navsim.common.dataclasses import Scene, SensorConfig
 
-    start = first + HISTORY + FUTURE - HISTORY  # its initial frame is the original scene's last
+    start = first + FUTURE  # its initial frame (start + HISTORY - 1) is the original scene's last
     shifted = copy.deepcopy(frames[start:start + HISTORY + FUTURE])
     for frame in shifted:
         frame["token"] = "syn-" + frame["token"]
@@ -69,6 +69,11 @@ def _second_stage(log: int, frames: list[dict[str, Any]], first: int) -> Any:
         scene.scene_metadata, scene_token=scene.scene_metadata.initial_token,
         corresponding_original_scene=original_end, corresponding_original_initial_token=original_end)
     return scene
+
+
+def _as_list(value: list[Any]) -> str:
+    """A list in Hydra's override syntax (no quotes: the tokens are plain words)."""
+    return json.dumps(value).replace('"', "")
 
 
 def write_dataset(data_root: Path, split: str) -> list[str]:
@@ -92,13 +97,12 @@ def write_dataset(data_root: Path, split: str) -> list[str]:
                 mapping.append([_token(log, initial), _token(log, initial - 1),
                                 [[_token(log, initial + FUTURE, True), _token(log, initial + FUTURE - 1, True)]]])
                 original_tokens += [_token(log, initial), _token(log, initial - 1)]
-    as_list = lambda value: json.dumps(value).replace('"', "")  # noqa: E731  (Hydra's list syntax)
     scene_filter = "train_test_split.scene_filter"
-    return ["train_test_split=navtest", f"{scene_filter}.log_names=null", f"{scene_filter}.tokens={as_list(original_tokens)}",
+    return ["train_test_split=navtest", f"{scene_filter}.log_names=null", f"{scene_filter}.tokens={_as_list(original_tokens)}",
             f"+{scene_filter}.include_synthetic_scenes=true",
-            f"+{scene_filter}.reactive_synthetic_initial_tokens={as_list(synthetic_tokens)}",
+            f"+{scene_filter}.reactive_synthetic_initial_tokens={_as_list(synthetic_tokens)}",
             f"+{scene_filter}.non_reactive_synthetic_initial_tokens=[]",
-            f"+train_test_split.reactive_all_mapping={as_list(mapping)}"]
+            f"+train_test_split.reactive_all_mapping={_as_list(mapping)}"]
 
 
 if __name__ == "__main__":
