@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 from dask_runner.dask import keys
 from dask_runner.dask.batch import DaskBatchSettings
 from dask_runner.dask.clusters.local import LocalClusterSettings
+from dask_runner.dask.clusters.owned import PRE_SPAWN_ENVIRON, OwnedCluster
 from dask_runner.dask.resources import (
     WorkerInfo,
     check_satisfiable,
@@ -41,33 +42,6 @@ EXAMPLE = ("DaskDistributed() (a local cluster), DaskDistributed(address='tcp://
            "DaskDistributed(scheduler_file='scheduler.json'), DaskDistributed(cluster=cluster) or "
            "DaskDistributed(client=client)")
 
-# Workers that die take every task they held with them; we re-run those ourselves (in isolation), so
-# the scheduler of a cluster we start fails such tasks at the first death instead of retrying them.
-ALLOWED_FAILURES_OF_OUR_CLUSTERS = 0
-
-# Background work of the clusters we start, tuned for CPU-bound simulations (measured on 2 cores, 512
-# IDM simulations, A/B: wall -7%, driver CPU -25%, per-runner time 53 -> 49 ms):
-# - every Dask server (scheduler, each nanny, each worker) checks its event loop every 20 ms and samples
-#   the system every 0.5 s; the scheduler and nannies live in the driver and share the workers' cores;
-# - nannies poll their worker's memory every 0.1 s (0.5 s still stops a runaway worker well before the
-#   pause and terminate thresholds matter);
-# - Dask starts workers with MALLOC_TRIM_THRESHOLD_=65536, which also switches off glibc's adaptive mmap
-#   threshold: every simulation array above 128 kB became an mmap/munmap pair (80% more page faults,
-#   twice the system time). Memory is still returned to the system by glibc's defaults.
-BACKGROUND_CONFIG_OF_OUR_CLUSTERS: dict[str, object] = {
-    "distributed.admin.tick.interval": "1s",
-    "distributed.admin.system-monitor.interval": "2s",
-    "distributed.worker.memory.monitor-interval": "500ms",
-    "distributed.nanny.pre-spawn-environ.MALLOC_TRIM_THRESHOLD_": None,
-}
-
-
-_PRE_SPAWN = "distributed.nanny.pre-spawn-environ."
-# The workers' variables among those settings, for a fork server started before dask is imported.
-PRE_SPAWN_ENVIRON_OF_OUR_CLUSTERS = {key[len(_PRE_SPAWN):]: value for key, value in
-                                     BACKGROUND_CONFIG_OF_OUR_CLUSTERS.items() if key.startswith(_PRE_SPAWN)}
-
-
 def _call(fn: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
     """Runs on the worker: keyword arguments of the user's function never clash with ``client.submit``'s."""
     return fn(*args, **kwargs)
@@ -87,6 +61,10 @@ class DaskDistributed(WorkerPool):
     the log). Connecting by ``address=``/``scheduler_file=``, it uses the credentials Dask's config names
     (``distributed.comm.tls.*``), or a ``distributed.security.Security`` given here, and warns when it
     talks plain ``tcp://`` to another host. A ``cluster=`` or ``client=`` keeps its own.
+
+    ``cluster=`` may be an :class:`~dask_runner.dask.clusters.owned.OwnedCluster`: one dask_runner started for this pool
+    alone (``worker=dask_cuda``, ``dask_slurm``, ``dask_slurm_runner``, ...), which the pool then closes in
+    ``shutdown()`` (worker jobs cancelled, an allocation's ranks ended), or at once should the pool fail to start.
 
     Batch tuning: ``max_in_flight_per_slot`` runner groups per worker slot are submitted at once;
     a runner is reported ``worker_lost`` after killing ``max_worker_deaths`` workers; a runner still
@@ -126,14 +104,33 @@ class DaskDistributed(WorkerPool):
         worker_profiling: bool = False,
         time_limit_s: float | None = None,
     ) -> None:
+        # A cluster dask_runner started for this pool (worker=dask_cuda, dask_slurm, ...): closed with the pool,
+        # and at once should the pool fail to start.
+        self._owned: OwnedCluster | None = cluster if isinstance(cluster, OwnedCluster) else None
+        if self._owned is not None:
+            cluster = self._owned.cluster
+        self._own_client = client is None
+        self._closed = False
+        try:
+            self._start(address, scheduler_file, cluster, client, worker_profiling, time_limit_s,
+                        LocalClusterSettings(n_workers, threads_per_worker, memory_limit, local_directory,
+                                             dashboard_address, processes, resources, security),
+                        DaskBatchSettings(max_in_flight_per_slot, max_worker_deaths, timeout_grace_s,
+                                          target_task_duration_s, max_group_size, lockstep_group_size,
+                                          no_worker_timeout_s))
+        except BaseException:
+            DaskDistributed.shutdown(self)  # what it started so far, and the cluster it was handed to own
+            raise
+
+    def _start(self, address: str | None, scheduler_file: str | None, cluster: Any, client: Client | None,
+               worker_profiling: bool, time_limit_s: float | None, local: LocalClusterSettings,
+               settings: DaskBatchSettings) -> None:
         given = [name for name, value in (("address", address), ("scheduler_file", scheduler_file),
                                           ("cluster", cluster), ("client", client)) if value is not None]
         if len(given) > 1:
             raise ConfigError(f"pass at most one of address=, scheduler_file=, cluster=, client= (got {given}); "
                               f"e.g. {EXAMPLE}")
-        local = LocalClusterSettings(n_workers, threads_per_worker, memory_limit, local_directory,
-                                     dashboard_address, processes, resources, security)
-        if (cluster is not None or client is not None) and security is not True:
+        if (cluster is not None or client is not None) and local.security is not True:
             raise ConfigError(f"security= applies to the clusters this pool starts and the schedulers it connects "
                               f"to; the {given[0]}= you pass keeps its own (Client(cluster) uses cluster.security): "
                               f"drop security=, e.g. {EXAMPLE}")
@@ -147,34 +144,26 @@ class DaskDistributed(WorkerPool):
         if cluster is not None and not hasattr(cluster, "scheduler_address"):
             raise ConfigError(f"cluster= must be a Dask cluster object (LocalCluster, SLURMCluster, ...), got "
                               f"{type(cluster).__name__}; e.g. {EXAMPLE}")
-        self._settings = DaskBatchSettings(max_in_flight_per_slot, max_worker_deaths, timeout_grace_s,
-                                           target_task_duration_s, max_group_size, lockstep_group_size,
-                                           no_worker_timeout_s)
+        self._settings = settings
         if time_limit_s is not None and (isinstance(time_limit_s, bool) or not isinstance(time_limit_s, (int, float))
                                          or time_limit_s <= 0):
             raise ConfigError(f"time_limit_s must be a number of seconds > 0 or None, got {time_limit_s!r}; "
                               "e.g. DaskDistributed(time_limit_s=600)")
         self._map_time_limit_s = float(time_limit_s) if time_limit_s is not None else None
-        self._own_cluster: Any = None
-        self._own_client = client is None
-        self._closed = False
 
         if client is not None:
             self._client = client
         elif address is not None or scheduler_file is not None:
             from dask_runner.dask.clusters.address import connect_client
 
-            self._client = connect_client(address=address, scheduler_file=scheduler_file, security=security)
+            self._client = connect_client(address=address, scheduler_file=scheduler_file, security=local.security)
         else:
             if cluster is None:
-                cluster = self._own_cluster = _start_own_cluster(local, worker_profiling)
+                self._owned = _start_own_cluster(local, worker_profiling)
+                cluster = self._owned.cluster
             from distributed import Client
 
-            try:
-                self._client = Client(cluster)
-            except BaseException:
-                self._close_cluster()
-                raise
+            self._client = Client(cluster)
         super().__init__(cluster_resources(self._workers()))
         from dask_runner.dashboard.install import ensure_on_scheduler
 
@@ -191,9 +180,7 @@ class DaskDistributed(WorkerPool):
     @property
     def dashboard_link(self) -> str | None:
         """The dashboard's address, or None when the scheduler runs none (no bokeh 3, or turned off)."""
-        from dask_runner.dask.clusters.local import DASHBOARD_ATTRIBUTE
-
-        if not getattr(self._own_cluster, DASHBOARD_ATTRIBUTE, True):
+        if self._owned is not None and not self._owned.dashboard:
             return None
         try:
             link = self._client.dashboard_link
@@ -269,7 +256,7 @@ class DaskDistributed(WorkerPool):
         """What the cluster does about workers, for a batch that has none: the worker jobs of a cluster that
         submits them (a ``describe_jobs()`` of ours, or a dask-jobqueue cluster's requested jobs), else where
         the scheduler is."""
-        cluster = self._own_cluster if self._own_cluster is not None else getattr(self._client, "cluster", None)
+        cluster = self._owned.cluster if self._owned is not None else getattr(self._client, "cluster", None)
         describe = getattr(cluster, "describe_jobs", None)
         if callable(describe):
             return str(describe())
@@ -289,25 +276,22 @@ class DaskDistributed(WorkerPool):
         if self._closed:
             return
         self._closed = True
-        if self._own_client:
+        if self._own_client and hasattr(self, "_client"):  # (none yet when the pool failed to start)
             try:
                 self._client.close()
             except Exception:
                 logger.debug("closing the Dask client failed", exc_info=True)
         self._close_cluster()
 
-    def close_cluster_at_shutdown(self, cluster: Any) -> None:
-        """Close ``cluster`` with this pool: for factories that start a cluster for this pool alone
-        (``worker=dask_slurm`` cancels its worker jobs, ``worker=dask_slurm_runner`` ends the allocation's ranks)."""
-        self._own_cluster = cluster
+    @property
+    def owns_cluster(self) -> bool:
+        """Whether ``shutdown()`` closes the cluster (one dask_runner started for this pool)."""
+        return self._owned is not None
 
     def _close_cluster(self) -> None:
-        cluster, self._own_cluster = self._own_cluster, None
-        if cluster is not None:
-            try:
-                cluster.close()
-            except Exception:
-                logger.warning("closing the local Dask cluster failed", exc_info=True)
+        owned, self._owned = self._owned, None
+        if owned is not None:
+            owned.close()
 
     def __repr__(self) -> str:
         c = self._config
@@ -315,16 +299,17 @@ class DaskDistributed(WorkerPool):
                 f"gpus_per_node={c.number_of_gpus_per_node}, dashboard={self.dashboard_link})")
 
 
-def _start_own_cluster(local: LocalClusterSettings, worker_profiling: bool) -> Any:
-    """The local cluster a pool starts, with the settings above; its workers' fork server starts first.
+def _start_own_cluster(local: LocalClusterSettings, worker_profiling: bool) -> OwnedCluster:
+    """The local cluster a pool starts, with the settings above, under the policy of the clusters we start; its
+    workers' fork server starts first.
 
     Nothing here imports dask or distributed before ``prestart_forkserver``: the server's imports then run
     on another core while this process imports them and starts the scheduler.
     """
     from dask_runner.dask.clusters.fork_server import FORK_SERVER
-    from dask_runner.dask.clusters.local import start_local_cluster
+    from dask_runner.dask.clusters.local import start_local_cluster_for_pool
 
-    FORK_SERVER.prestart_before_dask(local.processes, PRE_SPAWN_ENVIRON_OF_OUR_CLUSTERS)
+    FORK_SERVER.prestart_before_dask(local.processes, PRE_SPAWN_ENVIRON)
     import dask
 
     from dask_runner.dask.compat import load_distributed_config_defaults
@@ -336,15 +321,11 @@ def _start_own_cluster(local: LocalClusterSettings, worker_profiling: bool) -> A
 
     load_distributed_config_defaults()  # before we read or override any of them
     preload = [*(dask.config.get("distributed.worker.preload") or []), PRELOAD]
-    with dask.config.set({"distributed.scheduler.allowed-failures": ALLOWED_FAILURES_OF_OUR_CLUSTERS,
-                          "distributed.worker.profile.enabled": worker_profiling,
-                          "distributed.worker.preload": preload,
-                          **BACKGROUND_CONFIG_OF_OUR_CLUSTERS}):
-        FORK_SERVER.prestart(local.processes)  # checks (or starts) it with the workers' environment set just above
-        from dask_runner.dashboard.install import scheduler_config
-
-        with dask.config.set(scheduler_config(dashboard_at_start=False)):  # the Simulations page, from the start
-            return start_local_cluster(**vars(local))
+    extra = {"distributed.worker.profile.enabled": worker_profiling, "distributed.worker.preload": preload}
+    # The fork server is checked (or started) with the workers' environment the policy sets.
+    with OwnedCluster.starting(extra, first=lambda: FORK_SERVER.prestart(local.processes)):
+        cluster, dashboard = start_local_cluster_for_pool(local)
+    return OwnedCluster.started(cluster, dashboard=dashboard)
 
 
 def start_workers_early(**settings: Any) -> Callable[[], None]:
@@ -356,7 +337,7 @@ def start_workers_early(**settings: Any) -> Callable[[], None]:
 
     elsewhere = any(settings.get(name) is not None for name in ("address", "scheduler_file", "cluster", "client"))
     if not elsewhere and settings.get("processes", LocalClusterSettings.processes) is True:
-        FORK_SERVER.prestart_before_dask(True, PRE_SPAWN_ENVIRON_OF_OUR_CLUSTERS)
+        FORK_SERVER.prestart_before_dask(True, PRE_SPAWN_ENVIRON)
     return FORK_SERVER.stop_unchecked
 
 

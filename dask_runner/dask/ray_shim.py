@@ -143,7 +143,7 @@ class RayDistributed(DaskDistributed):
 
     def shutdown(self) -> None:
         """Remove the task-log plugin from a cluster we do not own, then close what we started."""
-        if self._log_dir is not None and not self._closed and self._own_cluster is None:
+        if self._log_dir is not None and not self._closed and not self.owns_cluster:
             from dask_runner.dask.task_logs import TASK_LOG_PLUGIN
 
             try:

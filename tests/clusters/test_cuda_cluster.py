@@ -81,8 +81,8 @@ def test_the_dask_cuda_pool_owns_the_cluster_hydra_builds_and_closes_it_at_shutd
         cfg = compose("default_simulation", overrides=["worker=dask_cuda"])
     cfg.worker.cluster = OmegaConf.create(_local_cluster_node())
     pool = instantiate(cfg.worker, _convert_="all")
-    cluster = pool._own_cluster
-    assert cluster is not None and cluster.status == Status.running
+    cluster = pool.client.cluster
+    assert pool.owns_cluster and cluster.status == Status.running
     from dask_runner.execution.worker_pool import Task
 
     assert pool.map(Task(fn=abs), [-1, -2]) == [1, 2]

@@ -13,6 +13,7 @@ import stat
 import subprocess
 import sys
 import threading
+import urllib.request
 from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
@@ -45,6 +46,10 @@ from runners_for_tests import ScriptedRunner, driver_only_runner_class, scripted
 
 def _slurm_info() -> dict[str, str]:
     return {"node": os.environ.get("SLURMD_NODENAME", "?"), "job": os.environ.get("SLURM_JOB_ID", "?")}
+
+
+def _allowed_failures(dask_scheduler: Any) -> int:
+    return int(dask_scheduler.allowed_failures)
 
 
 def worker_placement(pool: DaskDistributed) -> dict[str, dict[str, str]]:
@@ -83,6 +88,11 @@ def test_worker_jobs_on_several_nodes_run_a_batch_and_are_cancelled_at_shutdown(
         placement = worker_placement(pool)
         assert len({where["node"] for where in placement.values()}) >= 2, placement
         assert all(address.startswith("tls://127.0.0.1:") for address in placement)  # loopback only, TLS
+        # The policy of the clusters we start: a dead worker's tasks fail at once, pages attached when asked for.
+        assert pool.client.run_on_scheduler(_allowed_failures) == 0
+        assert pool.client.cluster.scheduler_spec["options"]["dashboard"] is False
+        with urllib.request.urlopen(f"{http_base(pool.client)}/individual-simulations", timeout=60) as page:
+            assert "Bokeh" in page.read().decode()
         runners = scripted(["ok"] * 30, seconds=0.2)
         reports = execute_runners(runners, pool, experiment_name="on-slurm")
         one_report_each(reports, runners)

@@ -199,23 +199,10 @@ def start_cuda_cluster(
         cluster_class = functools.partial(_shared_gpu_cluster_class(), workers_per_gpu=workers_per_gpu)
         # n_workers counts processes: dask-cuda divides host memory by it.
         kwargs["n_workers"] = _requested_gpus(kwargs) * workers_per_gpu
-    import dask
-
-    from dask_runner.dashboard.install import scheduler_config
-    from dask_runner.dask.pool import ALLOWED_FAILURES_OF_OUR_CLUSTERS
-
-    # The Simulations page on this scheduler from the start; a task whose worker died is failed at once (the
-    # pool re-runs it in isolation), as on every cluster dask_runner starts.
-    config = {**scheduler_config(), "distributed.scheduler.allowed-failures": ALLOWED_FAILURES_OF_OUR_CLUSTERS}
+    dashboard = resolve_dashboard_address(dashboard_address)
     try:
-        with dask.config.set(config):
-            cluster = cluster_class(
-                threads_per_worker=threads,
-                local_directory=local_directory,
-                dashboard_address=resolve_dashboard_address(dashboard_address),
-                resources=resources,
-                **kwargs,
-            )
+        cluster = start_cluster_of(cluster_class, threads_per_worker=threads, local_directory=local_directory,
+                                   dashboard=dashboard, resources=resources, **kwargs)
     except ImportError as exc:
         raise ClusterError(f"dask-cuda could not load its CUDA bindings ({exc}); reinstall with {INSTALL_HINT}") from exc
     except Exception as exc:
@@ -225,8 +212,21 @@ def start_cuda_cluster(
                            "driver with nvidia-smi") from exc
     logger.info("CUDA cluster: %d GPU worker(s) (%d per GPU) x %d thread(s), resources %s, scheduler %s, dashboard %s",
                 len(cluster.workers), workers_per_gpu, threads, resources, cluster.scheduler_address,
-                cluster.dashboard_link)
+                cluster.dashboard_link if dashboard else "off")
     return cluster
+
+
+def start_cluster_of(cluster_class: Any, dashboard: str | None, **kwargs: Any) -> LocalCluster:
+    """``cluster_class(**kwargs)`` (a ``LocalCluster`` or one of its kind, such as ``LocalCUDACluster``) started
+    under the policy of the clusters dask_runner starts, its dashboard (on ``dashboard``, None: none) attached in
+    the background when a page is first asked for."""
+    from dask_runner.dask.clusters.owned import OwnedCluster
+
+    with OwnedCluster.starting():
+        # Without a dashboard, the scheduler's HTTP routes on a free loopback port (not Dask's 0.0.0.0:8787).
+        cluster = cluster_class(dashboard_address=dashboard or f"{LOCALHOST}:0", scheduler_kwargs={"dashboard": False},
+                                **kwargs)
+    return OwnedCluster.started(cluster, dashboard=dashboard is not None).cluster
 
 
 def cuda_worker_pool(cluster: Any, start_timeout_s: float = 60.0, **batch: Any) -> DaskDistributed:
@@ -243,13 +243,16 @@ def cuda_worker_pool(cluster: Any, start_timeout_s: float = 60.0, **batch: Any) 
     from collections.abc import Mapping
 
     from dask_runner.dask.clusters.jobqueue import check_batch_keys, pool_owning
+    from dask_runner.dask.clusters.owned import OwnedCluster
 
+    # Its dashboard pages are attached by start_cuda_cluster (a cluster without one gives no dashboard_link).
     if not isinstance(cluster, Mapping):  # started already (a config node is a dict or Hydra's DictConfig)
-        return pool_owning(cluster, batch, start_timeout_s, None)
+        return pool_owning(OwnedCluster(cluster, dashboard=True), batch, start_timeout_s, None)
     check_batch_keys(batch, "dask_cuda", {"cluster", "start_timeout_s"})
     from hydra.utils import instantiate
 
-    return pool_owning(instantiate(cluster, _convert_="all"), batch, start_timeout_s, None)
+    return pool_owning(OwnedCluster(instantiate(cluster, _convert_="all"), dashboard=True), batch, start_timeout_s,
+                       None)
 
 
 cuda_worker_pool.keyword_defaults_from = "dask_runner.dask.pool.DaskDistributed"  # type: ignore[attr-defined]

@@ -44,6 +44,7 @@ from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
+from dask_runner.dask.clusters.owned import OwnedCluster
 from dask_runner.dask.clusters.preloads import scheduler_preloads, worker_preloads
 from dask_runner.dask.clusters.tls import (
     remove_certificates,
@@ -451,23 +452,18 @@ def dry_run_submission(settings: JobQueueSettings, command: list[str], what: str
                           "worker.print_job_script=true")
 
 
-def start_jobqueue_cluster(settings: JobQueueSettings) -> Any:
-    """The dask-jobqueue cluster with its worker jobs submitted (or adaptive scaling on), and what owns it: a
-    ``JobKeeper`` keeping the jobs at the count wanted where the scheduler's jobs can be listed, else the
-    cluster itself. Nothing waits for the jobs here.
+def start_jobqueue_cluster(settings: JobQueueSettings) -> OwnedCluster:
+    """The dask-jobqueue cluster, started under the policy of the clusters we start, with its worker jobs
+    submitted (or adaptive scaling on); what closes it is a ``JobKeeper`` keeping the jobs at the count wanted
+    where the scheduler's jobs can be listed, else the cluster itself. Nothing waits for the jobs here.
 
     With ``settings.security`` the batch's certificate is removed from the shared filesystem when it closes.
     """
-    import dask
-
     settings.check_job_is_accepted()
 
-    from dask_runner.dask.pool import ALLOWED_FAILURES_OF_OUR_CLUSTERS
-
-    scheduler_options: dict[str, Any] = {"preload": scheduler_preloads()}
-    if settings.dashboard_port is None:
-        scheduler_options["dashboard"] = False
-    else:
+    # The scheduler runs in this process, its dashboard pages attached in the background (OwnedCluster.started).
+    scheduler_options: dict[str, Any] = {"preload": scheduler_preloads(), "dashboard": False}
+    if settings.dashboard_port is not None:
         scheduler_options["dashboard_address"] = dashboard_address(settings.interface, settings.dashboard_port)
     extra: dict[str, Any] = {}
     folder = None
@@ -482,7 +478,7 @@ def start_jobqueue_cluster(settings: JobQueueSettings) -> Any:
         extra["security"] = security_from_files(folder)  # the jobs' command lines name the files
     else:
         warn_security_off(f"worker={settings.worker_key}")
-    with dask.config.set({"distributed.scheduler.allowed-failures": ALLOWED_FAILURES_OF_OUR_CLUSTERS}):
+    with OwnedCluster.starting():
         try:
             cluster = _removing_certificates(cluster_class(settings), folder)(
                 scheduler_options=scheduler_options, **settings.job_kwargs(), **extra)
@@ -511,8 +507,9 @@ def start_jobqueue_cluster(settings: JobQueueSettings) -> Any:
         elif keeping.fixed_jobs is not None:
             # Adaptive scaling held at the count, not scale(): it replaces the jobs its own scaling retired.
             cluster.adapt(minimum_jobs=keeping.fixed_jobs, maximum_jobs=keeping.fixed_jobs)
+        owned = OwnedCluster.started(cluster, dashboard=settings.dashboard_port is not None, closer=owner)
     except BaseException:
-        cluster.close()
+        owner.close()
         raise
     lifetime = settings.worker_lifetime()
     logger.info("%s cluster: scheduler listening on %s, dashboard %s; %s of %d core(s) / %s, %d worker "
@@ -520,7 +517,7 @@ def start_jobqueue_cluster(settings: JobQueueSettings) -> Any:
                 cluster.dashboard_link or "off", how, settings.cores, settings.memory, settings.worker_processes,
                 settings.python or sys.executable,
                 f", workers retire after {lifetime[0]:g} s (+/- {lifetime[1]:g} s)" if lifetime else "")
-    return owner
+    return owned
 
 
 def _removing_certificates(cluster_cls: Any, certificates: Path | None) -> Any:
@@ -553,9 +550,8 @@ def jobqueue_worker_pool(settings_class: type[JobQueueSettings], print_job_scrip
     if print_job_script:
         raise NothingToRun("worker.print_job_script=true: printed the job script, submitted nothing",
                            output=job_script(settings))
-    owner = start_jobqueue_cluster(settings)
-    return pool_owning(getattr(owner, "cluster", owner), batch, settings.start_timeout_s, settings.log_directory,
-                       settings.scheduler, owner=owner)
+    return pool_owning(start_jobqueue_cluster(settings), batch, settings.start_timeout_s, settings.log_directory,
+                       settings.scheduler)
 
 
 def check_batch_keys(batch: dict[str, Any], worker_key: str, other_keys: set[str]) -> None:
@@ -572,22 +568,15 @@ def check_batch_keys(batch: dict[str, Any], worker_key: str, other_keys: set[str
     DaskBatchSettings(**{k: v for k, v in batch.items() if k in tuning})
 
 
-def pool_owning(cluster: Any, batch: dict[str, Any], start_timeout_s: float, log_directory: str | None,
-                scheduler: str = "SLURM", owner: Any = None) -> DaskDistributed:
-    """A DaskDistributed on ``cluster`` that closes it (or its ``owner``, e.g. a ``JobKeeper``) at shutdown,
-    returned once a worker has joined.
+def pool_owning(cluster: OwnedCluster, batch: dict[str, Any], start_timeout_s: float, log_directory: str | None,
+                scheduler: str = "SLURM") -> DaskDistributed:
+    """A DaskDistributed on ``cluster`` that closes it at shutdown, returned once a worker has joined.
 
     Whatever fails on the way closes what was started (the cluster, or the pool with it).
     """
     from dask_runner.dask.pool import DaskDistributed
 
-    owner = owner if owner is not None else cluster
-    try:
-        pool = DaskDistributed(cluster=cluster, **batch)
-        pool.close_cluster_at_shutdown(owner)
-    except BaseException:
-        owner.close()
-        raise
+    pool = DaskDistributed(cluster=cluster, **batch)
     try:
         wait_for_first_worker(pool, start_timeout_s, log_directory, scheduler)
     except BaseException:

@@ -27,7 +27,6 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 LOCALHOST = "127.0.0.1"
-DASHBOARD_ATTRIBUTE = "dask_runner_dashboard"  # set on clusters we start: whether their dashboard runs
 EXAMPLE_CALL = "start_local_cluster(n_workers=4, threads_per_worker=1, memory_limit='4GB')"
 
 
@@ -228,12 +227,26 @@ def start_local_cluster(
     """Start a ``LocalCluster`` on 127.0.0.1 whose workers declare ``{"CPU": threads}`` plus ``resources``.
 
     The arguments are those of :class:`LocalClusterSettings`; ``local_directory`` is created when missing.
+    Its dashboard's pages are attached in the background when first asked for (see ``background_dashboard``).
     """
-    LocalClusterSettings(n_workers, threads_per_worker, memory_limit, local_directory, dashboard_address,
-                         processes, resources, security)
+    cluster, dashboard = start_local_cluster_for_pool(
+        LocalClusterSettings(n_workers, threads_per_worker, memory_limit, local_directory, dashboard_address,
+                             processes, resources, security))
+    if dashboard:
+        from dask_runner.dask.clusters.background_dashboard import start_dashboard_in_background
+
+        start_dashboard_in_background(cluster)
+    return cluster
+
+
+def start_local_cluster_for_pool(settings: LocalClusterSettings) -> tuple[LocalCluster, bool]:
+    """(the cluster, whether it serves a dashboard): ``start_local_cluster`` without attaching the dashboard's
+    pages, which a pool's ``OwnedCluster`` does."""
+    processes, local_directory, dashboard_address = settings.processes, settings.local_directory, \
+        settings.dashboard_address
     FORK_SERVER.prestart(processes)  # its imports run on another core while this process imports distributed
-    extra = validate_resources(resources)
-    workers, threads = local_cluster_size(n_workers, threads_per_worker, processes)
+    extra = validate_resources(settings.resources)
+    workers, threads = local_cluster_size(settings.n_workers, settings.threads_per_worker, processes)
     worker_resources = {"CPU": float(threads), **extra}
     dashboard = resolve_dashboard_address(dashboard_address) if _dashboard_possible(dashboard_address) else None
     if local_directory is not None:
@@ -243,7 +256,8 @@ def start_local_cluster(
             raise ConfigError(f"local_directory {local_directory!r} cannot be created ({exc}); pass a writable "
                               "folder, e.g. local_directory='/tmp/dask-runner'") from exc
 
-    tls = cluster_security(security, processes, "The local Dask cluster")
+    tls = cluster_security(settings.security, processes, "The local Dask cluster")
+    memory_limit = settings.memory_limit
     cluster_cls = nanny_keeping_local_cluster()
     poll_worker_start_often()
     import dask_runner.dask.clusters.warm_versions  # noqa: F401  (the scheduler's, before its first worker registers)
@@ -265,16 +279,11 @@ def start_local_cluster(
             except OSError as retry_exc:
                 raise ClusterError(f"the local Dask cluster could not start: {retry_exc}; check free ports "
                                    "and memory on 127.0.0.1") from retry_exc
-    if dashboard is not None:
-        from dask_runner.dask.clusters.background_dashboard import start_dashboard_in_background
-
-        start_dashboard_in_background(cluster)  # its pages: imported while the first tasks run
     logger.info("Local Dask cluster: %d worker(s) x %d thread(s), resources %s, scheduler %s, dashboard %s",
                 workers, threads, worker_resources, cluster.scheduler_address,
                 cluster.dashboard_link if dashboard else "off")
     # Dask serves its HTTP routes (and a dashboard_link) even with the dashboard off: say which it is.
-    setattr(cluster, DASHBOARD_ATTRIBUTE, dashboard is not None)
-    return cluster
+    return cluster, dashboard is not None
 
 
 def _dashboard_possible(dashboard_address: str | None) -> bool:

@@ -33,6 +33,7 @@ from dask_runner.dask.clusters.jobqueue import (
     keep_sigint_handler,
     pool_owning,
 )
+from dask_runner.dask.clusters.owned import OwnedCluster
 from dask_runner.dask.clusters.preloads import scheduler_preloads, worker_preloads
 from dask_runner.dask.clusters.tls import (
     certificate_folder,
@@ -47,6 +48,7 @@ if TYPE_CHECKING:
     from distributed.security import Security
 
     from dask_runner.dask.pool import DaskDistributed
+
 
 logger = logging.getLogger(__name__)
 
@@ -289,6 +291,8 @@ def _start_rank(settings: SLURMRunnerSettings) -> Any:
     folder = None
     # The scheduler and worker ranks block inside the constructor until the driver closes the cluster, then
     # dask-jobqueue ends them with SystemExit from its own SIGINT handler.
+    # Rank 0's scheduler and the worker ranks' nannies start under the policy of the clusters we start (rank 0
+    # starts its dashboard with the scheduler: it blocks in SLURMRunner until the end, with a core of its own).
     try:
         if role == "worker" and step.ended():
             raise _EndedBeforeJoining
@@ -296,7 +300,7 @@ def _start_rank(settings: SLURMRunnerSettings) -> Any:
         scheduler_options, worker_options = settings.scheduler_options(), settings.worker_options()
         if security is not None:
             scheduler_options["security"] = worker_options["security"] = security
-        with keep_sigint_handler():
+        with keep_sigint_handler(), OwnedCluster.starting():
             if role != "driver":
                 signal.signal(signal.SIGINT, _role_finished)
             runner_class = _runner_class(jobqueue, security, step)
@@ -317,6 +321,15 @@ def _start_rank(settings: SLURMRunnerSettings) -> Any:
             remove_certificates(folder)
 
 
+def start_allocation_cluster(settings: SLURMRunnerSettings) -> OwnedCluster:
+    """This rank's part of the allocation's cluster: on the driver (rank 1) the cluster its pool owns; the
+    scheduler and worker ranks serve inside this call and leave by NothingToRun once the driver has ended it."""
+    runner = _start_rank(settings)
+    if not settings.security:
+        warn_security_off("worker=dask_slurm_runner")  # on the driver rank only: the others have returned
+    return OwnedCluster(runner, dashboard=settings.dashboard_port is not None)
+
+
 def slurm_runner_pool(
     scheduler_file: str = SLURMRunnerSettings.scheduler_file,
     interface: str | None = SLURMRunnerSettings.interface,
@@ -335,12 +348,10 @@ def slurm_runner_pool(
     """
     settings = SLURMRunnerSettings(scheduler_file, interface, local_directory, worker_extra_args,
                                    threads_per_worker, dashboard_port, security, start_timeout_s)
-    runner = _start_rank(settings)
-    if not settings.security:
-        warn_security_off("worker=dask_slurm_runner")  # on the driver rank only: the others have returned
-    pool = pool_owning(runner, batch, settings.start_timeout_s, None)
+    cluster = start_allocation_cluster(settings)
+    pool = pool_owning(cluster, batch, settings.start_timeout_s, None)
     logger.info("Allocation cluster: scheduler %s, %d worker rank(s), dashboard %s",
-                runner.scheduler_address, int(os.environ["SLURM_NTASKS"]) - 2, pool.dashboard_link or "off")
+                cluster.cluster.scheduler_address, int(os.environ["SLURM_NTASKS"]) - 2, pool.dashboard_link or "off")
     return pool
 
 
