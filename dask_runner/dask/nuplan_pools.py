@@ -117,11 +117,11 @@ def nuplan_dask_slurm(output_dir: str | Path | None = None, logs_subdir: str | N
 
 def nuplan_dask_slurm_runner(output_dir: str | Path | None = None, logs_subdir: str | None = None,
                              **options: Any) -> DaskDistributed:
-    """nuPlan's ``worker=dask_slurm_runner``: :func:`~dask_runner.dask.clusters.slurm_runner.slurm_runner_pool`
+    """nuPlan's ``worker=dask_slurm_runner``: :class:`~dask_runner.dask.allocation_pool.SLURMAllocationPool`
     (its keywords); on the ranks other than the driver it serves, then exits with status 0."""
-    from dask_runner.dask.clusters.slurm_runner import slurm_runner_pool
+    from dask_runner.dask.allocation_pool import SLURMAllocationPool
 
-    return _for_nuplan(slurm_runner_pool, output_dir, logs_subdir, options)
+    return _for_nuplan(SLURMAllocationPool, output_dir, logs_subdir, options)
 
 
 # Their keywords are those of the pool they build: the YAML nodes take their defaults from there.
@@ -129,7 +129,7 @@ nuplan_dask_distributed.keyword_defaults_from = "dask_runner.dask.pool.DaskDistr
 nuplan_dask_cuda.keyword_defaults_from = "dask_runner.dask.clusters.cuda.cuda_worker_pool"  # type: ignore[attr-defined]
 nuplan_dask_slurm.keyword_defaults_from = "dask_runner.dask.clusters.slurm.slurm_worker_pool"  # type: ignore[attr-defined]
 nuplan_dask_slurm_runner.keyword_defaults_from = (  # type: ignore[attr-defined]
-    "dask_runner.dask.clusters.slurm_runner.slurm_runner_pool")
+    "dask_runner.dask.allocation_pool.SLURMAllocationPool")
 
 __all__ = ["nuplan_dask_cuda", "nuplan_dask_distributed", "nuplan_dask_slurm", "nuplan_dask_slurm_runner",
            "register_with_nuplan"]

@@ -167,9 +167,14 @@ class DaskDistributed(WorkerPool):
         super().__init__(cluster_resources(self._workers()))
         from dask_runner.dashboard.install import ensure_on_scheduler
 
-        self.simulations_page: str | None = ensure_on_scheduler(self._client)  # logs how it came to be there
+        self._simulations_page = ensure_on_scheduler(self._client)  # logs how it came to be there
         logger.info("DaskDistributed on %s (%s); dashboard: %s", getattr(self._client.scheduler, "address", "?"),
                     self._config, self.dashboard_link)
+
+    @classmethod
+    def first_step(cls, **settings: Any) -> Callable[[], None]:
+        """A local cluster of processes: its workers' fork server starts now (see :func:`start_workers_early`)."""
+        return start_workers_early(**settings)
 
     # -- the live cluster -------------------------------------------------------------------------
 
@@ -187,6 +192,11 @@ class DaskDistributed(WorkerPool):
         except Exception:  # noqa: BLE001  (no dashboard on this scheduler)
             return None
         return str(link) if link else None
+
+    @property
+    def simulations_page(self) -> str | None:
+        """The Simulations page on this cluster's dashboard, or None when its scheduler serves no pages."""
+        return self._simulations_page
 
     def _workers(self) -> list[WorkerInfo]:
         return workers_from_scheduler_info(self._client.scheduler_info(n_workers=-1))
@@ -329,19 +339,16 @@ def _start_own_cluster(local: LocalClusterSettings, worker_profiling: bool) -> O
 
 
 def start_workers_early(**settings: Any) -> Callable[[], None]:
-    """The job's first step with a ``DaskDistributed`` worker (``components.first_step``): for a local cluster of
-    processes, its workers' fork server starts now, importing Dask on another core while the job composes
-    and builds its runners, so that the pool finds it (nearly) ready. Returns what stops that server should
-    the job end before its pool exists. Values are checked when the pool is built, not here."""
+    """``DaskDistributed.first_step``: for a local cluster of processes, its workers' fork server starts now, importing
+    Dask on another core while the job composes and builds its runners, so that the pool finds it (nearly) ready.
+    Returns what stops that server should the job end before its pool exists. Values are checked when the pool is
+    built, not here."""
     from dask_runner.dask.clusters.fork_server import FORK_SERVER
 
     elsewhere = any(settings.get(name) is not None for name in ("address", "scheduler_file", "cluster", "client"))
     if not elsewhere and settings.get("processes", LocalClusterSettings.processes) is True:
         FORK_SERVER.prestart_before_dask(True, PRE_SPAWN_ENVIRON)
     return FORK_SERVER.stop_unchecked
-
-
-DaskDistributed.first_step = "dask_runner.dask.pool.start_workers_early"  # type: ignore[attr-defined]
 
 
 def _task_name(task: Task) -> str:

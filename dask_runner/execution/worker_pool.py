@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import abc
 import logging
+from collections.abc import Callable
 from concurrent.futures import Future
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Sequence
@@ -34,6 +35,10 @@ def align_size_of_arguments(*item_lists: Any) -> tuple[int, list[list[Any]]]:
     """(size, lists): every non-list argument repeated ``size`` times (nuPlan's alignment for ``map``)."""
     size = get_max_size_of_arguments(*item_lists)
     return size, [items if isinstance(items, list) else [items] * size for items in item_lists]
+
+
+def _nothing_to_undo() -> None:
+    """What undoes a first step that did nothing."""
 
 
 class WorkerPool(abc.ABC):
@@ -78,6 +83,28 @@ class WorkerPool(abc.ABC):
     def runs_tasks_in_other_processes(self) -> bool:
         """Whether tasks and their results cross process boundaries (they must pickle, both ways)."""
         return False
+
+    # -- what a pool can do beyond running tasks; the defaults are those of a pool that does none of it --
+
+    @classmethod
+    def first_step(cls, **settings: Any) -> Callable[[], None]:
+        """A job's first step with this kind of pool, before it builds anything (``settings``: the worker node's
+        values); returns what undoes it should the job stop before the pool exists. By default nothing."""
+        return _nothing_to_undo
+
+    def check_resources(self, num_gpus: float | None, num_cpus: int | None) -> None:
+        """ResourceUnavailableError now if no worker could ever run a runner needing these (jobs call it before
+        they create their output folder). By default every request runs: the tasks run here, as they come."""
+
+    @property
+    def dashboard_link(self) -> str | None:
+        """Where the pool's dashboard is, or None without one."""
+        return None
+
+    @property
+    def simulations_page(self) -> str | None:
+        """Where the Simulations page shows the batches the pool runs, or None without one."""
+        return None
 
     def shutdown(self) -> None:
         """Release what the pool owns; calling it twice is harmless."""

@@ -89,29 +89,29 @@ def first_step(cfg: DictConfig) -> Callable[[], None]:
     """The worker pool's first step, before anything is built; returns what undoes it should the job end
     before its worker pool exists.
 
-    A worker target may name such a step in its ``first_step`` attribute, called with the node's values:
-    ``worker=dask_slurm_runner``'s scheduler and worker ranks serve there and leave by NothingToRun, so
-    only the driver builds runners (it gets back what ends those ranks); ``worker=dask_local`` starts its
-    workers' fork server there, so it imports Dask on another core while the job builds its runners (it
-    gets back what stops that server).
+    A pool class declares it (``WorkerPool.first_step``, called with the node's values; a factory function that
+    is no pool class has none): ``worker=dask_slurm_runner``'s scheduler and worker ranks serve there and leave
+    by NothingToRun, so only the driver builds runners (it gets back what ends those ranks); ``worker=dask_local``
+    starts its workers' fork server there, so it imports Dask on another core while the job builds its runners
+    (it gets back what stops that server).
     """
+    from dask_runner.execution.worker_pool import WorkerPool
+
     where = f"worker {cfg.worker.get('_target_')}"
-    path = getattr(resolve_target(str(cfg.worker.get("_target_")), "worker"), "first_step", None)
-    if path is None:
+    target = resolve_target(str(cfg.worker.get("_target_")), "worker")
+    if not (isinstance(target, type) and issubclass(target, WorkerPool)):
         return lambda: None
     try:
         # The node's values resolved against its own _target_ (its defaults), then given to the step.
         arguments = {str(k): v for k, v in _container(cfg.worker).items() if not str(k).startswith("_")}
     except Exception as exc:
         raise _cause_or(exc, where) from exc
-    step = resolve_target(str(path), where)
     try:
-        end: Callable[[], None] = step(**arguments)
+        return target.first_step(**arguments)
     except DaskRunnerError:  # NothingToRun included: a rank that has served
         raise
     except Exception as exc:
         raise _cause_or(exc, where) from exc
-    return end
 
 
 def build_planner_factories(cfg: DictConfig) -> list[functools.partial[Any]]:

@@ -164,9 +164,8 @@ def run_job(kind: JobKind, cfg: DictConfig, out: TextIO = sys.stdout) -> JobResu
                 end_unused_cluster()
             raise
         with _worker_if_needed(cfg, todo) as worker:
-            check_resources = getattr(worker, "check_resources", None)  # e.g. a GPU share no worker has
-            if check_resources is not None:
-                check_resources(settings.num_gpus, settings.num_cpus)
+            if worker is not None:
+                worker.check_resources(settings.num_gpus, settings.num_cpus)  # e.g. a GPU share no worker has
             layout = prepare_output_dir(layout.root, resume=resume, min_free_disk_gb=float(cfg.min_free_disk_gb))
             record_config(cfg, layout)
             log.attach(layout.logs_dir)
@@ -201,10 +200,9 @@ def _execute(cfg: DictConfig, settings: BatchSettings, runners: Sequence[Abstrac
     """Run ``runners`` on ``worker`` with the job's resources, streaming each report to ``store``."""
     from dask_runner.execution.executor import execute_runners
 
-    dashboard = getattr(worker, "dashboard_link", None)
-    if dashboard:
-        print(f"Dask dashboard: {dashboard}", file=out, flush=True)
-    page = getattr(worker, "simulations_page", None)
+    if worker.dashboard_link:
+        print(f"Dask dashboard: {worker.dashboard_link}", file=out, flush=True)
+    page = worker.simulations_page
     if page:
         print(f"Simulations page: {page}", file=out, flush=True)
     execute_runners(

@@ -31,7 +31,6 @@ from dask_runner.dask.clusters.jobqueue import (
     dashboard_address,
     import_jobqueue,
     keep_sigint_handler,
-    pool_owning,
 )
 from dask_runner.dask.clusters.owned import OwnedCluster
 from dask_runner.dask.clusters.preloads import scheduler_preloads, worker_preloads
@@ -46,8 +45,6 @@ from dask_runner.errors import ConfigError, NothingToRun
 
 if TYPE_CHECKING:
     from distributed.security import Security
-
-    from dask_runner.dask.pool import DaskDistributed
 
 
 logger = logging.getLogger(__name__)
@@ -330,38 +327,13 @@ def start_allocation_cluster(settings: SLURMRunnerSettings) -> OwnedCluster:
     return OwnedCluster(runner, dashboard=settings.dashboard_port is not None)
 
 
-def slurm_runner_pool(
-    scheduler_file: str = SLURMRunnerSettings.scheduler_file,
-    interface: str | None = SLURMRunnerSettings.interface,
-    local_directory: str | None = SLURMRunnerSettings.local_directory,
-    worker_extra_args: list[str] | None = SLURMRunnerSettings.worker_extra_args,
-    threads_per_worker: int = SLURMRunnerSettings.threads_per_worker,
-    dashboard_port: int | None = SLURMRunnerSettings.dashboard_port,
-    security: bool = SLURMRunnerSettings.security,
-    start_timeout_s: float = SLURMRunnerSettings.start_timeout_s,
-    **batch: Any,
-) -> DaskDistributed:
-    """``worker=dask_slurm_runner``: on rank 1 the pool on the allocation's cluster; other ranks serve, then exit.
-
-    On ranks other than the driver this returns only by raising NothingToRun once the driver has shut the
-    cluster down. ``batch`` holds DaskDistributed's batch tuning (``max_in_flight_per_slot``, ...).
-    """
-    settings = SLURMRunnerSettings(scheduler_file, interface, local_directory, worker_extra_args,
-                                   threads_per_worker, dashboard_port, security, start_timeout_s)
-    cluster = start_allocation_cluster(settings)
-    pool = pool_owning(cluster, batch, settings.start_timeout_s, None)
-    logger.info("Allocation cluster: scheduler %s, %d worker rank(s), dashboard %s",
-                cluster.cluster.scheduler_address, int(os.environ["SLURM_NTASKS"]) - 2, pool.dashboard_link or "off")
-    return pool
-
-
 def serve_unless_driver(**node: Any) -> Callable[[], None]:
-    """The job's first step (``slurm_runner_pool.first_step``): the scheduler and worker ranks serve here and
+    """The job's first step (``SLURMAllocationPool.first_step``): the scheduler and worker ranks serve here and
     leave by NothingToRun, before any scenario or runner is built (only the driver needs them).
 
     On the driver it returns at once with what ends the allocation should the job stop before its pool is
     built (a configuration error, nothing left to run): the other ranks would otherwise wait for it forever.
-    ``node`` holds the worker node's values, those of ``slurm_runner_pool`` (its batch tuning is not used here).
+    ``node`` holds the worker node's values, those of ``SLURMAllocationPool`` (its batch tuning is not used here).
     """
     settings = SLURMRunnerSettings(**{f.name: node[f.name] for f in fields(SLURMRunnerSettings) if f.name in node})
     rank, _ = slurm_rank()
@@ -381,7 +353,3 @@ def end_allocation(settings: SLURMRunnerSettings) -> None:
         logger.warning("could not reach the allocation's scheduler to end it", exc_info=True)
         return
     runner.close()
-
-
-slurm_runner_pool.keyword_defaults_from = "dask_runner.dask.pool.DaskDistributed"  # type: ignore[attr-defined]
-slurm_runner_pool.first_step = "dask_runner.dask.clusters.slurm_runner.serve_unless_driver"  # type: ignore[attr-defined]
