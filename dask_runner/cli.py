@@ -67,7 +67,7 @@ def _run_job(kind: str, overrides: Sequence[str], show_config: bool) -> int:
     return code
 
 
-def _report(output_dirs: Sequence[str], max_scenario_plots: int, max_mb: float) -> int:
+def _report(output_dirs: Sequence[str], max_scenario_plots: int | None, max_mb: float) -> int:
     from dask_runner.errors import OutputDirError
     from dask_runner.report.html_report import write_html_report
 
@@ -123,7 +123,8 @@ def build_parser() -> argparse.ArgumentParser:
     report.add_argument("output_dirs", nargs="+", metavar="OUTPUT_DIR",
                         help="the output folder of a simulate or metrics run; with two, the report is written in "
                              "the last and compares it with the first")
-    report.add_argument("--max-scenario-plots", type=int, default=12, help="scenarios drawn (default 12)")
+    report.add_argument("--max-scenario-plots", type=int, default=None,
+                        help="scenarios drawn (default: report.html's own)")
     report.add_argument("--max-mb", type=float, default=10.0,
                         help="size the file stays under, by embedding fewer replays (default 10)")
     view = commands.add_parser("view", help="browse and replay the results of output folders in a local web viewer")

@@ -48,8 +48,5 @@ class SLURMAllocationPool(DaskDistributed):
         return serve_unless_driver(**settings)
 
 
-# Its keywords: the YAML node takes their defaults from the settings class and DaskDistributed.
-SLURMAllocationPool.keyword_defaults_from = (  # type: ignore[attr-defined]
-    "dask_runner.dask.clusters.slurm_runner.SLURMRunnerSettings", "dask_runner.dask.pool.DaskDistributed")
 
 __all__ = ["SLURMAllocationPool"]

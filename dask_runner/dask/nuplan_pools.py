@@ -124,12 +124,5 @@ def nuplan_dask_slurm_runner(output_dir: str | Path | None = None, logs_subdir: 
     return _for_nuplan(SLURMAllocationPool, output_dir, logs_subdir, options)
 
 
-# Their keywords are those of the pool they build: the YAML nodes take their defaults from there.
-nuplan_dask_distributed.keyword_defaults_from = "dask_runner.dask.pool.DaskDistributed"  # type: ignore[attr-defined]
-nuplan_dask_cuda.keyword_defaults_from = "dask_runner.dask.clusters.cuda.cuda_worker_pool"  # type: ignore[attr-defined]
-nuplan_dask_slurm.keyword_defaults_from = "dask_runner.dask.clusters.slurm.slurm_worker_pool"  # type: ignore[attr-defined]
-nuplan_dask_slurm_runner.keyword_defaults_from = (  # type: ignore[attr-defined]
-    "dask_runner.dask.allocation_pool.SLURMAllocationPool")
-
 __all__ = ["nuplan_dask_cuda", "nuplan_dask_distributed", "nuplan_dask_slurm", "nuplan_dask_slurm_runner",
            "register_with_nuplan"]

@@ -153,8 +153,6 @@ class RayDistributed(DaskDistributed):
         super().shutdown()
 
 
-# Its other keywords are DaskDistributed's (``security``, ...): the worker YAML takes their defaults from there.
-RayDistributed.keyword_defaults_from = "dask_runner.dask.pool.DaskDistributed"  # type: ignore[attr-defined]
 
 
 __all__ = ["RayDistributed"]

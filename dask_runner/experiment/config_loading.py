@@ -48,6 +48,12 @@ def _explain(exc: Exception) -> str:
         valid = ", ".join(options) if options else "(none found)"
         example = f" (e.g. {group}={options[0]})" if options else ""
         return f"unknown {group} {option!r}; valid values of {group}: {valid}{example}"
+    from omegaconf.errors import ValidationError
+
+    if isinstance(exc.__cause__, ValidationError):  # a value of the wrong type for a key of a pool's schema
+        wrong = exc.__cause__
+        reason = str(wrong.msg).splitlines()[0] if wrong.msg else type(wrong).__name__
+        return f"invalid configuration: {wrong.full_key}: {reason}; give it a value of that type"
     return f"invalid configuration: {_one_line(message)}"
 
 
@@ -57,6 +63,9 @@ def compose_config(config_name: str, overrides: Sequence[str] = ()) -> DictConfi
     from hydra.errors import HydraException
     from omegaconf.errors import OmegaConfBaseException
 
+    from dask_runner.dask.worker_schemas import register
+
+    register()  # the pools' schemas, which the worker nodes list (also done by the search-path plugin)
     try:
         with initialize_config_module(config_module=CONFIG_MODULE, version_base=None):
             return compose(config_name=config_name, overrides=list(overrides))

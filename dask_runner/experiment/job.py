@@ -244,13 +244,18 @@ def finish_job(
     html: Path | None = None
     if cfg.get("html_report", True):
         log_dir = cfg.get("simulation_log_dir")
-        html = write_report_safely(layout.root, int(cfg.get("max_report_scenario_plots", 12)),
+        html = write_report_safely(layout.root, _optional_int(cfg.get("max_report_scenario_plots")),
                                    Path(str(log_dir)) if log_dir else None, tables=(reports, metric_rows))
     print(f"Results in {layout.root}" + (f" (open {html.name})" if html else ""), file=out, flush=True)
     return JobResult(layout.root, reports, ran, skipped, html)
 
 
-def write_report_safely(root: Path, max_scenario_plots: int, simulation_log_dir: Path | None = None,
+def _optional_int(value: object) -> int | None:
+    """A key whose null means "the default of the code that reads it"."""
+    return None if value is None else int(str(value))
+
+
+def write_report_safely(root: Path, max_scenario_plots: int | None, simulation_log_dir: Path | None = None,
                         tables: tuple[pd.DataFrame, pd.DataFrame] | None = None) -> Path | None:
     """report.html (from ``tables``, the reports and metric rows, when they were read already); a failure
     to draw it never loses the job's results (it is logged, and can be redone)."""

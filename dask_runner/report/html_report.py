@@ -29,7 +29,7 @@ from dask_runner.viewer.page import json_script
 
 logger = logging.getLogger(__name__)
 
-DEFAULT_MAX_SCENARIO_PLOTS = 12
+DEFAULT_MAX_SCENARIO_PLOTS = 12  # the one default: a job's max_report_scenario_plots and `report` use it unless given
 # The file stays under this size: the viewer embeds as many replays as fit (about 0.2 MB each).
 DEFAULT_MAX_BYTES = 10_000_000
 # Tracebacks are kilobytes each: a batch where thousands of runners failed (one cause, usually) would
@@ -139,7 +139,7 @@ def inline_bokehjs() -> str:
     return "\n".join(scripts)
 
 
-def build_html(root: Path, max_scenario_plots: int = DEFAULT_MAX_SCENARIO_PLOTS,
+def build_html(root: Path, max_scenario_plots: int | None = None,
                simulation_log_dir: Path | None = None,
                tables: tuple[pd.DataFrame, pd.DataFrame] | None = None,
                compare_with: Sequence[Path] = (), max_bytes: int = DEFAULT_MAX_BYTES) -> str:
@@ -159,7 +159,8 @@ def build_html(root: Path, max_scenario_plots: int = DEFAULT_MAX_SCENARIO_PLOTS,
     aggregates = aggregate_scores(metric_rows)
     log_dir = simulation_log_dir if simulation_log_dir is not None else layout.simulation_logs_dir
     summary = summary_plot_data(aggregates, reports, score_label(metric_rows).split(", ")[0])
-    plots, plot_note = scenario_plots(log_dir, max_scenario_plots)
+    plots, plot_note = scenario_plots(log_dir, DEFAULT_MAX_SCENARIO_PLOTS if max_scenario_plots is None
+                                      else max_scenario_plots)
     succeeded = int(reports["succeeded"].astype(bool).sum()) if not reports.empty else 0
     score_chart = (f'<div id="{SCORE_CHART_ID}"></div>' if summary["scores"] is not None
                    else '<p class="note">No metrics (run_metric=false?).</p>')
@@ -212,7 +213,7 @@ def viewer_section(root: Path, log_dir: Path, reports: pd.DataFrame, metric_rows
     return viewer_fragment({"mode": "file", "start_run": len(runs) - 1}, data)
 
 
-def write_html_report(output_dir: str | Path, max_scenario_plots: int = DEFAULT_MAX_SCENARIO_PLOTS,
+def write_html_report(output_dir: str | Path, max_scenario_plots: int | None = None,
                       simulation_log_dir: str | Path | None = None,
                       tables: tuple[pd.DataFrame, pd.DataFrame] | None = None,
                       compare_with: Sequence[str | Path] = (), max_bytes: int = DEFAULT_MAX_BYTES) -> Path:

@@ -2,9 +2,10 @@
 
 With dask_runner installed, nuPlan's and NAVSIM's own scripts take ``worker=dask_distributed``,
 ``dask_scheduler``, ``dask_cuda``, ``dask_slurm`` and ``dask_slurm_runner`` without a ``hydra.searchpath``
-override (an override there replaces the app's own entries instead of adding to them). Those nodes
-include dask_runner's own worker nodes (``/config/worker/<name>``, found through the package root added
-here), so each pool's keys and defaults are written once. With ``DASK_RUNNER_RAY_SHIM=1`` in the environment, ``worker=ray_distributed`` resolves to
+override (an override there replaces the app's own entries instead of adding to them). Those nodes, and
+dask_runner's own, take their keys, types and defaults from the pools' schemas, which the plugin stores in
+Hydra's ConfigStore (``/worker_schema/<name>``, see ``dask_runner.dask.worker_schemas``), so each pool's
+settings are written once, in Python. With ``DASK_RUNNER_RAY_SHIM=1`` in the environment, ``worker=ray_distributed`` resolves to
 dask_runner's Ray-compatible pool instead of nuPlan's Ray worker, and so does NAVSIM's
 ``worker=ray_distributed_no_torch``; without it their Ray workers are untouched.
 """
@@ -18,10 +19,6 @@ from hydra.plugins.search_path_plugin import SearchPathPlugin
 
 RAY_SHIM_ENV = "DASK_RUNNER_RAY_SHIM"
 NUPLAN_WORKERS = "pkg://dask_runner.config.nuplan"
-# dask_runner's own config tree as the group "config": what the nuPlan nodes include (config/worker/dask_slurm, ...).
-OWN_CONFIGS = "pkg://dask_runner"
-# The nodes dask_runner's worker nodes include (/worker_keys/...), in dask_runner's app and in nuPlan's alike.
-SHARED_CONFIGS = "pkg://dask_runner.config.shared"
 RAY_SHIM_WORKERS = "pkg://dask_runner.config.nuplan_ray_shim"
 
 
@@ -31,9 +28,10 @@ def ray_shim_requested() -> bool:
 
 class DaskRunnerSearchPathPlugin(SearchPathPlugin):
     def manipulate_search_path(self, search_path: ConfigSearchPath) -> None:
+        from dask_runner.dask.worker_schemas import register
+
+        register()  # before any worker node that lists its schema is read
         search_path.append(provider="dask_runner", path=NUPLAN_WORKERS)
-        search_path.append(provider="dask_runner-own-configs", path=OWN_CONFIGS)
-        search_path.append(provider="dask_runner-shared-configs", path=SHARED_CONFIGS)
         if ray_shim_requested():
             # Ahead of every other entry, so this worker/ray_distributed.yaml is the one Hydra finds.
             search_path.prepend(provider="dask_runner-ray-shim", path=RAY_SHIM_WORKERS)

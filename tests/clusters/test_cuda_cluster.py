@@ -79,8 +79,9 @@ def test_the_dask_cuda_pool_owns_the_cluster_hydra_builds_and_closes_it_at_shutd
 
     with initialize_config_module(config_module="dask_runner.config", version_base=None):
         cfg = compose("default_simulation", overrides=["worker=dask_cuda"])
-    cfg.worker.cluster = OmegaConf.create(_local_cluster_node())
-    pool = instantiate(cfg.worker, _convert_="all")
+    node = OmegaConf.to_container(cfg.worker)  # the schema's cluster node takes start_cuda_cluster's keys only
+    assert isinstance(node, dict)
+    pool = instantiate({**node, "cluster": _local_cluster_node()}, _convert_="all")
     cluster = pool.client.cluster
     assert pool.owns_cluster and cluster.status == Status.running
     from dask_runner.execution.worker_pool import Task
@@ -108,30 +109,41 @@ def _counted_cluster_node(**keys: object) -> dict[str, object]:
     return {**_local_cluster_node(), "_target_": "cluster_starts.start_counted_cluster", **keys}
 
 
-def _dask_cuda_node(*overrides: str, **cluster_keys: object) -> Any:
+def _dask_cuda_node(**keys: object) -> Any:
+    """worker=dask_cuda's composed node as plain keys (so a test can give it keys its schema refuses), with ``keys``."""
     from hydra import compose, initialize_config_module
     from omegaconf import OmegaConf
 
     with initialize_config_module(config_module="dask_runner.config", version_base=None):
-        cfg = compose("default_simulation", overrides=["worker=dask_cuda", *overrides])
-    cfg.worker.cluster = OmegaConf.create(_counted_cluster_node(**cluster_keys))
-    return cfg.worker
+        cfg = compose("default_simulation", overrides=["worker=dask_cuda"])
+    node = OmegaConf.to_container(cfg.worker)
+    assert isinstance(node, dict)
+    return OmegaConf.create({**node, "cluster": _counted_cluster_node(), **keys})
 
 
-@pytest.mark.parametrize("override, error", [
-    ("+worker.max_grup_size=4", r"worker=dask_cuda has no key max_grup_size; its keys are .*max_group_size"),
-    ("worker.max_group_size=0", "max_group_size must be >= 1"),
+@pytest.mark.parametrize("keys, error", [
+    ({"max_grup_size": 4}, r"worker=dask_cuda has no key max_grup_size; its keys are .*max_group_size"),
+    ({"max_group_size": 0}, "max_group_size must be >= 1"),
     # a keyword Hydra cannot build: Hydra used to start the cluster first, then fail on this one
-    ("+worker.time_limit_s={_target_:no.such.module.seconds}", "time_limit_s must be a number of seconds"),
+    ({"time_limit_s": {"_target_": "no.such.module.seconds"}}, "time_limit_s must be a number of seconds"),
 ])
-def test_a_bad_key_fails_the_dask_cuda_node_with_no_cluster_left(override: str, error: str) -> None:
+def test_a_bad_key_fails_the_dask_cuda_node_with_no_cluster_left(keys: dict[str, object], error: str) -> None:
     from cluster_starts import leaves_no_cluster
     from hydra.errors import InstantiationException
     from hydra.utils import instantiate
 
     with leaves_no_cluster(), pytest.raises(InstantiationException, match=error) as failure:
-        instantiate(_dask_cuda_node(override), _convert_="all")
+        instantiate(_dask_cuda_node(**keys), _convert_="all")
     assert isinstance(failure.value.__cause__, ConfigError)  # Hydra wraps the factory's error
+
+
+def test_a_misspelt_or_mistyped_key_fails_at_composition() -> None:
+    from dask_runner.experiment.config_loading import SIMULATION_CONFIG, compose_config
+
+    with pytest.raises(ConfigError, match=r"worker\.max_grup_size"):
+        compose_config(SIMULATION_CONFIG, ["worker=dask_cuda", "worker.max_grup_size=4"])
+    with pytest.raises(ConfigError, match=r"worker\.max_group_size: Value 'four'"):
+        compose_config(SIMULATION_CONFIG, ["worker=dask_cuda", "worker.max_group_size=four"])
 
 
 def test_nuplans_dask_cuda_factory_failing_leaves_no_cluster() -> None:
@@ -157,5 +169,5 @@ def test_a_failure_after_the_cluster_started_closes_it() -> None:
     from hydra.utils import instantiate
 
     with leaves_no_cluster() as started, pytest.raises(InstantiationException, match="time_limit_s must be"):
-        instantiate(_dask_cuda_node("+worker.time_limit_s=-1"), _convert_="all")
+        instantiate(_dask_cuda_node(time_limit_s=-1), _convert_="all")
     assert len(started) == 1

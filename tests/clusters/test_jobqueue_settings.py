@@ -9,7 +9,6 @@ from dataclasses import fields
 from pathlib import Path
 
 import pytest
-import yaml
 
 import dask_runner.config
 from dask_runner.dask.batch import DaskBatchSettings
@@ -26,12 +25,10 @@ SCHEDULERS: list[type[JobQueueSettings]] = [SLURMSettings, SGESettings, PBSSetti
 
 
 def _worker_keys(settings_class: type[JobQueueSettings]) -> set[str]:
-    keys: set[str] = set()
-    raw = yaml.safe_load((CONFIG / "worker" / f"{settings_class.worker_key}.yaml").read_text())
-    for entry in raw.pop("defaults"):
-        if entry != "_self_":
-            keys |= set(yaml.safe_load((CONFIG / "shared" / f"{entry.split('@')[0][1:]}.yaml").read_text()))
-    return keys | set(raw)
+    """The keys of the composed worker node (its YAML lists the schema made from the settings class)."""
+    from dask_runner.experiment.config_loading import SIMULATION_CONFIG, compose_config
+
+    return set(compose_config(SIMULATION_CONFIG, [f"worker={settings_class.worker_key}"]).worker)
 
 
 @pytest.mark.parametrize("settings_class", SCHEDULERS, ids=lambda c: c.worker_key)

@@ -7,6 +7,7 @@ apps. tests/nuplan composes them in nuPlan's and NAVSIM's real scripts.
 
 from __future__ import annotations
 
+import typing
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -15,6 +16,8 @@ import pytest
 from hydra import compose, initialize_config_dir, initialize_config_module
 from hydra.utils import instantiate
 from omegaconf import OmegaConf
+
+from dask_runner.dask.worker_schemas import pool_schemas
 
 # nuPlan-family node -> dask_runner's own node(s) it includes
 NUPLAN_NODES = {
@@ -73,9 +76,30 @@ def test_each_nuplan_node_is_dask_runners_own_with_nuplans_output_dir(app: Path,
 @pytest.mark.parametrize("name", sorted(NUPLAN_NODES))
 def test_every_key_of_a_nuplan_node_can_be_set_from_the_command_line(app: Path, name: str) -> None:
     """A key of the included node overridden as nuPlan users do (worker.<key>=...), nested ones included."""
-    keys = [k for k, v in _in_app(app, f"worker={name}").items() if not k.startswith("_") and not isinstance(v, dict)]
-    ours = _in_app(app, f"worker={name}", *(f"worker.{key}=sentinel_{key}" for key in keys))
-    assert all(ours[key] == f"sentinel_{key}" for key in keys)
+    defaults = _in_app(app, f"worker={name}")
+    keys = [k for k, v in defaults.items() if not k.startswith("_") and not isinstance(v, dict)]
+    schema = pool_schemas()["nuplan_" + ("dask_distributed" if name == "dask_scheduler" else name)]
+    values = {key: _sentinel(key, kind, defaults[key]) for key, kind in typing.get_type_hints(schema).items() if key in keys}
+    assert set(values) == set(keys)
+    ours = _in_app(app, f"worker={name}", *(f"worker.{key}={text}" for key, (text, _) in values.items()))
+    assert {key: ours[key] for key in keys} == {key: value for key, (_, value) in values.items()}
+
+
+def _sentinel(key: str, kind: Any, default: Any) -> tuple[str, Any]:
+    """(override text, value) of the key's type (the schema types every key) that no default has."""
+    kinds = [k for k in typing.get_args(kind) if k is not type(None)] or [kind]
+    kind = kinds[0]
+    if kind is bool:
+        return ("false", False) if default else ("true", True)
+    if kind is int:
+        return "7", 7
+    if kind is float:
+        return "7.5", 7.5
+    if typing.get_origin(kind) is list:
+        return f"[sentinel_{key}]", [f"sentinel_{key}"]
+    if typing.get_origin(kind) is dict:
+        return "{SENTINEL: 2}", {"SENTINEL": 2.0}
+    return f"sentinel_{key}", f"sentinel_{key}"
 
 
 def test_dask_cuda_composes_without_the_apps_gpu_share_key(app: Path) -> None:

@@ -1,93 +1,101 @@
-"""Each default of a worker is defined once, in Python; the worker YAML files refer to it or override it."""
+"""Each pool's settings are described once, in Python: its Hydra schema is made from them, and the worker YAML files
+list the schema and only what differs from it."""
 
 from __future__ import annotations
 
+import dataclasses
 import inspect
 from pathlib import Path
 
 import pytest
 import yaml
-from hydra.utils import get_object
 from omegaconf import OmegaConf
 
 import dask_runner.config
-from dask_runner.config import default_sources
 from dask_runner.dask.batch import DaskBatchSettings
-from dask_runner.dask.clusters.local import LocalClusterSettings, start_local_cluster
+from dask_runner.dask.clusters.local import LocalClusterSettings
 from dask_runner.dask.pool import DaskDistributed
+from dask_runner.dask.worker_schemas import GROUP, pool_schemas
+from dask_runner.errors import ConfigError
+from dask_runner.experiment.config_loading import SIMULATION_CONFIG, compose_config
 
 CONFIG = Path(dask_runner.config.__file__).parent
 WORKER_FILES = sorted(CONFIG.glob("worker/*.yaml")) + sorted(CONFIG.glob("nuplan*/worker/*.yaml"))
-# Keys whose value is not a default but comes from elsewhere in the job's config.
-FROM_THE_JOB = {"output_dir", "num_gpus_per_simulation"}
+SCHEMAS = pool_schemas()
 
 
-def _nodes(node: dict, path: str = "worker") -> list[tuple[str, dict]]:
-    found = [(path, node)] if "_target_" in node else []
+def _schema_of(raw: dict) -> str | None:
+    listed = [str(entry) for entry in raw.get("defaults", []) if str(entry).startswith(f"/{GROUP}/")]
+    return listed[0].removeprefix(f"/{GROUP}/").removesuffix("@_here_") if listed else None
+
+
+def _differences(node: dict, defaults: dict, path: str) -> list[str]:
+    """Keys of ``node`` (a YAML's own keys) whose value is the schema's default."""
+    same = []
     for key, value in node.items():
-        if isinstance(value, dict):
-            found += _nodes(value, f"{path}.{key}")
-    return found
-
-
-def _included(name: str) -> Path:
-    """The file an absolute include names, found as Hydra finds it: in the roots dask_runner's plugin adds."""
-    roots = [CONFIG, CONFIG / "shared", CONFIG.parent]  # pkg://dask_runner.config, .config.shared, pkg://dask_runner
-    found = [root / f"{name}.yaml" for root in roots if (root / f"{name}.yaml").is_file()]
-    assert found, f"include /{name} is in none of {roots}"
-    return found[0]
-
-
-def _with_includes(path: Path) -> dict:
-    """The file's keys with those of the files its defaults list includes ``@_here_`` (as Hydra merges them)."""
-    raw = yaml.safe_load(path.read_text())
-    merged: dict = {}
-    for entry in raw.pop("defaults", []):
-        if entry == "_self_":
+        if key in ("defaults", "_target_"):
             continue
-        name, _, package = str(entry).partition("@")
-        assert package == "_here_" and name.startswith("/"), f"{path.name}: include {entry!r} as /group/file@_here_"
-        merged.update(_with_includes(_included(name[1:])))
-    return {**merged, **raw}
+        if isinstance(value, dict):
+            same += _differences(value, defaults.get(key) or {}, f"{path}.{key}")
+        elif key in defaults and value == defaults[key]:
+            same.append(f"{path}.{key}")
+    return same
 
 
 @pytest.mark.parametrize("path", WORKER_FILES, ids=lambda p: str(p.relative_to(CONFIG)))
-def test_worker_yaml_values_are_the_targets_defaults_by_reference(path: Path) -> None:
-    raw = _with_includes(path)
-    for where, node in _nodes(raw):
-        target = get_object(node["_target_"])
-        parameters = {}
-        for source in reversed(default_sources(target)):  # the first source wins, as resolved
-            parameters.update(inspect.signature(source).parameters)
-        for key, value in node.items():
-            if key.startswith("_") or key == "defaults" or isinstance(value, dict) or key in FROM_THE_JOB:
-                continue
-            assert key in parameters, f"{path.name}: {where}.{key} is not a parameter of {node['_target_']}"
-            assert value == f"${{dask_runner.default:{key}}}", (
-                f"{path.name}: {where}.{key} restates a default ({value!r}); refer to it with "
-                f"${{dask_runner.default:{key}}} so the signature stays its only definition")
-        own = {k: v for k, v in node.items() if k not in FROM_THE_JOB | {"defaults"} and not isinstance(v, dict)}
-        resolved = OmegaConf.to_container(OmegaConf.create(own), resolve=True)
-        assert isinstance(resolved, dict)
-        for key, value in resolved.items():
-            if key in parameters and not key.startswith("_") and key not in FROM_THE_JOB:
-                assert value == parameters[key].default, f"{path.name}: {where}.{key}"
+def test_a_worker_yaml_lists_its_schema_and_only_what_differs(path: Path) -> None:
+    raw = yaml.safe_load(path.read_text())
+    name = _schema_of(raw)
+    if name is None:  # a node without settings, or one that includes another worker node (NAVSIM's alias)
+        assert set(raw) <= {"_target_", "defaults"}, f"{path.name} has keys but no /{GROUP}/ schema"
+        return
+    assert name in SCHEMAS and raw["defaults"][-1] == "_self_", path.name
+    defaults = OmegaConf.to_container(OmegaConf.structured(SCHEMAS[name]))
+    assert isinstance(defaults, dict)
+    assert raw["_target_"] == defaults["_target_"], f"{path.name}: _target_ is not its schema's"
+    assert _differences(raw, defaults, "worker") == [], f"{path.name} restates its schema's defaults"
+    assert set(raw) - {"defaults"} <= set(defaults), f"{path.name} has keys its schema lacks"
 
 
-def test_the_pool_and_the_cluster_share_the_local_cluster_defaults() -> None:
+def test_the_schemas_defaults_are_the_settings_classes() -> None:
+    pool = OmegaConf.structured(SCHEMAS["dask_distributed"])
+    for settings in (LocalClusterSettings(), DaskBatchSettings()):
+        for name, default in vars(settings).items():
+            assert pool[name] == default, name
+    slurm = OmegaConf.structured(SCHEMAS["dask_slurm"])
+    from dask_runner.dask.clusters.slurm import SLURMSettings
+
+    for field in dataclasses.fields(SLURMSettings):
+        if field.name != "adapt":
+            assert slurm[field.name] == field.default, field.name
+    assert slurm.adapt.maximum_jobs is None  # the node is there to be set; adaptive scaling stays off
+
+
+def test_daskdistributeds_keywords_take_their_defaults_from_the_settings_classes() -> None:
+    """DaskDistributed keeps its keyword constructor (public): its defaults are the settings classes' own."""
     pool = inspect.signature(DaskDistributed).parameters
-    cluster = inspect.signature(start_local_cluster).parameters
-    for name, default in vars(LocalClusterSettings()).items():
-        assert pool[name].default == default == cluster[name].default, name
-    for name, default in vars(DaskBatchSettings()).items():
-        assert pool[name].default == default, name
+    for settings in (LocalClusterSettings(), DaskBatchSettings()):
+        for name, default in vars(settings).items():
+            assert pool[name].default == default, name
+
+
+def test_every_key_is_set_without_a_plus_and_a_wrong_type_names_the_key() -> None:
+    cfg = compose_config(SIMULATION_CONFIG, ["worker=dask_slurm", "worker.adapt.maximum_jobs=4", "worker.cores=8",
+                                             "worker.job_extra_directives=[--exclusive]"])
+    assert (cfg.worker.adapt.maximum_jobs, cfg.worker.cores) == (4, 8)
+    assert list(cfg.worker.job_extra_directives) == ["--exclusive"]
+    cfg = compose_config(SIMULATION_CONFIG, ["worker.memory_limit=0.5", "worker.resources={GPU: 1}"])
+    assert cfg.worker.memory_limit == 0.5 and dict(cfg.worker.resources) == {"GPU": 1.0}  # a fraction of RAM stays one
+    with pytest.raises(ConfigError, match=r"worker\.n_workers: Value 'four' .* Integer"):
+        compose_config(SIMULATION_CONFIG, ["worker.n_workers=four"])
+    with pytest.raises(ConfigError, match=r"worker\.adapt\.maximum_jobs: Value 'x'"):
+        compose_config(SIMULATION_CONFIG, ["worker=dask_slurm", "worker.adapt.maximum_jobs=x"])
+    with pytest.raises(ConfigError, match=r"worker\.security: Value 'maybe'"):
+        compose_config(SIMULATION_CONFIG, ["worker=dask_slurm_runner", "worker.security=maybe"])
 
 
 def test_every_pool_keyword_is_in_the_nuplan_worker_yaml() -> None:
     """nuPlan users tune the pool from their YAML: every keyword of DaskDistributed must be in the composed node."""
-    from hydra import compose, initialize_config_module
-
-    with initialize_config_module(config_module="dask_runner.config", version_base=None):
-        keys = set(compose("default_simulation", overrides=["worker=dask_distributed"]).worker)
+    keys = set(compose_config(SIMULATION_CONFIG, ["worker=dask_distributed"]).worker)
     wanted = {name for name in inspect.signature(DaskDistributed).parameters if name not in ("cluster", "client")}
     assert wanted - keys == set()

@@ -255,4 +255,3 @@ def cuda_worker_pool(cluster: Any, start_timeout_s: float = 60.0, **batch: Any) 
                        None)
 
 
-cuda_worker_pool.keyword_defaults_from = "dask_runner.dask.pool.DaskDistributed"  # type: ignore[attr-defined]

@@ -62,7 +62,3 @@ class HTCondorSettings(JobQueueSettings):
 def htcondor_worker_pool(print_job_script: bool = False, **keys: Any) -> DaskDistributed:
     """``worker=dask_htcondor``: a DaskDistributed pool on HTCondor worker jobs it submits, removed at shutdown."""
     return jobqueue_worker_pool(HTCondorSettings, print_job_script, keys)
-
-
-htcondor_worker_pool.keyword_defaults_from = (  # type: ignore[attr-defined]
-    "dask_runner.dask.clusters.htcondor.HTCondorSettings", "dask_runner.dask.pool.DaskDistributed")

@@ -134,8 +134,8 @@ def _string_list(name: str, value: list[str] | None) -> list[str]:
 
 @dataclass(frozen=True)
 class JobQueueSettings:
-    """The worker jobs of a ``worker=dask_<scheduler>`` pool: these defaults are the only ones (the YAMLs refer
-    to them through the factory's ``keyword_defaults_from``).
+    """The worker jobs of a ``worker=dask_<scheduler>`` pool: these defaults are the only ones (the YAMLs' schemas
+    are made from them, see ``dask_runner.dask.worker_schemas``).
 
     ``jobs`` worker jobs are kept queued or running (1 when neither it nor ``adapt`` is given), or ``adapt``
     scales between its bounds. Each job has ``cores`` CPUs, ``memory`` in all, and runs ``processes`` worker

@@ -14,7 +14,7 @@ import logging
 import os
 import socket
 from dataclasses import dataclass, fields
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from dask_runner.dask.clusters.fork_server import FORK_SERVER
 from dask_runner.dask.compat import nanny_keeping_local_cluster, poll_worker_start_often
@@ -152,7 +152,7 @@ def local_cluster_size(n_workers: int | None, threads_per_worker: int | None, pr
 @dataclass(frozen=True)
 class LocalClusterSettings:
     """The settings of a local cluster, checked at construction. These defaults are the only ones: the
-    signatures of ``start_local_cluster`` and ``DaskDistributed`` and the worker YAML files refer to them.
+    keywords of ``DaskDistributed`` and the worker YAML files' schema (``dask_runner.dask.worker_schemas``) take them.
 
     ``memory_limit`` is per worker ("auto" splits the RAM between workers; None or 0 means no limit).
     ``local_directory`` holds the workers' spill files and temporary data (defaults to Dask's choice).
@@ -214,29 +214,34 @@ def cluster_security(security: bool | Security, processes: bool, cluster: str) -
     return security
 
 
-def start_local_cluster(
-    n_workers: int | None = LocalClusterSettings.n_workers,
-    threads_per_worker: int | None = LocalClusterSettings.threads_per_worker,
-    memory_limit: str | float | None = LocalClusterSettings.memory_limit,
-    local_directory: str | None = LocalClusterSettings.local_directory,
-    dashboard_address: str | None = LocalClusterSettings.dashboard_address,
-    processes: bool = LocalClusterSettings.processes,
-    resources: dict[str, float] | None = LocalClusterSettings.resources,
-    security: bool | Security = LocalClusterSettings.security,
-) -> LocalCluster:
+def start_local_cluster(settings: LocalClusterSettings | None = None, **keys: Any) -> LocalCluster:
     """Start a ``LocalCluster`` on 127.0.0.1 whose workers declare ``{"CPU": threads}`` plus ``resources``.
 
-    The arguments are those of :class:`LocalClusterSettings`; ``local_directory`` is created when missing.
-    Its dashboard's pages are attached in the background when first asked for (see ``background_dashboard``).
+    Its settings are :class:`LocalClusterSettings`, given as one or as its keywords:
+    ``start_local_cluster(n_workers=4, threads_per_worker=1, memory_limit='4GB')``; ``local_directory`` is created
+    when missing. Its dashboard's pages are attached in the background when first asked for (see
+    ``background_dashboard``).
     """
-    cluster, dashboard = start_local_cluster_for_pool(
-        LocalClusterSettings(n_workers, threads_per_worker, memory_limit, local_directory, dashboard_address,
-                             processes, resources, security))
+    if settings is None:
+        settings = local_cluster_settings(keys)
+    elif keys:
+        raise ConfigError(f"pass LocalClusterSettings or its keywords, not both (got {sorted(keys)} too); e.g. "
+                          f"{EXAMPLE_CALL}")
+    cluster, dashboard = start_local_cluster_for_pool(settings)
     if dashboard:
         from dask_runner.dask.clusters.background_dashboard import start_dashboard_in_background
 
         start_dashboard_in_background(cluster)
     return cluster
+
+
+def local_cluster_settings(keys: dict[str, Any]) -> LocalClusterSettings:
+    """``LocalClusterSettings(**keys)``, or a ConfigError that names the keys it has."""
+    unknown = sorted(set(keys) - {f.name for f in fields(LocalClusterSettings)})
+    if unknown:
+        raise ConfigError(f"a local cluster has no setting {', '.join(unknown)}; its settings are "
+                          f"{', '.join(f.name for f in fields(LocalClusterSettings))}, e.g. {EXAMPLE_CALL}")
+    return LocalClusterSettings(**keys)
 
 
 def start_local_cluster_for_pool(settings: LocalClusterSettings) -> tuple[LocalCluster, bool]:

@@ -46,7 +46,3 @@ class LSFSettings(JobQueueSettings):
 def lsf_worker_pool(print_job_script: bool = False, **keys: Any) -> DaskDistributed:
     """``worker=dask_lsf``: a DaskDistributed pool on LSF worker jobs it submits, and kills at shutdown."""
     return jobqueue_worker_pool(LSFSettings, print_job_script, keys)
-
-
-lsf_worker_pool.keyword_defaults_from = (  # type: ignore[attr-defined]
-    "dask_runner.dask.clusters.lsf.LSFSettings", "dask_runner.dask.pool.DaskDistributed")

@@ -41,7 +41,3 @@ class PBSSettings(JobQueueSettings):
 def pbs_worker_pool(print_job_script: bool = False, **keys: Any) -> DaskDistributed:
     """``worker=dask_pbs``: a DaskDistributed pool on PBS worker jobs it submits, and deletes at shutdown."""
     return jobqueue_worker_pool(PBSSettings, print_job_script, keys)
-
-
-pbs_worker_pool.keyword_defaults_from = (  # type: ignore[attr-defined]
-    "dask_runner.dask.clusters.pbs.PBSSettings", "dask_runner.dask.pool.DaskDistributed")

@@ -63,7 +63,3 @@ class SGESettings(JobQueueSettings):
 def sge_worker_pool(print_job_script: bool = False, **keys: Any) -> DaskDistributed:
     """``worker=dask_sge``: a DaskDistributed pool on Grid Engine worker jobs it submits, and deletes at shutdown."""
     return jobqueue_worker_pool(SGESettings, print_job_script, keys)
-
-
-sge_worker_pool.keyword_defaults_from = (  # type: ignore[attr-defined]
-    "dask_runner.dask.clusters.sge.SGESettings", "dask_runner.dask.pool.DaskDistributed")

@@ -102,7 +102,3 @@ def slurm_worker_pool(print_job_script: bool = False, **keys: Any) -> DaskDistri
     ``keys`` are :class:`SLURMSettings`' fields and DaskDistributed's batch tuning.
     """
     return jobqueue_worker_pool(SLURMSettings, print_job_script, keys)
-
-
-slurm_worker_pool.keyword_defaults_from = (  # type: ignore[attr-defined]
-    "dask_runner.dask.clusters.slurm.SLURMSettings", "dask_runner.dask.pool.DaskDistributed")
