@@ -48,5 +48,4 @@ class SLURMAllocationPool(DaskDistributed):
         return serve_unless_driver(**settings)
 
 
-
 __all__ = ["SLURMAllocationPool"]

@@ -46,7 +46,6 @@ from dask_runner.errors import ConfigError, NothingToRun
 if TYPE_CHECKING:
     from distributed.security import Security
 
-
 logger = logging.getLogger(__name__)
 
 SLURM_VARIABLES = ("SLURM_PROCID", "SLURM_NTASKS", "SLURM_JOB_ID")
