@@ -10,8 +10,6 @@ import multiprocessing
 from concurrent.futures import Executor, Future, ProcessPoolExecutor, ThreadPoolExecutor
 from typing import Any
 
-from tqdm import tqdm
-
 from dask_runner.errors import ConfigError
 from dask_runner.execution.worker_pool import Task, WorkerPool, WorkerResources
 
@@ -40,6 +38,8 @@ class SingleMachineParallelExecutor(WorkerPool):
 
     def _map(self, task: Task, *item_lists: list[Any], verbose: bool = False) -> list[Any]:
         results = self._executor.map(task.fn, *item_lists)
+        from tqdm import tqdm  # here: importing a pool (as composing a job does) need not import it
+
         return list(tqdm(results, total=len(item_lists[0]), leave=False, disable=not verbose))
 
     def submit(self, task: Task, *args: Any, **kwargs: Any) -> Future[Any]:

@@ -5,8 +5,6 @@ from __future__ import annotations
 from concurrent.futures import Future
 from typing import Any
 
-from tqdm import tqdm
-
 from dask_runner.execution.worker_pool import Task, WorkerPool, WorkerResources
 
 
@@ -15,6 +13,8 @@ class Sequential(WorkerPool):
         super().__init__(WorkerResources(number_of_nodes=1, number_of_gpus_per_node=0, number_of_cpus_per_node=1))
 
     def _map(self, task: Task, *item_lists: list[Any], verbose: bool = False) -> list[Any]:
+        from tqdm import tqdm  # here: importing a pool (as composing a job does) need not import it
+
         return [task.fn(*args) for args in tqdm(list(zip(*item_lists)), leave=False, disable=not verbose)]
 
     def submit(self, task: Task, *args: Any, **kwargs: Any) -> Future[Any]:

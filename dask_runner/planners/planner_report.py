@@ -4,8 +4,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field, fields
 
-import numpy as np
-
 
 @dataclass(frozen=True)
 class PlannerReport:
@@ -15,6 +13,8 @@ class PlannerReport:
 
     def compute_summary_statistics(self) -> dict[str, float]:
         """``<field>_mean``, ``_median`` and ``_std`` for every list field (NaN when empty)."""
+        import numpy as np  # here: every runner report imports this module, composing a job included
+
         stats: dict[str, float] = {}
         for f in fields(self):
             values = getattr(self, f.name)
