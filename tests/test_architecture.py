@@ -188,3 +188,32 @@ def test_the_private_parts_check_sees_a_private_attribute() -> None:
     trees = {name: ast.parse(path.read_text()) for name, path in _modules().items()}
     uses = _foreign_private_uses(trees[COMPAT], _names_defined_by_dask_runner(trees))
     assert any("_broker" in use for use in uses) and any("http_application" in use for use in uses)
+
+
+# A cluster module starts clusters; the pool on it is its factory's business. So importing one (the job does, to
+# read its settings) never imports the pool: the factories import it when called.
+POOL_ROOMS = tuple(f"dask_runner.dask.{room}" for room in
+                   ("pool", "batch", "tasks", "mapped_calls", "allocation_pool", "nuplan_pools", "ray_shim"))
+
+
+def _module_level_imports(tree: ast.Module) -> set[str]:
+    """Modules imported when the module is (not inside functions or classes, nor under ``if TYPE_CHECKING``)."""
+    found: set[str] = set()
+    for node in tree.body:
+        if isinstance(node, ast.If) and "TYPE_CHECKING" in ast.unparse(node.test):
+            continue
+        for inner in ast.walk(node):
+            if isinstance(inner, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+                break
+            if isinstance(inner, ast.ImportFrom) and inner.module and inner.level == 0:
+                found.add(inner.module)
+            elif isinstance(inner, ast.Import):
+                found.update(a.name for a in inner.names)
+    return found
+
+
+def test_importing_a_cluster_module_does_not_import_the_pool() -> None:
+    found = {name: sorted(m for m in _module_level_imports(ast.parse(path.read_text()))
+                          if any(_starts(m, room) for room in POOL_ROOMS))
+             for name, path in _modules().items() if _starts(name, "dask_runner.dask.clusters")}
+    assert {name: rooms for name, rooms in found.items() if rooms} == {}
