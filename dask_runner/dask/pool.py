@@ -264,12 +264,11 @@ class DaskDistributed(WorkerPool):
 
     def cluster_state(self) -> str:
         """What the cluster does about workers, for a batch that has none: the worker jobs of a cluster that
-        submits them (a ``describe_jobs()`` of ours, or a dask-jobqueue cluster's requested jobs), else where
-        the scheduler is."""
+        submits them (what keeps the jobs of one we started, or a dask-jobqueue cluster's requested jobs), else
+        where the scheduler is."""
+        if self._owned is not None and self._owned.describe is not None:
+            return self._owned.describe()
         cluster = self._owned.cluster if self._owned is not None else getattr(self._client, "cluster", None)
-        describe = getattr(cluster, "describe_jobs", None)
-        if callable(describe):
-            return str(describe())
         spec = getattr(cluster, "worker_spec", None)
         if isinstance(spec, dict):
             jobs = hasattr(cluster, "job_cls")  # dask-jobqueue's clusters

@@ -492,6 +492,7 @@ def start_jobqueue_cluster(settings: JobQueueSettings) -> OwnedCluster:
     from dask_runner.dask.clusters.job_keeper import JobKeeper, KeeperSettings
 
     owner: Any = cluster
+    describe = None
     try:
         if settings.adapt is not None and settings.adapt.on:
             cluster.adapt(minimum_jobs=settings.adapt.minimum_jobs, maximum_jobs=settings.adapt.maximum_jobs)
@@ -503,11 +504,13 @@ def start_jobqueue_cluster(settings: JobQueueSettings) -> OwnedCluster:
             keeping = KeeperSettings(jobs, how)
         if settings.lists_jobs:
             owner = JobKeeper(cluster, settings.list_jobs, keeping, settings.ended_states).start()  # type: ignore[arg-type]
+            describe = owner.describe_jobs
             how += f", jobs that end replaced within {keeping.interval_s:g} s"
         elif keeping.fixed_jobs is not None:
             # Adaptive scaling held at the count, not scale(): it replaces the jobs its own scaling retired.
             cluster.adapt(minimum_jobs=keeping.fixed_jobs, maximum_jobs=keeping.fixed_jobs)
-        owned = OwnedCluster.started(cluster, dashboard=settings.dashboard_port is not None, closer=owner)
+        owned = OwnedCluster.started(cluster, dashboard=settings.dashboard_port is not None, closer=owner,
+                                     describe=describe)
     except BaseException:
         owner.close()
         raise

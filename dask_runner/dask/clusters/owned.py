@@ -52,9 +52,12 @@ class OwnedCluster:
     worker jobs (``closer``, e.g. a ``JobKeeper``). ``dashboard``: whether it serves Dask's dashboard (Dask
     answers ``dashboard_link`` even when it serves only its JSON and health routes)."""
 
-    def __init__(self, cluster: Any, *, dashboard: bool, closer: Any = None) -> None:
+    def __init__(self, cluster: Any, *, dashboard: bool, closer: Any = None,
+                 describe: Callable[[], str] | None = None) -> None:
         self.cluster = cluster
         self.dashboard = dashboard
+        # What the cluster does about workers now, for a batch that has none (a JobKeeper's view of the jobs).
+        self.describe = describe
         self._closer = closer if closer is not None else cluster
         self._closed = False
 
@@ -79,14 +82,15 @@ class OwnedCluster:
                 yield
 
     @classmethod
-    def started(cls, cluster: Any, *, dashboard: bool, closer: Any = None) -> OwnedCluster:
+    def started(cls, cluster: Any, *, dashboard: bool, closer: Any = None,
+                describe: Callable[[], str] | None = None) -> OwnedCluster:
         """``cluster``, just started inside :meth:`starting` without its dashboard pages: they are attached in
         the background from now on, when ``dashboard`` asks for them."""
         if dashboard:
             from dask_runner.dask.clusters.background_dashboard import start_dashboard_in_background
 
             start_dashboard_in_background(cluster)  # its pages: imported when first asked for
-        return cls(cluster, dashboard=dashboard, closer=closer)
+        return cls(cluster, dashboard=dashboard, closer=closer, describe=describe)
 
     def close(self) -> None:
         """Close the cluster (its worker jobs cancelled, an allocation's ranks ended); twice is harmless."""
