@@ -75,7 +75,7 @@ def test_nuplans_script_inside_one_allocation_matches_sequential_and_every_rank_
                                 "worker.dashboard_port=null", launcher=in_one_allocation)
     job_output = "\n".join(p.read_text() for p in sorted(tmp_path.glob("job-*.out")))
     assert result.returncode == 0, (result.stderr + job_output)[-3000:]  # sbatch --wait: the job's exit status
-    assert job_output.count("Starting 4 simulations using DaskDistributed") == 1  # only the driver rank simulated
+    assert job_output.count("Starting 4 simulations using SLURMAllocationPool") == 1  # only the driver rank simulated
     assert "rank 4: the driver ended the batch before this worker joined" in job_output
     assert_same_results(output, expected)
     assert len(reports(output)) == 4
