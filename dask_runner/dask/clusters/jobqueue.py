@@ -546,10 +546,9 @@ def jobqueue_worker_pool(settings_class: type[JobQueueSettings], print_job_scrip
     (``max_in_flight_per_slot``, ...). ``print_job_script=True`` submits nothing: it raises NothingToRun holding
     the job script, which the command prints before exiting with status 0."""
     names = {f.name for f in fields(settings_class)}
-    check_batch_keys({k: v for k, v in keys.items() if k not in names}, settings_class.worker_key,
-                     names | {"print_job_script"})
-    settings = settings_class(**{k: v for k, v in keys.items() if k in names})
     batch = {k: v for k, v in keys.items() if k not in names}
+    check_batch_keys(batch, settings_class.worker_key, names | {"print_job_script"})
+    settings = settings_class(**{k: v for k, v in keys.items() if k in names})
     if print_job_script:
         raise NothingToRun("worker.print_job_script=true: printed the job script, submitted nothing",
                            output=job_script(settings))
